@@ -1,0 +1,3 @@
+from notegateway.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,59 @@
+"""The FastAPI application: routers, error handling, lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from notegateway import __version__
+from notegateway.clients import service as clients_service
+from notegateway.core.config import Settings
+from notegateway.core.db import create_engine, raw_connection, resolve_database_url
+from notegateway.core.errors import install_error_handlers
+from notegateway.core.logging import AccessLogMiddleware
+from notegateway.core.openapi import install_openapi
+from notegateway.notices.router import router as notices_router
+from notegateway.ops.router import router as ops_router
+from notegateway.registry.router import router as registry_router
+
+DESCRIPTION = (
+    "Receives electronic medical notes from NZIS, matches them to pupils in the NEISPUO "
+    "registry, excuses their absences, and hands them to e-diary vendors."
+)
+
+
+def create_app(settings: Settings | None = None, database_url: str | None = None) -> FastAPI:
+    """Build the app; the database is resolved (or the embedded one started) at startup."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        url = database_url or resolve_database_url(settings)
+        engine = create_engine(url, pool_size=settings.pool_size)
+        app.state.engine = engine
+        async with engine.begin() as conn:
+            secret = settings.secret_key.get_secret_value() if settings.secret_key else None
+            app.state.token_key = await clients_service.load_token_key(
+                await raw_connection(conn), secret
+            )
+        try:
+            yield
+        finally:
+            await engine.dispose()
+
+    app = FastAPI(
+        title="notegateway",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+    install_openapi(app)
+    app.add_middleware(AccessLogMiddleware)
+    app.include_router(notices_router)
+    app.include_router(registry_router)
+    app.include_router(ops_router)
+    return app

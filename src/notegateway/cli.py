@@ -1,0 +1,139 @@
+"""The `notegateway` command: serve, migrate, clients, demo, openapi."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from typing import IO, TypeVar
+
+import asyncpg
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from notegateway.clients import service as clients_service
+from notegateway.core.config import Settings
+from notegateway.core.db import create_engine, raw_connection, resolve_database_url
+from notegateway.core.errors import DomainError
+
+T = TypeVar("T")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="notegateway", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the HTTP server")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+
+    commands.add_parser("migrate", help="bring the database to the newest schema")
+
+    clients = commands.add_parser("clients", help="manage API clients")
+    client_commands = clients.add_subparsers(dest="clients_command", required=True)
+    add = client_commands.add_parser("add", help="add a client; prints its token last")
+    add.add_argument("name")
+    add.add_argument("--role", required=True, choices=["nzis", "vendor", "neispuo", "operator"])
+    add.add_argument("--cert-thumbprint", default=None, help="SHA-256 of the client certificate")
+    client_commands.add_parser("list", help="list clients")
+    rotate = client_commands.add_parser("rotate", help="issue a new token; prints it last")
+    rotate.add_argument("name")
+    disable = client_commands.add_parser("disable", help="refuse the client from now on")
+    disable.add_argument("name")
+
+    commands.add_parser("demo", help="load the demo data set and print demo tokens")
+    commands.add_parser("openapi", help="print the OpenAPI document")
+    return parser
+
+
+async def _in_transaction(
+    settings: Settings, work: Callable[[asyncpg.Connection, bytes], Awaitable[T]]
+) -> T:
+    engine: AsyncEngine = create_engine(resolve_database_url(settings), pool_size=1)
+    try:
+        async with engine.begin() as conn:
+            db = await raw_connection(conn)
+            secret = settings.secret_key.get_secret_value() if settings.secret_key else None
+            key = await clients_service.load_token_key(db, secret)
+            return await work(db, key)
+    finally:
+        await engine.dispose()
+
+
+def main(argv: Sequence[str] | None = None, out: IO[str] | None = None) -> int:
+    out = out or sys.stdout
+    args = _parser().parse_args(argv)
+    settings = Settings()
+    try:
+        return _dispatch(args, settings, out)
+    except DomainError as exc:
+        print(f"notegateway: {exc.detail}", file=sys.stderr)
+        return 1
+
+
+def _dispatch(args: argparse.Namespace, settings: Settings, out: IO[str]) -> int:
+    if args.command == "serve":
+        from notegateway.server import serve
+
+        serve(settings, args.host, args.port)
+        return 0
+    if args.command == "migrate":
+        from notegateway.core.migrate import upgrade
+
+        upgrade(resolve_database_url(settings))
+        print("database is at the newest migration", file=out)
+        return 0
+    if args.command == "openapi":
+        from notegateway.app import create_app
+
+        print(json.dumps(create_app(settings).openapi(), indent=2, ensure_ascii=False), file=out)
+        return 0
+    if args.command == "demo":
+        from notegateway.core.migrate import upgrade
+        from notegateway.demo import load_demo
+
+        upgrade(resolve_database_url(settings))
+        lines = asyncio.run(_in_transaction(settings, load_demo))
+        print("\n".join(lines), file=out)
+        return 0
+    return _clients(args, settings, out)
+
+
+def _clients(args: argparse.Namespace, settings: Settings, out: IO[str]) -> int:
+    command = args.clients_command
+    if command == "add":
+        token = asyncio.run(
+            _in_transaction(
+                settings,
+                lambda db, key: clients_service.add(
+                    db, key, args.name, args.role, args.cert_thumbprint
+                ),
+            )
+        )
+        print(f"client {args.name!r} added with role {args.role}; its token (shown once):", file=out)
+        print(token, file=out)
+    elif command == "rotate":
+        token = asyncio.run(
+            _in_transaction(settings, lambda db, key: clients_service.rotate(db, key, args.name))
+        )
+        print(f"client {args.name!r} has a new token; the old one is refused:", file=out)
+        print(token, file=out)
+    elif command == "disable":
+        asyncio.run(
+            _in_transaction(settings, lambda db, key: clients_service.disable(db, args.name))
+        )
+        print(f"client {args.name!r} is disabled", file=out)
+    else:
+        listing = asyncio.run(
+            _in_transaction(settings, lambda db, key: clients_service.list_clients(db))
+        )
+        for c in listing:
+            state = "disabled" if c.disabled_at else "active"
+            cert = c.cert_thumbprint or "-"
+            print(f"{c.name}\t{c.role}\t{state}\tcert={cert}\tcreated={c.created_at:%Y-%m-%d}", file=out)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

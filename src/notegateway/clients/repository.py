@@ -1,0 +1,91 @@
+"""All SQL about clients and the gateway's own secrets."""
+
+from __future__ import annotations
+
+import asyncpg
+
+
+async def get_or_create_secret(db: asyncpg.Connection, name: str, candidate: str) -> str:
+    """The stored value of secret `name`, storing `candidate` if there is none yet."""
+    value: str = await db.fetchval(
+        """
+        WITH ins AS (
+            INSERT INTO gateway_secrets (name, value) VALUES ($1, $2)
+            ON CONFLICT (name) DO NOTHING RETURNING value
+        )
+        SELECT value FROM ins UNION ALL SELECT value FROM gateway_secrets WHERE name = $1
+        LIMIT 1
+        """,
+        name,
+        candidate,
+    )
+    return value
+
+
+async def find_by_token_hash(db: asyncpg.Connection, token_hash: str) -> asyncpg.Record | None:
+    return await db.fetchrow(
+        "SELECT id, name, role, token_hash, disabled_at FROM clients WHERE token_hash = $1",
+        token_hash,
+    )
+
+
+async def find_by_thumbprint(db: asyncpg.Connection, thumbprint: str) -> asyncpg.Record | None:
+    return await db.fetchrow(
+        "SELECT id, name, role, disabled_at FROM clients WHERE cert_thumbprint = $1", thumbprint
+    )
+
+
+async def find_by_name(db: asyncpg.Connection, name: str) -> asyncpg.Record | None:
+    return await db.fetchrow(
+        "SELECT id, name, role, disabled_at FROM clients WHERE name = $1", name
+    )
+
+
+async def insert(
+    db: asyncpg.Connection, name: str, role: str, token_hash: str, thumbprint: str | None
+) -> bool:
+    """False when a client of that name exists already."""
+    row = await db.fetchrow(
+        """
+        INSERT INTO clients (name, role, token_hash, cert_thumbprint, token_rotated_at)
+        VALUES ($1, $2, $3, $4, now())
+        ON CONFLICT (name) DO NOTHING RETURNING id
+        """,
+        name,
+        role,
+        token_hash,
+        thumbprint,
+    )
+    return row is not None
+
+
+async def set_token(db: asyncpg.Connection, name: str, token_hash: str) -> bool:
+    status: str = await db.execute(
+        "UPDATE clients SET token_hash = $2, token_rotated_at = now() WHERE name = $1",
+        name,
+        token_hash,
+    )
+    return status == "UPDATE 1"
+
+
+async def disable(db: asyncpg.Connection, name: str) -> bool:
+    status: str = await db.execute(
+        "UPDATE clients SET disabled_at = coalesce(disabled_at, now()) WHERE name = $1", name
+    )
+    return status == "UPDATE 1"
+
+
+async def list_all(db: asyncpg.Connection) -> list[asyncpg.Record]:
+    return await db.fetch(
+        """
+        SELECT name, role, cert_thumbprint, disabled_at, created_at, token_rotated_at
+        FROM clients ORDER BY name
+        """
+    )
+
+
+async def vendor_id_by_name(db: asyncpg.Connection, name: str) -> int | None:
+    value: int | None = await db.fetchval(
+        "SELECT id FROM clients WHERE name = $1 AND role = 'vendor'", name
+    )
+    return value

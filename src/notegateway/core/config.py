@@ -1,0 +1,33 @@
+"""Configuration from the environment (NOTEGATEWAY_*)."""
+
+from __future__ import annotations
+
+import ipaddress
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="NOTEGATEWAY_", extra="ignore")
+
+    database_url: str | None = None
+    data_dir: Path = Path(".notegateway")
+    secret_key: SecretStr | None = None
+    trusted_proxies: str = ""
+    event_retention_days: int = 92
+    log_level: str = "INFO"
+    pool_size: int = 32
+
+    @cached_property
+    def trusted_proxy_networks(self) -> tuple[IPNetwork, ...]:
+        """`NOTEGATEWAY_TRUSTED_PROXIES`: comma-separated addresses or CIDR ranges."""
+        return tuple(
+            ipaddress.ip_network(part.strip(), strict=False)
+            for part in self.trusted_proxies.split(",")
+            if part.strip()
+        )

@@ -1,0 +1,123 @@
+"""Typed domain errors and the one place that turns every error into problem+json."""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+
+ErrorItem = dict[str, Any]  # {"loc": [...], "msg": "..."}
+
+
+class DomainError(Exception):
+    """An error the client caused or must know about; never a stack trace on the wire."""
+
+    status_code = 400
+    slug = "bad-request"
+    title = "Bad request"
+
+    def __init__(self, detail: str, errors: list[ErrorItem] | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = errors
+
+
+class BadRequest(DomainError):
+    pass
+
+
+class Unauthorized(DomainError):
+    status_code = 401
+    slug = "unauthorized"
+    title = "Unauthorized"
+
+
+class Forbidden(DomainError):
+    status_code = 403
+    slug = "forbidden"
+    title = "Forbidden"
+
+
+class NotFound(DomainError):
+    status_code = 404
+    slug = "not-found"
+    title = "Not found"
+
+
+class Conflict(DomainError):
+    status_code = 409
+    slug = "conflict"
+    title = "Conflict"
+
+
+class PayloadTooLarge(DomainError):
+    status_code = 413
+    slug = "payload-too-large"
+    title = "Payload too large"
+
+
+class Unprocessable(DomainError):
+    status_code = 422
+    slug = "validation-error"
+    title = "Invalid input"
+
+
+def problem(
+    status: int, slug: str, title: str, detail: str, errors: list[ErrorItem] | None = None
+) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": f"/problems/{slug}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+    }
+    if errors is not None:
+        body["errors"] = errors
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+_HTTP_SLUGS = {
+    400: ("bad-request", "Bad request"),
+    401: ("unauthorized", "Unauthorized"),
+    403: ("forbidden", "Forbidden"),
+    404: ("not-found", "Not found"),
+    405: ("method-not-allowed", "Method not allowed"),
+    413: ("payload-too-large", "Payload too large"),
+}
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(DomainError)
+    async def _domain(_: Request, exc: DomainError) -> JSONResponse:
+        return problem(exc.status_code, exc.slug, exc.title, exc.detail, exc.errors)
+
+    @app.exception_handler(RequestValidationError)
+    async def _params(_: Request, exc: RequestValidationError) -> JSONResponse:
+        # Bodies are parsed by our own readers, so these are path and query parameters.
+        errors = [{"loc": list(e["loc"]), "msg": e["msg"]} for e in exc.errors()]
+        return problem(400, "bad-request", "Bad request", "invalid path or query parameter", errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        slug, title = _HTTP_SLUGS.get(exc.status_code, ("error", "Error"))
+        return problem(exc.status_code, slug, title, str(exc.detail))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        # The message may quote data (a constraint's key, say): log the type and frames only.
+        log.error(
+            "unhandled %s\n%s",
+            type(exc).__name__,
+            "".join(traceback.format_tb(exc.__traceback__)),
+        )
+        return problem(500, "internal-error", "Internal error", "the request could not be completed")

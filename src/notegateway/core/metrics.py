@@ -1,0 +1,25 @@
+"""Prometheus metrics. Labels never carry personal identifiers or free text."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Histogram, disable_created_metrics
+
+disable_created_metrics()
+
+NOTES_RECEIVED = Counter(
+    "notegateway_notes_received", "Pushed notes by outcome", ["outcome"]
+)
+NOTES_MATCHED = Counter(
+    "notegateway_notes_matched",
+    "Notes stored, by whether their person was found (matched) or not yet (unmatched)",
+    ["match"],
+)
+NOTES_MATCHED_LATE = Counter(
+    "notegateway_notes_matched_late", "Waiting notes matched when the registry gained their person"
+)
+REQUEST_SECONDS = Histogram(
+    "notegateway_http_request_duration_seconds",
+    "HTTP request latency by route template",
+    ["method", "route", "status"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)

@@ -1,0 +1,163 @@
+"""The schema, as SQLAlchemy Core tables (alembic's target metadata; drift is tested)."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Identity,
+    Index,
+    MetaData,
+    SmallInteger,
+    Table,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.dialects.postgresql import JSONB, TIMESTAMP
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def _now() -> Column[object]:
+    return Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now())
+
+
+gateway_secrets = Table(
+    "gateway_secrets",
+    metadata,
+    Column("name", Text, primary_key=True),
+    Column("value", Text, nullable=False),
+    _now(),
+)
+
+clients = Table(
+    "clients",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("role", Text, nullable=False),
+    Column("token_hash", Text, nullable=True),
+    Column("cert_thumbprint", Text, nullable=True),
+    Column("disabled_at", DateTime(timezone=True), nullable=True),
+    Column("token_rotated_at", DateTime(timezone=True), nullable=True),
+    _now(),
+    UniqueConstraint("name"),
+    UniqueConstraint("token_hash"),
+    UniqueConstraint("cert_thumbprint"),
+    CheckConstraint("role IN ('nzis', 'vendor', 'neispuo', 'operator')", name="role"),
+    CheckConstraint("cert_thumbprint ~ '^[0-9a-f]{64}$'", name="cert_thumbprint"),
+)
+
+institutions = Table(
+    "institutions",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("name", Text, nullable=False),
+    Column("town", Text, nullable=False),
+    # NULL: the institution keeps its diary in NEISPUO; else the vendor client that keeps it.
+    Column("diary_client_id", BigInteger, ForeignKey("clients.id"), nullable=True),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+persons = Table(
+    "persons",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("identifier_type", SmallInteger, nullable=False),
+    # 1 ЕГН, 2 ЛНЧ, 3 any other identifier (types 3, 4 and 5 match as one kind).
+    Column("identifier_kind", SmallInteger, nullable=False),
+    Column("identifier", Text, nullable=False),
+    Column("given_name", Text, nullable=False),
+    Column("family_name", Text, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    UniqueConstraint("identifier_kind", "identifier"),
+)
+
+enrollments = Table(
+    "enrollments",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("person_id", BigInteger, ForeignKey("persons.id", ondelete="CASCADE"), nullable=False),
+    Column("institution_id", BigInteger, ForeignKey("institutions.id"), nullable=False),
+    Column("class_name", Text, nullable=False),
+    Column("section", Text, nullable=True),
+    Column("from_date", Date, nullable=False),
+    Column("to_date", Date, nullable=True),
+    CheckConstraint("to_date IS NULL OR to_date >= from_date", name="dates"),
+    Index("ix_enrollments_person_id", "person_id"),
+    Index("ix_enrollments_institution_id", "institution_id"),
+    # The EXCLUDE constraint against overlapping enrollments of one person lives in the
+    # migration (ex_enrollments_no_overlap); Core cannot express it portably.
+)
+
+medical_notices = Table(
+    "medical_notices",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("nrn", Text, nullable=False),
+    Column("nrn_examination", Text, nullable=False),
+    Column("identifier_type", SmallInteger, nullable=False),
+    Column("identifier_kind", SmallInteger, nullable=False),
+    Column("identifier", Text, nullable=False),
+    Column("pmi", Text, nullable=False),
+    Column("from_date", Date, nullable=False),
+    Column("to_date", Date, nullable=False),
+    Column("authored_on", TIMESTAMP(timezone=False), nullable=False),
+    # The normalised note, exactly as stored and handed on.
+    Column("payload", JSONB, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("person_id", BigInteger, ForeignKey("persons.id"), nullable=True),
+    Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("processed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("matched_at", DateTime(timezone=True), nullable=True),
+    Column("cancelled_at", DateTime(timezone=True), nullable=True),
+    UniqueConstraint("nrn"),
+    CheckConstraint("status IN ('active', 'cancelled')", name="status"),
+    CheckConstraint("from_date <= to_date", name="dates"),
+    Index("ix_medical_notices_identifier_kind_identifier", "identifier_kind", "identifier"),
+    Index("ix_medical_notices_person_id", "person_id"),
+)
+
+notice_cancellations = Table(
+    "notice_cancellations",
+    metadata,
+    Column("nrn", Text, primary_key=True),
+    Column("cancel_reason", Text, nullable=True),
+    Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # The first answer, given again to every repeat.
+    Column("status_code", SmallInteger, nullable=False),
+    Column("response", JSONB, nullable=False),
+)
+
+placements = Table(
+    "placements",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column(
+        "notice_id",
+        BigInteger,
+        ForeignKey("medical_notices.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("institution_id", BigInteger, ForeignKey("institutions.id"), nullable=False),
+    Column("class_name", Text, nullable=False),
+    Column("section", Text, nullable=True),
+    Column("from_date", Date, nullable=False),
+    Column("to_date", Date, nullable=False),
+    CheckConstraint("from_date <= to_date", name="dates"),
+    Index("ix_placements_notice_id", "notice_id"),
+    Index("ix_placements_institution_id_from_date", "institution_id", "from_date"),
+)

@@ -1,0 +1,58 @@
+"""Dates and times as the contract reads and writes them (Bulgarian local time)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+from pydantic import BeforeValidator, PlainSerializer
+
+SOFIA = ZoneInfo("Europe/Sofia")
+
+
+def parse_local_datetime(value: Any) -> dt.datetime:
+    """`YYYY-MM-DD` or an ISO date-time; one with an offset is turned into Sofia local time."""
+    if isinstance(value, dt.datetime):
+        parsed = value
+    elif isinstance(value, dt.date):
+        parsed = dt.datetime.combine(value, dt.time())
+    elif isinstance(value, str):
+        text = value.strip()
+        if len(text) == 10:
+            try:
+                return dt.datetime.combine(dt.date.fromisoformat(text), dt.time())
+            except ValueError:
+                raise ValueError("must be a date YYYY-MM-DD or a date-time") from None
+        try:
+            parsed = dt.datetime.fromisoformat(text)
+        except ValueError:
+            raise ValueError("must be a date YYYY-MM-DD or a date-time") from None
+    else:
+        raise ValueError("must be a date YYYY-MM-DD or a date-time string")
+    if parsed.tzinfo is not None:
+        parsed = parsed.astimezone(SOFIA).replace(tzinfo=None)
+    return parsed
+
+
+def parse_local_date(value: Any) -> dt.date:
+    return parse_local_datetime(value).date()
+
+
+LocalDate = Annotated[dt.date, BeforeValidator(parse_local_date)]
+LocalDateTime = Annotated[dt.datetime, BeforeValidator(parse_local_datetime)]
+
+# Output in the dialect NEISPUO writes (inside hisMedicalNotice objects).
+NeispuoDate = Annotated[dt.date, PlainSerializer(lambda d: f"{d.isoformat()}T00:00:00", return_type=str)]
+
+
+def neispuo_date(value: dt.date) -> str:
+    return f"{value.isoformat()}T00:00:00"
+
+
+def neispuo_datetime(value: dt.datetime) -> str:
+    return value.replace(microsecond=0, tzinfo=None).isoformat(timespec="seconds")
+
+
+def today_in_sofia() -> dt.date:
+    return dt.datetime.now(SOFIA).date()

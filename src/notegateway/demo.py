@@ -1,0 +1,106 @@
+"""A small demo data set: two NEISPUO schools, a kindergarten, a vendor school, pupils."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import asyncpg
+from stdnum.bg import egn
+
+from notegateway.clients import repository as clients_repository
+from notegateway.clients import service as clients_service
+from notegateway.registry import service as registry_service
+
+DEMO_CLIENTS = (
+    ("demo-nzis", "nzis"),
+    ("demo-neispuo", "neispuo"),
+    ("demo-operator", "operator"),
+    ("demo-vendor", "vendor"),
+)
+
+
+def demo_egn(birth: dt.date, serial: int) -> str:
+    month = birth.month + (40 if birth.year >= 2000 else 0)
+    body = f"{birth.year % 100:02d}{month:02d}{birth.day:02d}{serial:03d}"
+    return body + egn.calc_check_digit(body)
+
+
+async def _token(db: asyncpg.Connection, key: bytes, name: str, role: str) -> str:
+    if await clients_repository.find_by_name(db, name) is None:
+        return await clients_service.add(db, key, name, role, None)
+    return await clients_service.rotate(db, key, name)
+
+
+async def load_demo(db: asyncpg.Connection, key: bytes) -> list[str]:
+    """Load (or refresh) the demo data; returns lines to print, tokens rotated on each run."""
+    tokens = {name: await _token(db, key, name, role) for name, role in DEMO_CLIENTS}
+    for institution_id, name, town, diary in (
+        (100001, 'СУ "Васил Левски"', "София", "neispuo"),
+        (100002, 'ОУ "Христо Ботев"', "Пловдив", "neispuo"),
+        (200001, 'ДГ "Слънце"', "София", "neispuo"),
+        (300001, 'ПГ "Иван Вазов"', "Варна", "demo-vendor"),
+    ):
+        await registry_service.put_institution(
+            db, institution_id, {"name": name, "town": town, "diary": diary}
+        )
+    school_year = dt.date(2026, 9, 15)
+    pupils = [
+        (1001, demo_egn(dt.date(2014, 3, 15), 123), "ИВАН", "ТОДОРОВ",
+         [(100001, "5", "А", school_year, None)]),
+        (1002, demo_egn(dt.date(2013, 6, 2), 456), "МАРИЯ", "ПЕТРОВА",
+         [(100001, "6", "Б", school_year, dt.date(2026, 11, 18)),
+          (100002, "6", "А", dt.date(2026, 11, 19), None)]),
+        (1003, demo_egn(dt.date(2021, 1, 20), 789), "ГЕОРГИ", "ИВАНОВ",
+         [(200001, "Пчелички", None, school_year, None)]),
+        (1004, demo_egn(dt.date(2010, 10, 5), 222), "ЕЛЕНА", "ДИМИТРОВА",
+         [(300001, "9", "В", school_year, None)]),
+    ]
+    items = [
+        {
+            "personId": pid,
+            "identifierType": 1,
+            "identifier": identifier,
+            "givenName": given,
+            "familyName": family,
+            "enrollments": [
+                {
+                    "institutionId": inst,
+                    "className": cls,
+                    "section": sec,
+                    "fromDate": start.isoformat(),
+                    "toDate": end.isoformat() if end else None,
+                }
+                for inst, cls, sec, start, end in enrollments
+            ],
+        }
+        for pid, identifier, given, family, enrollments in pupils
+    ]
+    results = await registry_service.put_persons(db, items)
+    bad = [r.wire() for r in results if r.outcome in ("invalid", "conflict")]
+    if bad:
+        raise RuntimeError(f"demo data rejected: {bad}")
+    note = [
+        {
+            "nrnMedicalNotice": "26328A000001",
+            "nrnExamination": "26328A000002",
+            "patient": {"identifierType": 1, "identifier": pupils[0][1],
+                        "givenName": "ИВАН", "familyName": "ТОДОРОВ"},
+            "practitioner": {"pmi": "2300011922"},
+            "medicalNotice": {"fromDate": "2026-11-18", "toDate": "2026-11-20",
+                              "authoredOn": "2026-11-20T10:31:00"},
+        }
+    ]
+    lines = ["Demo data loaded. Tokens (new on every run; only their hashes are kept):"]
+    lines += [f"  {name:14} {tokens[name]}" for name, _ in DEMO_CLIENTS]
+    lines += [
+        "",
+        "Push a note as NZIS:",
+        "  curl -s -X POST http://127.0.0.1:8000/api/v1/hisMedicalNotices "
+        f"-H 'Authorization: Bearer {tokens['demo-nzis']}' -H 'Content-Type: application/json' "
+        f"-d '{json.dumps(note, ensure_ascii=False)}'",
+        "See what became of it:",
+        "  curl -s http://127.0.0.1:8000/api/v1/hisMedicalNotices/26328A000001 "
+        f"-H 'Authorization: Bearer {tokens['demo-nzis']}'",
+    ]
+    return lines

@@ -1,0 +1,150 @@
+"""All SQL of the NZIS side: storing notes set-based, cancellations, the note's view."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+
+from notegateway.notices.validation import ValidNote
+from notegateway.registry.placement_sql import placement_runs
+
+_INSERT_NOTES = f"""
+WITH input AS (
+    SELECT * FROM unnest($1::text[], $2::text[], $3::int2[], $4::int2[], $5::text[],
+                         $6::text[], $7::date[], $8::date[], $9::timestamp[], $10::text[])
+        AS t(nrn, nrn_examination, identifier_type, identifier_kind, identifier,
+             pmi, from_date, to_date, authored_on, payload)
+),
+inserted AS (
+    INSERT INTO medical_notices (nrn, nrn_examination, identifier_type, identifier_kind,
+                                 identifier, pmi, from_date, to_date, authored_on, payload,
+                                 status, person_id, matched_at, cancelled_at)
+    SELECT i.nrn, i.nrn_examination, i.identifier_type, i.identifier_kind, i.identifier,
+           i.pmi, i.from_date, i.to_date, i.authored_on, i.payload::jsonb,
+           CASE WHEN c.nrn IS NULL THEN 'active' ELSE 'cancelled' END,
+           p.id,
+           CASE WHEN p.id IS NOT NULL THEN now() END,
+           CASE WHEN c.nrn IS NOT NULL THEN now() END
+    FROM input AS i
+    LEFT JOIN persons AS p
+           ON p.identifier_kind = i.identifier_kind AND p.identifier = i.identifier
+    LEFT JOIN notice_cancellations AS c ON c.nrn = i.nrn
+    ON CONFLICT (nrn) DO NOTHING
+    RETURNING id AS notice_id, nrn, person_id, from_date, to_date, status
+),
+placed AS (
+    INSERT INTO placements (notice_id, institution_id, class_name, section, from_date, to_date)
+    {placement_runs("inserted")}
+    RETURNING notice_id
+)
+SELECT i.nrn, ins.notice_id, ins.person_id, ins.status, existing.payload::text AS stored_payload
+FROM input AS i
+LEFT JOIN inserted AS ins ON ins.nrn = i.nrn
+LEFT JOIN medical_notices AS existing ON existing.nrn = i.nrn
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredNote:
+    nrn: str
+    notice_id: int | None  # set when this call created it
+    matched: bool
+    cancelled: bool
+    stored_payload: dict[str, Any] | None  # the note kept before, when not created
+
+
+async def insert_notes(db: asyncpg.Connection, notes: Sequence[ValidNote]) -> list[StoredNote]:
+    """Insert notes (distinct NRNs) at once, matched and placed; existing NRNs are left alone."""
+    rows = await db.fetch(
+        _INSERT_NOTES,
+        [n.nrn for n in notes],
+        [n.nrn_examination for n in notes],
+        [n.identifier_type for n in notes],
+        [n.identifier_kind for n in notes],
+        [n.identifier for n in notes],
+        [n.pmi for n in notes],
+        [n.from_date for n in notes],
+        [n.to_date for n in notes],
+        [n.authored_on for n in notes],
+        [json.dumps(n.payload, ensure_ascii=False) for n in notes],
+    )
+    return [
+        StoredNote(
+            nrn=row["nrn"],
+            notice_id=row["notice_id"],
+            matched=row["person_id"] is not None,
+            cancelled=row["status"] == "cancelled",
+            stored_payload=json.loads(row["stored_payload"]) if row["stored_payload"] else None,
+        )
+        for row in rows
+    ]
+
+
+async def insert_cancellation(db: asyncpg.Connection, nrn: str, reason: str | None) -> bool:
+    """Record the first cancellation of `nrn`; False when one exists already."""
+    row = await db.fetchrow(
+        """
+        INSERT INTO notice_cancellations (nrn, cancel_reason, status_code, response)
+        VALUES ($1, $2, 0, '{}') ON CONFLICT (nrn) DO NOTHING RETURNING nrn
+        """,
+        nrn,
+        reason,
+    )
+    return row is not None
+
+
+async def first_cancellation_answer(db: asyncpg.Connection, nrn: str) -> tuple[int, dict[str, Any]]:
+    row = await db.fetchrow(
+        "SELECT status_code, response::text FROM notice_cancellations WHERE nrn = $1", nrn
+    )
+    assert row is not None
+    return row["status_code"], json.loads(row["response"])
+
+
+async def store_cancellation_answer(
+    db: asyncpg.Connection, nrn: str, status_code: int, response: dict[str, Any]
+) -> None:
+    await db.execute(
+        "UPDATE notice_cancellations SET status_code = $2, response = $3::jsonb WHERE nrn = $1",
+        nrn,
+        status_code,
+        json.dumps(response, ensure_ascii=False),
+    )
+
+
+async def mark_cancelled(db: asyncpg.Connection, nrn: str) -> int | None:
+    """Cancel the active note `nrn`; its id, or None when no such note has arrived."""
+    value: int | None = await db.fetchval(
+        """
+        UPDATE medical_notices
+        SET status = 'cancelled', cancelled_at = now(), processed_at = now()
+        WHERE nrn = $1 AND status = 'active'
+        RETURNING id
+        """,
+        nrn,
+    )
+    return value
+
+
+_PLACEMENTS_JSON = """
+coalesce((SELECT json_agg(json_build_object(
+                 'institutionId', p.institution_id, 'className', p.class_name,
+                 'section', p.section, 'fromDate', p.from_date, 'toDate', p.to_date)
+                 ORDER BY p.from_date)
+          FROM placements AS p WHERE p.notice_id = n.id), '[]')::text
+"""
+
+
+async def notice_view_row(db: asyncpg.Connection, nrn: str) -> asyncpg.Record | None:
+    return await db.fetchrow(
+        f"""
+        SELECT n.id, n.nrn, n.received_at, n.processed_at, n.status, n.person_id,
+               n.payload::text AS payload, {_PLACEMENTS_JSON} AS placements
+        FROM medical_notices AS n WHERE n.nrn = $1
+        """,
+        nrn,
+    )

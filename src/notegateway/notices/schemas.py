@@ -1,0 +1,156 @@
+"""Wire models of the NZIS side: the note as pushed, results, the gateway's view."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, Field
+
+from notegateway.core.timeutil import LocalDate, LocalDateTime
+from notegateway.core.wire import OutModel, WireModel
+
+NRN_PATTERN = re.compile(r"[0-9A-Z]{12}")
+
+# Keys that would carry medical content: a note holding any of them is refused.
+MEDICAL_CONTENT_KEYS = (
+    "diagnosis",
+    "diagnoses",
+    "code",
+    "icd",
+    "icd10",
+    "mkb",
+    "mkb10",
+    "reason",
+    "complaints",
+    "anamnesis",
+    "location",
+    "note",
+)
+
+
+def _nrn(value: str) -> str:
+    if not NRN_PATTERN.fullmatch(value):
+        raise ValueError("must be exactly 12 characters of 0-9 and A-Z")
+    return value
+
+
+Nrn = Annotated[str, AfterValidator(_nrn)]
+Name = Annotated[str | None, Field(default=None, max_length=255)]
+
+
+class PatientIn(WireModel):
+    identifier_type: Annotated[int, Field(ge=1, le=5, description="1 ЕГН, 2 ЛНЧ, 3-5 other")]
+    identifier: str
+    given_name: Name = None
+    family_name: Name = None
+
+
+class PractitionerIn(WireModel):
+    pmi: Annotated[str, Field(min_length=1, max_length=255, description="УИН of the doctor")]
+
+
+class NoticePeriodIn(WireModel):
+    from_date: LocalDate
+    to_date: LocalDate
+    authored_on: LocalDateTime
+
+
+class HisMedicalNoticeIn(WireModel):
+    """One note as NZIS pushes it (property names case-insensitive)."""
+
+    nrn_medical_notice: Nrn
+    nrn_examination: Nrn
+    patient: PatientIn
+    practitioner: PractitionerIn
+    medical_notice: NoticePeriodIn
+
+
+class CancelIn(WireModel):
+    cancel_reason: Annotated[str | None, Field(default=None, max_length=2000)] = None
+
+
+# ---- output ----
+
+
+class PatientOut(OutModel):
+    identifier_type: int
+    identifier: str
+    given_name: str
+    family_name: str
+
+
+class PractitionerOut(OutModel):
+    pmi: str
+
+
+class NoticePeriodOut(OutModel):
+    from_date: str = Field(examples=["2026-11-18T00:00:00"])
+    to_date: str = Field(examples=["2026-11-20T00:00:00"])
+    authored_on: str = Field(examples=["2026-11-20T10:31:00"])
+
+
+class HisMedicalNoticeOut(OutModel):
+    """The normalised note, as stored and handed on."""
+
+    nrn_medical_notice: str
+    nrn_examination: str
+    patient: PatientOut
+    practitioner: PractitionerOut
+    medical_notice: NoticePeriodOut
+
+
+class ErrorOut(OutModel):
+    loc: list[str | int]
+    msg: str
+
+
+Outcome = Literal["created", "duplicate", "conflict", "invalid"]
+
+
+class PushResultItem(OutModel):
+    index: int
+    nrn_medical_notice: str | None
+    outcome: Outcome
+    errors: list[ErrorOut] | None = None
+
+
+class PushResults(OutModel):
+    results: list[PushResultItem]
+
+
+class CancelResult(OutModel):
+    nrn_medical_notice: str
+    status: Literal["cancelled"]
+    reverted_absences: int
+    reattributed_absences: int
+
+
+class Placement(OutModel):
+    institution_id: int
+    class_name: str
+    section: str | None
+    from_date: dt.date
+    to_date: dt.date
+
+
+class VendorAck(OutModel):
+    vendor: str
+    outcome: str
+    excused_absences: int
+    comment: str | None
+    at: dt.datetime
+
+
+class NoticeView(OutModel):
+    medical_notice_id: int
+    nrn_medical_notice: str
+    received_at: dt.datetime
+    processed_at: dt.datetime
+    status: Literal["active", "cancelled"]
+    match: Literal["matched", "unmatched"]
+    placements: list[Placement]
+    excused_absences: int
+    vendor_acks: list[VendorAck]
+    his_medical_notice: HisMedicalNoticeOut

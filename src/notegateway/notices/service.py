@@ -1,0 +1,121 @@
+"""The NZIS side: judging pushed notes one by one, keeping each once, cancelling."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+
+from notegateway.core import locks, metrics
+from notegateway.core.errors import ErrorItem, NotFound
+from notegateway.core.timeutil import today_in_sofia
+from notegateway.notices import repository
+from notegateway.notices.validation import ValidNote, raw_nrn, validate_note
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class ItemResult:
+    index: int
+    nrn: str | None
+    outcome: str
+    errors: list[ErrorItem] = field(default_factory=list)
+
+    def wire(self) -> dict[str, Any]:
+        item: dict[str, Any] = {
+            "index": self.index,
+            "nrnMedicalNotice": self.nrn,
+            "outcome": self.outcome,
+        }
+        if self.errors:
+            item["errors"] = self.errors
+        return item
+
+
+def batch_status(results: list[ItemResult]) -> int:
+    """200 when all are created or duplicate; else 422 if any is invalid, else 409."""
+    outcomes = {r.outcome for r in results}
+    if outcomes <= {"created", "duplicate"}:
+        return 200
+    return 422 if "invalid" in outcomes else 409
+
+
+async def push_notes(db: asyncpg.Connection, items: list[Any]) -> list[ItemResult]:
+    """Judge each item on its own; keep the valid ones (once per NRN) in a few statements."""
+    today = today_in_sofia()
+    results: list[ItemResult] = []
+    valid: list[tuple[ItemResult, ValidNote, bool]] = []  # (result, note, first of its NRN)
+    first_of_nrn: dict[str, ValidNote] = {}
+    for index, raw in enumerate(items):
+        note, errors = validate_note(raw, today)
+        if note is None:
+            results.append(ItemResult(index, raw_nrn(raw), "invalid", errors))
+            continue
+        result = ItemResult(index, note.nrn, "created")
+        results.append(result)
+        valid.append((result, note, note.nrn not in first_of_nrn))
+        first_of_nrn.setdefault(note.nrn, note)
+
+    if first_of_nrn:
+        notes = list(first_of_nrn.values())
+        await locks.lock_keys(
+            db,
+            [locks.nrn_key(n.nrn) for n in notes]
+            + [locks.identity_key(n.identifier_kind, n.identifier) for n in notes],
+        )
+        stored = {s.nrn: s for s in await repository.insert_notes(db, notes)}
+        for result, note, first in valid:
+            kept = stored[note.nrn]
+            if first and kept.notice_id is not None:
+                metrics.NOTES_MATCHED.labels("matched" if kept.matched else "unmatched").inc()
+                continue
+            kept_payload = first_of_nrn[note.nrn].payload if kept.notice_id else kept.stored_payload
+            result.outcome = "duplicate" if kept_payload == note.payload else "conflict"
+
+    for result in results:
+        metrics.NOTES_RECEIVED.labels(result.outcome).inc()
+    log.info(
+        "notes pushed: %s",
+        json.dumps({o: sum(r.outcome == o for r in results) for o in sorted({r.outcome for r in results})}),
+    )
+    return results
+
+
+async def cancel(db: asyncpg.Connection, nrn: str, reason: str | None) -> tuple[int, dict[str, Any]]:
+    """Cancel a note (also one not received yet); every repeat gets the first answer."""
+    await locks.lock_keys(db, [locks.nrn_key(nrn)])
+    if not await repository.insert_cancellation(db, nrn, reason):
+        return await repository.first_cancellation_answer(db, nrn)
+    notice_id = await repository.mark_cancelled(db, nrn)
+    status_code = 200 if notice_id is not None else 202
+    answer = {
+        "nrnMedicalNotice": nrn,
+        "status": "cancelled",
+        "revertedAbsences": 0,
+        "reattributedAbsences": 0,
+    }
+    await repository.store_cancellation_answer(db, nrn, status_code, answer)
+    return status_code, answer
+
+
+async def notice_view(db: asyncpg.Connection, nrn: str) -> dict[str, Any]:
+    """The gateway's view of a note, as NZIS and operators see it."""
+    row = await repository.notice_view_row(db, nrn)
+    if row is None:
+        raise NotFound(f"no medical notice {nrn} has been received")
+    return {
+        "medicalNoticeId": row["id"],
+        "nrnMedicalNotice": row["nrn"],
+        "receivedAt": row["received_at"],
+        "processedAt": row["processed_at"],
+        "status": row["status"],
+        "match": "matched" if row["person_id"] is not None else "unmatched",
+        "placements": json.loads(row["placements"]),
+        "excusedAbsences": 0,
+        "vendorAcks": [],
+        "hisMedicalNotice": json.loads(row["payload"]),
+    }

@@ -1,0 +1,81 @@
+"""Wire models of the registry: institutions, persons and their dated enrollments."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from notegateway.core.timeutil import LocalDate
+from notegateway.core.wire import OutModel, WireModel
+
+NEISPUO_DIARY = "neispuo"
+
+
+class InstitutionIn(WireModel):
+    name: Annotated[str, Field(min_length=1, max_length=500)]
+    town: Annotated[str, Field(max_length=255)] = ""
+    diary: Annotated[
+        str,
+        Field(min_length=1, max_length=100, description='"neispuo" or the name of a vendor client'),
+    ]
+
+
+class EnrollmentIn(WireModel):
+    institution_id: Annotated[int, Field(ge=1)]
+    class_name: Annotated[str, Field(min_length=1, max_length=100)]
+    section: Annotated[str | None, Field(max_length=50)] = None
+    from_date: LocalDate
+    to_date: LocalDate | None = None
+
+
+class PersonIn(WireModel):
+    identifier_type: Annotated[int, Field(ge=1, le=5, description="1 ЕГН, 2 ЛНЧ, 3-5 other")]
+    identifier: str
+    given_name: Annotated[str | None, Field(max_length=255)] = None
+    family_name: Annotated[str | None, Field(max_length=255)] = None
+    enrollments: Annotated[list[EnrollmentIn], Field(max_length=500)]
+
+
+class PersonBatchItemIn(PersonIn):
+    person_id: Annotated[int, Field(ge=1)]
+
+
+class ErrorOut(OutModel):
+    loc: list[str | int]
+    msg: str
+
+
+class PersonBatchResultItem(OutModel):
+    index: int
+    person_id: int | None
+    outcome: Literal["created", "updated", "unchanged", "invalid", "conflict"]
+    errors: list[ErrorOut] | None = None
+
+
+class PersonBatchResults(OutModel):
+    results: list[PersonBatchResultItem]
+
+
+class EnrollmentOut(OutModel):
+    institution_id: int
+    class_name: str
+    section: str | None
+    from_date: str
+    to_date: str | None
+
+
+class PersonOut(OutModel):
+    person_id: int
+    identifier_type: int
+    identifier: str
+    given_name: str
+    family_name: str
+    enrollments: list[EnrollmentOut]
+
+
+class InstitutionOut(OutModel):
+    institution_id: int
+    name: str
+    town: str
+    diary: str
