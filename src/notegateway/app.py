@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from notegateway import __version__
 from notegateway.clients import service as clients_service
 from notegateway.core.config import Settings
-from notegateway.core.db import create_engine, raw_connection, resolve_database_url
+from notegateway.core.db import create_engine, resolve_database_url, transaction
 from notegateway.core.errors import install_error_handlers
 from notegateway.core.logging import AccessLogMiddleware
 from notegateway.core.openapi import install_openapi
@@ -33,11 +33,9 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         url = database_url or resolve_database_url(settings)
         engine = create_engine(url, pool_size=settings.pool_size)
         app.state.engine = engine
-        async with engine.begin() as conn:
-            secret = settings.secret_key.get_secret_value() if settings.secret_key else None
-            app.state.token_key = await clients_service.load_token_key(
-                await raw_connection(conn), secret
-            )
+        secret = settings.secret_key.get_secret_value() if settings.secret_key else None
+        async with transaction(engine) as db:
+            app.state.token_key = await clients_service.load_token_key(db, secret)
         try:
             yield
         finally:

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from notegateway.clients import service as clients_service
 from notegateway.core.config import Settings
-from notegateway.core.db import create_engine, raw_connection, resolve_database_url
+from notegateway.core.db import create_engine, resolve_database_url, transaction
 from notegateway.core.errors import DomainError
 
 T = TypeVar("T")
@@ -52,8 +52,7 @@ async def _in_transaction(
 ) -> T:
     engine: AsyncEngine = create_engine(resolve_database_url(settings), pool_size=1)
     try:
-        async with engine.begin() as conn:
-            db = await raw_connection(conn)
+        async with transaction(engine) as db:
             secret = settings.secret_key.get_secret_value() if settings.secret_key else None
             key = await clients_service.load_token_key(db, secret)
             return await work(db, key)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import warnings
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -59,26 +60,39 @@ def resolve_database_url(settings: Settings) -> str:
 
 
 def create_engine(url: str, pool_size: int = 10) -> AsyncEngine:
+    """The connection pool. AUTOCOMMIT: transactions are begun explicitly by `transaction()`.
+
+    (SQLAlchemy's asyncpg adapter would otherwise send BEGIN lazily, on its own first
+    statement, and statements on the raw asyncpg connection would run outside it.)
+    """
     return create_async_engine(
         make_url(to_asyncpg_url(url)),
         pool_size=pool_size,
         max_overflow=pool_size // 2,
-        pool_pre_ping=False,
+        isolation_level="AUTOCOMMIT",
     )
 
 
-async def get_connection(request: Request) -> AsyncIterator[AsyncConnection]:
+async def raw_connection(conn: AsyncConnection) -> asyncpg.Connection:
+    """The asyncpg connection under `conn` (for hot paths; same server session)."""
+    fairy = await conn.get_raw_connection()
+    driver: Any = fairy.driver_connection
+    return driver  # type: ignore[no-any-return]
+
+
+@asynccontextmanager
+async def transaction(engine: AsyncEngine) -> AsyncIterator[asyncpg.Connection]:
+    """One transaction on a pooled connection: committed on exit, rolled back on error."""
+    async with engine.connect() as conn:
+        db = await raw_connection(conn)
+        async with db.transaction():
+            yield db
+
+
+async def get_db(request: Request) -> AsyncIterator[asyncpg.Connection]:
     """One request, one transaction: commits when the endpoint returns, rolls back on error.
 
     Registered with `scope="function"` so the commit happens before the answer is sent.
     """
-    engine: AsyncEngine = request.app.state.engine
-    async with engine.connect() as conn, conn.begin():
-        yield conn
-
-
-async def raw_connection(conn: AsyncConnection) -> asyncpg.Connection:
-    """The asyncpg connection under `conn`, in the same transaction (for hot paths)."""
-    fairy = await conn.get_raw_connection()
-    driver: Any = fairy.driver_connection
-    return driver  # type: ignore[no-any-return]
+    async with transaction(request.app.state.engine) as db:
+        yield db

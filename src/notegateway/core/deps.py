@@ -6,14 +6,8 @@ from typing import Annotated
 
 import asyncpg
 from fastapi import Depends
-from sqlalchemy.ext.asyncio import AsyncConnection
 
-from notegateway.core.db import get_connection, raw_connection
+from notegateway.core.db import get_db
 
-
-async def _raw(conn: Annotated[AsyncConnection, Depends(get_connection, scope="function")]) -> asyncpg.Connection:
-    return await raw_connection(conn)
-
-
-# The request's transaction, as the asyncpg connection (committed before the answer is sent).
-Db = Annotated[asyncpg.Connection, Depends(_raw, scope="function")]
+# The request's transaction (committed before the answer is sent, rolled back on error).
+Db = Annotated[asyncpg.Connection, Depends(get_db, scope="function")]

@@ -1,0 +1,157 @@
+"""Small factories: clients, valid identifiers, notes and persons in wire form."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+import httpx
+from stdnum.bg import egn as egn_module
+from stdnum.bg import pnf
+
+from notegateway.clients import service as clients_service
+from notegateway.core.db import to_libpq_url
+
+
+def make_egn(birth: dt.date, serial: int = 123) -> str:
+    month = birth.month + (40 if birth.year >= 2000 else (20 if birth.year < 1900 else 0))
+    body = f"{birth.year % 100:02d}{month:02d}{birth.day:02d}{serial:03d}"
+    return body + egn_module.calc_check_digit(body)
+
+
+def make_lnch(serial: int) -> str:
+    body = f"{serial:09d}"
+    return body + pnf.calc_check_digit(body)
+
+
+_egn_serial = iter(range(1, 10**6))
+
+
+def next_egn() -> str:
+    serial = next(_egn_serial)
+    return make_egn(dt.date(2012, 1, 1) + dt.timedelta(days=serial // 900), serial % 900)
+
+
+def note(
+    nrn: str,
+    identifier: str,
+    from_date: str = "2026-11-18",
+    to_date: str = "2026-11-20",
+    *,
+    identifier_type: int = 1,
+    authored_on: str = "2026-11-20T10:31:00",
+    pmi: str = "2300011922",
+    examination: str = "26317A000077",
+) -> dict[str, Any]:
+    return {
+        "nrnMedicalNotice": nrn,
+        "nrnExamination": examination,
+        "patient": {
+            "identifierType": identifier_type,
+            "identifier": identifier,
+            "givenName": "ИВАН",
+            "familyName": "ТОДОРОВ",
+        },
+        "practitioner": {"pmi": pmi},
+        "medicalNotice": {"fromDate": from_date, "toDate": to_date, "authoredOn": authored_on},
+    }
+
+
+def enrollment(
+    institution_id: int,
+    class_name: str = "5",
+    section: str | None = "А",
+    from_date: str = "2026-09-15",
+    to_date: str | None = None,
+) -> dict[str, Any]:
+    return {
+        "institutionId": institution_id,
+        "className": class_name,
+        "section": section,
+        "fromDate": from_date,
+        "toDate": to_date,
+    }
+
+
+def person(identifier: str, *enrollments: dict[str, Any], identifier_type: int = 1) -> dict[str, Any]:
+    return {
+        "identifierType": identifier_type,
+        "identifier": identifier,
+        "givenName": "ИВАН",
+        "familyName": "ТОДОРОВ",
+        "enrollments": list(enrollments),
+    }
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@dataclass
+class Api:
+    """The HTTP client of a test, with a token per role made on first use."""
+
+    http: httpx.AsyncClient
+    app: Any
+    database_url: str
+    tokens: dict[str, str] = field(default_factory=dict)
+
+    async def token(self, role: str, name: str | None = None) -> str:
+        name = name or f"test-{role}"
+        if name not in self.tokens:
+            self.tokens[name] = await self.add_client(name, role)
+        return self.tokens[name]
+
+    async def add_client(self, name: str, role: str, thumbprint: str | None = None) -> str:
+        conn = await asyncpg.connect(to_libpq_url(self.database_url))
+        try:
+            async with conn.transaction():
+                return await clients_service.add(
+                    conn, self.app.state.token_key, name, role, thumbprint
+                )
+        finally:
+            await conn.close()
+
+    async def as_role(self, role: str) -> dict[str, str]:
+        return bearer(await self.token(role))
+
+    async def push(self, *notes: Any, raw: Any = None) -> httpx.Response:
+        body = list(notes) if raw is None else raw
+        return await self.http.post(
+            "/api/v1/hisMedicalNotices", json=body, headers=await self.as_role("nzis")
+        )
+
+    async def cancel(self, nrn: str, body: Any = None) -> httpx.Response:
+        return await self.http.post(
+            f"/api/v1/hisMedicalNotices/{nrn}/cancel",
+            json=body,
+            headers=await self.as_role("nzis"),
+        )
+
+    async def view(self, nrn: str) -> httpx.Response:
+        return await self.http.get(
+            f"/api/v1/hisMedicalNotices/{nrn}", headers=await self.as_role("nzis")
+        )
+
+    async def put_institution(
+        self, institution_id: int, diary: str = "neispuo", name: str = "Училище"
+    ) -> httpx.Response:
+        return await self.http.put(
+            f"/api/v1/registry/institutions/{institution_id}",
+            json={"name": name, "town": "София", "diary": diary},
+            headers=await self.as_role("neispuo"),
+        )
+
+    async def put_person(self, person_id: int, body: Any) -> httpx.Response:
+        return await self.http.put(
+            f"/api/v1/registry/persons/{person_id}",
+            json=body,
+            headers=await self.as_role("neispuo"),
+        )
+
+    async def put_persons(self, items: Any) -> httpx.Response:
+        return await self.http.post(
+            "/api/v1/registry/persons:batch", json=items, headers=await self.as_role("neispuo")
+        )
