@@ -155,3 +155,20 @@ class Api:
         return await self.http.post(
             "/api/v1/registry/persons:batch", json=items, headers=await self.as_role("neispuo")
         )
+
+
+async def linger(db: asyncpg.Connection, table: str, seconds: float, events: str = "INSERT") -> None:
+    """Test-only trigger: every `events` statement on `table` sleeps `seconds` before going on.
+
+    Used to force the interleavings races need: a transaction that lingers inside its write
+    has taken its snapshot but not committed while the other one runs.
+    """
+    function = f"test_linger_{table}"
+    await db.execute(
+        f"""
+        CREATE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN PERFORM pg_sleep({seconds}); RETURN NULL; END $$;
+        CREATE TRIGGER test_linger AFTER {events} ON {table}
+            FOR EACH STATEMENT EXECUTE FUNCTION {function}();
+        """
+    )
