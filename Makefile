@@ -1,0 +1,50 @@
+# The two commands of the README: `make run` and `make test`. Each installs what it needs.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+PYTEST_ARGS ?=
+
+.PHONY: install run test smoke lint format openapi bench clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed"'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+install: $(STAMP)
+
+## Start the gateway on the embedded PostgreSQL (or NOTEGATEWAY_DATABASE_URL) with demo data.
+run: install
+	$(BIN)/notegateway migrate
+	$(BIN)/notegateway demo
+	$(BIN)/notegateway serve --host 127.0.0.1 --port 8000
+
+## All tests (embedded PostgreSQL unless NOTEGATEWAY_TEST_DATABASE_URL is set), then lint.
+test: install
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(MAKE) --no-print-directory lint
+
+smoke: install
+	$(BIN)/python -m pytest -m smoke $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check src tests migrations
+	$(BIN)/ruff format --check src tests migrations
+	$(BIN)/mypy
+
+format: install
+	$(BIN)/ruff format src tests migrations
+	$(BIN)/ruff check --fix src tests migrations
+
+## Regenerate the committed OpenAPI document (a test fails when it drifts).
+openapi: install
+	$(BIN)/notegateway openapi > openapi/openapi.json
+
+bench: install
+	$(BIN)/python -m benchmarks.push $(BENCH_ARGS)
+
+clean:
+	rm -rf $(VENV) .notegateway-test .pytest_cache .mypy_cache .ruff_cache

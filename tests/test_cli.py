@@ -1,0 +1,137 @@
+"""The `notegateway` command as an operator runs it: real processes on the test's database."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+
+from notegateway.app import create_app
+from notegateway.core.config import Settings
+from tests.conftest import plain, with_database
+from tests.factories import bearer, make_egn, note
+
+import datetime as dt
+
+EGN = make_egn(dt.date(2014, 3, 15), 123)
+LNCH_LIKE = "9999999999"
+
+
+def run_cli(database_url: str, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NOTEGATEWAY_")}
+    env["NOTEGATEWAY_DATABASE_URL"] = database_url
+    return subprocess.run(
+        [sys.executable, "-m", "notegateway", *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+async def test_clients_commands(database_url: str) -> None:
+    added = await asyncio.to_thread(run_cli, database_url, "clients", "add", "nzis-main", "--role", "nzis")
+    assert added.returncode == 0, added.stderr
+    token = added.stdout.strip().splitlines()[-1]
+    assert token.startswith("ngw_")
+    again = await asyncio.to_thread(run_cli, database_url, "clients", "add", "nzis-main", "--role", "nzis")
+    assert again.returncode != 0
+    listing = await asyncio.to_thread(run_cli, database_url, "clients", "list")
+    assert "nzis-main\tnzis\tactive" in listing.stdout
+    assert token not in listing.stdout
+
+    # The server keeps its token key in the database (no NOTEGATEWAY_SECRET_KEY): same as the CLI.
+    app = create_app(Settings(secret_key=None), database_url=database_url)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+            url = "/api/v1/hisMedicalNotices/25317A000123"
+            assert (await http.get(url, headers=bearer(token))).status_code == 404
+            rotated = await asyncio.to_thread(run_cli, database_url, "clients", "rotate", "nzis-main")
+            new_token = rotated.stdout.strip().splitlines()[-1]
+            assert (await http.get(url, headers=bearer(token))).status_code == 401
+            assert (await http.get(url, headers=bearer(new_token))).status_code == 404
+            disabled = await asyncio.to_thread(run_cli, database_url, "clients", "disable", "nzis-main")
+            assert disabled.returncode == 0
+            assert (await http.get(url, headers=bearer(new_token))).status_code == 401
+    listing = await asyncio.to_thread(run_cli, database_url, "clients", "list")
+    assert "nzis-main\tnzis\tdisabled" in listing.stdout
+
+
+async def test_migrate_from_any_directory(server_url: str, tmp_path: Path) -> None:
+    name = f"ngw_migrate_{os.getpid()}"
+    admin = await asyncpg.connect(plain(with_database(server_url, "postgres")))
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        url = plain(with_database(server_url, name))  # a plain postgresql:// URL
+        result = await asyncio.to_thread(run_cli, url, "migrate", cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        conn = await asyncpg.connect(url)
+        try:
+            assert await conn.fetchval("SELECT version_num FROM alembic_version") == "0001"
+        finally:
+            await conn.close()
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.smoke
+async def test_served_gateway_logs_no_identifiers(database_url: str, tmp_path: Path) -> None:
+    added = await asyncio.to_thread(run_cli, database_url, "clients", "add", "nzis-main", "--role", "nzis")
+    token = added.stdout.strip().splitlines()[-1]
+    port = free_port()
+    log_path = tmp_path / "serve.log"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NOTEGATEWAY_")}
+    env["NOTEGATEWAY_DATABASE_URL"] = database_url
+    with log_path.open("w") as log_file:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "notegateway", "serve", "--port", str(port)],
+            env=env, stdout=log_file, stderr=subprocess.STDOUT,
+        )
+        try:
+            base = f"http://127.0.0.1:{port}"
+            async with httpx.AsyncClient(base_url=base, timeout=10) as http:
+                deadline = time.monotonic() + 30
+                while True:
+                    try:
+                        if (await http.get("/health/ready")).status_code == 200:
+                            break
+                    except httpx.TransportError:
+                        pass
+                    assert time.monotonic() < deadline, log_path.read_text()
+                    await asyncio.sleep(0.2)
+                invalid = note("25317A000124", LNCH_LIKE)
+                pushed = await http.post(
+                    "/api/v1/hisMedicalNotices",
+                    json=[note("25317A000123", EGN), invalid, {"patient": {"identifier": EGN}}],
+                    headers=bearer(token),
+                )
+                assert pushed.status_code == 422
+                await http.get(f"/api/v1/hisMedicalNotices/25317A000123?identifier={EGN}", headers=bearer(token))
+                await http.get(f"/api/v1/nowhere/{EGN}", headers=bearer(token))
+                await http.post("/api/v1/hisMedicalNotices", content=f'[{{"x": "{EGN}"'.encode(), headers=bearer(token))
+        finally:
+            server.terminate()
+            server.wait(timeout=20)
+    log = log_path.read_text()
+    assert "POST /api/v1/hisMedicalNotices 422" in log
+    assert "GET /api/v1/hisMedicalNotices/{nrn} 200" in log
+    for secret in (EGN, LNCH_LIKE, token):
+        assert secret not in log
