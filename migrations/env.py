@@ -9,8 +9,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
-from notegateway.core.db import resolve_database_url
 from notegateway.core.config import Settings
+from notegateway.core.db import resolve_database_url
 from notegateway.core.tables import metadata
 
 config = context.config

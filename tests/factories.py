@@ -75,7 +75,9 @@ def enrollment(
     }
 
 
-def person(identifier: str, *enrollments: dict[str, Any], identifier_type: int = 1) -> dict[str, Any]:
+def person(
+    identifier: str, *enrollments: dict[str, Any], identifier_type: int = 1
+) -> dict[str, Any]:
     return {
         "identifierType": identifier_type,
         "identifier": identifier,
@@ -157,7 +159,9 @@ class Api:
         )
 
 
-async def linger(db: asyncpg.Connection, table: str, seconds: float, events: str = "INSERT") -> None:
+async def linger(
+    db: asyncpg.Connection, table: str, seconds: float, events: str = "INSERT"
+) -> None:
     """Test-only trigger: every `events` statement on `table` sleeps `seconds` before going on.
 
     Used to force the interleavings races need: a transaction that lingers inside its write

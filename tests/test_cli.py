@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import os
 import socket
 import subprocess
@@ -19,13 +20,13 @@ from notegateway.core.config import Settings
 from tests.conftest import plain, with_database
 from tests.factories import bearer, make_egn, note
 
-import datetime as dt
-
 EGN = make_egn(dt.date(2014, 3, 15), 123)
 LNCH_LIKE = "9999999999"
 
 
-def run_cli(database_url: str, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    database_url: str, *args: str, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("NOTEGATEWAY_")}
     env["NOTEGATEWAY_DATABASE_URL"] = database_url
     return subprocess.run(
@@ -39,11 +40,15 @@ def run_cli(database_url: str, *args: str, cwd: Path | None = None) -> subproces
 
 
 async def test_clients_commands(database_url: str) -> None:
-    added = await asyncio.to_thread(run_cli, database_url, "clients", "add", "nzis-main", "--role", "nzis")
+    added = await asyncio.to_thread(
+        run_cli, database_url, "clients", "add", "nzis-main", "--role", "nzis"
+    )
     assert added.returncode == 0, added.stderr
     token = added.stdout.strip().splitlines()[-1]
     assert token.startswith("ngw_")
-    again = await asyncio.to_thread(run_cli, database_url, "clients", "add", "nzis-main", "--role", "nzis")
+    again = await asyncio.to_thread(
+        run_cli, database_url, "clients", "add", "nzis-main", "--role", "nzis"
+    )
     assert again.returncode != 0
     listing = await asyncio.to_thread(run_cli, database_url, "clients", "list")
     assert "nzis-main\tnzis\tactive" in listing.stdout
@@ -56,11 +61,15 @@ async def test_clients_commands(database_url: str) -> None:
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
             url = "/api/v1/hisMedicalNotices/25317A000123"
             assert (await http.get(url, headers=bearer(token))).status_code == 404
-            rotated = await asyncio.to_thread(run_cli, database_url, "clients", "rotate", "nzis-main")
+            rotated = await asyncio.to_thread(
+                run_cli, database_url, "clients", "rotate", "nzis-main"
+            )
             new_token = rotated.stdout.strip().splitlines()[-1]
             assert (await http.get(url, headers=bearer(token))).status_code == 401
             assert (await http.get(url, headers=bearer(new_token))).status_code == 404
-            disabled = await asyncio.to_thread(run_cli, database_url, "clients", "disable", "nzis-main")
+            disabled = await asyncio.to_thread(
+                run_cli, database_url, "clients", "disable", "nzis-main"
+            )
             assert disabled.returncode == 0
             assert (await http.get(url, headers=bearer(new_token))).status_code == 401
     listing = await asyncio.to_thread(run_cli, database_url, "clients", "list")
@@ -94,16 +103,20 @@ def free_port() -> int:
 
 @pytest.mark.smoke
 async def test_served_gateway_logs_no_identifiers(database_url: str, tmp_path: Path) -> None:
-    added = await asyncio.to_thread(run_cli, database_url, "clients", "add", "nzis-main", "--role", "nzis")
+    added = await asyncio.to_thread(
+        run_cli, database_url, "clients", "add", "nzis-main", "--role", "nzis"
+    )
     token = added.stdout.strip().splitlines()[-1]
     port = free_port()
     log_path = tmp_path / "serve.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith("NOTEGATEWAY_")}
     env["NOTEGATEWAY_DATABASE_URL"] = database_url
     with log_path.open("w") as log_file:
-        server = subprocess.Popen(
+        server = subprocess.Popen(  # noqa: ASYNC220 - a server process, waited for below
             [sys.executable, "-m", "notegateway", "serve", "--port", str(port)],
-            env=env, stdout=log_file, stderr=subprocess.STDOUT,
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
         )
         try:
             base = f"http://127.0.0.1:{port}"
@@ -124,9 +137,16 @@ async def test_served_gateway_logs_no_identifiers(database_url: str, tmp_path: P
                     headers=bearer(token),
                 )
                 assert pushed.status_code == 422
-                await http.get(f"/api/v1/hisMedicalNotices/25317A000123?identifier={EGN}", headers=bearer(token))
+                await http.get(
+                    f"/api/v1/hisMedicalNotices/25317A000123?identifier={EGN}",
+                    headers=bearer(token),
+                )
                 await http.get(f"/api/v1/nowhere/{EGN}", headers=bearer(token))
-                await http.post("/api/v1/hisMedicalNotices", content=f'[{{"x": "{EGN}"'.encode(), headers=bearer(token))
+                await http.post(
+                    "/api/v1/hisMedicalNotices",
+                    content=f'[{{"x": "{EGN}"'.encode(),
+                    headers=bearer(token),
+                )
         finally:
             server.terminate()
             server.wait(timeout=20)

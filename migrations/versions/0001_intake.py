@@ -56,7 +56,9 @@ def upgrade() -> None:
         sa.Column("diary_client_id", sa.BigInteger(), nullable=True),
         sa.Column("updated_at", sa.DateTime(timezone=True), server_default=NOW, nullable=False),
         sa.ForeignKeyConstraint(
-            ["diary_client_id"], ["clients.id"], name=op.f("fk_institutions_diary_client_id_clients")
+            ["diary_client_id"],
+            ["clients.id"],
+            name=op.f("fk_institutions_diary_client_id_clients"),
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_institutions")),
     )
@@ -127,7 +129,9 @@ def upgrade() -> None:
         sa.Column("processed_at", sa.DateTime(timezone=True), server_default=NOW, nullable=False),
         sa.Column("matched_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("cancelled_at", sa.DateTime(timezone=True), nullable=True),
-        sa.CheckConstraint("status IN ('active', 'cancelled')", name=op.f("ck_medical_notices_status")),
+        sa.CheckConstraint(
+            "status IN ('active', 'cancelled')", name=op.f("ck_medical_notices_status")
+        ),
         sa.CheckConstraint("from_date <= to_date", name=op.f("ck_medical_notices_dates")),
         sa.ForeignKeyConstraint(
             ["person_id"], ["persons.id"], name=op.f("fk_medical_notices_person_id_persons")

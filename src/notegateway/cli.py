@@ -110,7 +110,9 @@ def _clients(args: argparse.Namespace, settings: Settings, out: IO[str]) -> int:
                 ),
             )
         )
-        print(f"client {args.name!r} added with role {args.role}; its token (shown once):", file=out)
+        print(
+            f"client {args.name!r} added with role {args.role}; its token (shown once):", file=out
+        )
         print(token, file=out)
     elif command == "rotate":
         token = asyncio.run(
@@ -130,7 +132,10 @@ def _clients(args: argparse.Namespace, settings: Settings, out: IO[str]) -> int:
         for c in listing:
             state = "disabled" if c.disabled_at else "active"
             cert = c.cert_thumbprint or "-"
-            print(f"{c.name}\t{c.role}\t{state}\tcert={cert}\tcreated={c.created_at:%Y-%m-%d}", file=out)
+            print(
+                f"{c.name}\t{c.role}\t{state}\tcert={cert}\tcreated={c.created_at:%Y-%m-%d}",
+                file=out,
+            )
     return 0
 
 

@@ -45,16 +45,39 @@ async def load_demo(db: asyncpg.Connection, key: bytes) -> list[str]:
             db, institution_id, {"name": name, "town": town, "diary": diary}
         )
     school_year = dt.date(2026, 9, 15)
-    pupils = [
-        (1001, demo_egn(dt.date(2014, 3, 15), 123), "ИВАН", "ТОДОРОВ",
-         [(100001, "5", "А", school_year, None)]),
-        (1002, demo_egn(dt.date(2013, 6, 2), 456), "МАРИЯ", "ПЕТРОВА",
-         [(100001, "6", "Б", school_year, dt.date(2026, 11, 18)),
-          (100002, "6", "А", dt.date(2026, 11, 19), None)]),
-        (1003, demo_egn(dt.date(2021, 1, 20), 789), "ГЕОРГИ", "ИВАНОВ",
-         [(200001, "Пчелички", None, school_year, None)]),
-        (1004, demo_egn(dt.date(2010, 10, 5), 222), "ЕЛЕНА", "ДИМИТРОВА",
-         [(300001, "9", "В", school_year, None)]),
+    Enrollment = tuple[int, str, str | None, dt.date, dt.date | None]
+    pupils: list[tuple[int, str, str, str, list[Enrollment]]] = [
+        (
+            1001,
+            demo_egn(dt.date(2014, 3, 15), 123),
+            "ИВАН",
+            "ТОДОРОВ",
+            [(100001, "5", "А", school_year, None)],
+        ),
+        (
+            1002,
+            demo_egn(dt.date(2013, 6, 2), 456),
+            "МАРИЯ",
+            "ПЕТРОВА",
+            [
+                (100001, "6", "Б", school_year, dt.date(2026, 11, 18)),
+                (100002, "6", "А", dt.date(2026, 11, 19), None),
+            ],
+        ),
+        (
+            1003,
+            demo_egn(dt.date(2021, 1, 20), 789),
+            "ГЕОРГИ",
+            "ИВАНОВ",
+            [(200001, "Пчелички", None, school_year, None)],
+        ),
+        (
+            1004,
+            demo_egn(dt.date(2010, 10, 5), 222),
+            "ЕЛЕНА",
+            "ДИМИТРОВА",
+            [(300001, "9", "В", school_year, None)],
+        ),
     ]
     items = [
         {
@@ -84,11 +107,18 @@ async def load_demo(db: asyncpg.Connection, key: bytes) -> list[str]:
         {
             "nrnMedicalNotice": "26328A000001",
             "nrnExamination": "26328A000002",
-            "patient": {"identifierType": 1, "identifier": pupils[0][1],
-                        "givenName": "ИВАН", "familyName": "ТОДОРОВ"},
+            "patient": {
+                "identifierType": 1,
+                "identifier": pupils[0][1],
+                "givenName": "ИВАН",
+                "familyName": "ТОДОРОВ",
+            },
             "practitioner": {"pmi": "2300011922"},
-            "medicalNotice": {"fromDate": "2026-11-18", "toDate": "2026-11-20",
-                              "authoredOn": "2026-11-20T10:31:00"},
+            "medicalNotice": {
+                "fromDate": "2026-11-18",
+                "toDate": "2026-11-20",
+                "authoredOn": "2026-11-20T10:31:00",
+            },
         }
     ]
     lines = ["Demo data loaded. Tokens (new on every run; only their hashes are kept):"]

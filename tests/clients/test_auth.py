@@ -92,7 +92,9 @@ async def test_certificate_from_trusted_proxy(api: Api) -> None:
     async with client_from(api, TRUSTED_PROXY) as proxy:
         ok = await proxy.get(f"{NOTES}/25317A000123", headers={"X-Client-Cert": header})
         assert ok.status_code == 404  # authenticated; the note does not exist
-        garbage = await proxy.get(f"{NOTES}/25317A000123", headers={"X-Client-Cert": "not%20a%20cert"})
+        garbage = await proxy.get(
+            f"{NOTES}/25317A000123", headers={"X-Client-Cert": "not%20a%20cert"}
+        )
         assert garbage.status_code == 401
         other_header, _ = make_certificate("stranger")
         stranger = await proxy.get(f"{NOTES}/25317A000123", headers={"X-Client-Cert": other_header})
@@ -109,10 +111,14 @@ async def test_certificate_header_ignored_from_untrusted_peer(api: Api) -> None:
     )
     assert forged.status_code == 401
     async with client_from(api, "10.20.30.41") as neighbour:
-        assert (await neighbour.get(f"{NOTES}/25317A000123", headers={"X-Client-Cert": header})).status_code == 401
+        assert (
+            await neighbour.get(f"{NOTES}/25317A000123", headers={"X-Client-Cert": header})
+        ).status_code == 401
         # An unreadable header from an untrusted peer is ignored too: the token decides.
         token = await api.token("nzis")
-        ok = await neighbour.get(f"{NOTES}/25317A000123", headers={"X-Client-Cert": "junk", **bearer(token)})
+        ok = await neighbour.get(
+            f"{NOTES}/25317A000123", headers={"X-Client-Cert": "junk", **bearer(token)}
+        )
         assert ok.status_code == 404
 
 
@@ -131,13 +137,15 @@ async def test_tokens_are_stored_only_as_keyed_hashes(api: Api, db) -> None:  # 
     token = await api.token("nzis")
     assert token.startswith("ngw_")
     stored = await db.fetchval("SELECT token_hash FROM clients WHERE name = 'test-nzis'")
-    assert token not in stored and len(stored) == 64
+    assert token not in stored
+    assert len(stored) == 64
 
 
 async def test_rotate_and_disable_take_effect_at_once(api: Api) -> None:
+    import asyncpg
+
     from notegateway.clients import service
     from tests.conftest import plain
-    import asyncpg
 
     token = await api.token("nzis")
     headers = bearer(token)
@@ -149,7 +157,9 @@ async def test_rotate_and_disable_take_effect_at_once(api: Api) -> None:
     finally:
         await conn.close()
     assert (await api.http.get(f"{NOTES}/25317A000123", headers=headers)).status_code == 401
-    assert (await api.http.get(f"{NOTES}/25317A000123", headers=bearer(new_token))).status_code == 404
+    assert (
+        await api.http.get(f"{NOTES}/25317A000123", headers=bearer(new_token))
+    ).status_code == 404
     conn = await asyncpg.connect(plain(api.database_url))
     try:
         async with conn.transaction():
@@ -157,4 +167,6 @@ async def test_rotate_and_disable_take_effect_at_once(api: Api) -> None:
     finally:
         await conn.close()
     await asyncio.sleep(0)
-    assert (await api.http.get(f"{NOTES}/25317A000123", headers=bearer(new_token))).status_code == 401
+    assert (
+        await api.http.get(f"{NOTES}/25317A000123", headers=bearer(new_token))
+    ).status_code == 401

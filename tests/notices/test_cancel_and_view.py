@@ -55,7 +55,9 @@ async def test_repeated_cancel_returns_first_answer(api: Api) -> None:
     assert first.json() == second.json()
 
 
-async def test_cancel_and_note_racing_always_end_cancelled(api: Api, db: asyncpg.Connection) -> None:
+async def test_cancel_and_note_racing_always_end_cancelled(
+    api: Api, db: asyncpg.Connection
+) -> None:
     await api.token("nzis")
     # The note's insert lingers: without the NRN lock, the cancellation would look for the
     # note before it commits, and the note for the cancellation before that commits.
@@ -81,7 +83,9 @@ async def test_cancel_body_rules(api: Api, db: asyncpg.Connection) -> None:
     assert (await api.cancel(NRN, {"cancelReason": 5})).status_code == 422
     assert (await api.cancel(NRN, ["x"])).status_code == 422
     headers = await api.as_role("nzis")
-    malformed = await api.http.post(f"/api/v1/hisMedicalNotices/{NRN}/cancel", content=b"{", headers=headers)
+    malformed = await api.http.post(
+        f"/api/v1/hisMedicalNotices/{NRN}/cancel", content=b"{", headers=headers
+    )
     assert malformed.status_code == 400
     assert await db.fetchval("SELECT count(*) FROM notice_cancellations") == 0
 
@@ -98,13 +102,27 @@ async def test_view_shape(api: Api) -> None:
     await api.push(note(NRN, EGN))
     view = (await api.view(NRN)).json()
     assert set(view) == {
-        "medicalNoticeId", "nrnMedicalNotice", "receivedAt", "processedAt", "status", "match",
-        "placements", "excusedAbsences", "vendorAcks", "hisMedicalNotice",
+        "medicalNoticeId",
+        "nrnMedicalNotice",
+        "receivedAt",
+        "processedAt",
+        "status",
+        "match",
+        "placements",
+        "excusedAbsences",
+        "vendorAcks",
+        "hisMedicalNotice",
     }
     assert view["match"] == "matched"
     assert view["status"] == "active"
     assert view["placements"] == [
-        {"institutionId": 100001, "className": "5", "section": "А", "fromDate": "2026-11-18", "toDate": "2026-11-20"}
+        {
+            "institutionId": 100001,
+            "className": "5",
+            "section": "А",
+            "fromDate": "2026-11-18",
+            "toDate": "2026-11-20",
+        }
     ]
     assert dt.datetime.fromisoformat(view["receivedAt"]).tzinfo is not None
     assert view["hisMedicalNotice"]["medicalNotice"]["authoredOn"] == "2026-11-20T10:31:00"

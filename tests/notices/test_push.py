@@ -17,7 +17,9 @@ EGN = make_egn(dt.date(2014, 3, 15), 123)
 
 
 async def stored_notes(db: asyncpg.Connection) -> list[asyncpg.Record]:
-    return await db.fetch("SELECT nrn, status, payload::text AS payload FROM medical_notices ORDER BY id")
+    return await db.fetch(
+        "SELECT nrn, status, payload::text AS payload FROM medical_notices ORDER BY id"
+    )
 
 
 @pytest.mark.smoke
@@ -31,7 +33,12 @@ async def test_created_note_is_stored_normalised(api: Api, db: asyncpg.Connectio
     assert json.loads(row["payload"]) == {
         "nrnMedicalNotice": "25317A000123",
         "nrnExamination": "26317A000077",
-        "patient": {"identifierType": 1, "identifier": EGN, "givenName": "ИВАН", "familyName": "ТОДОРОВ"},
+        "patient": {
+            "identifierType": 1,
+            "identifier": EGN,
+            "givenName": "ИВАН",
+            "familyName": "ТОДОРОВ",
+        },
         "practitioner": {"pmi": "2300011922"},
         "medicalNotice": {
             "fromDate": "2026-11-18T00:00:00",
@@ -117,7 +124,11 @@ BASE = note("25317A000126", EGN)
         (["medicalNotice", "fromDate"], "2022-08-31", ["medicalNotice", "fromDate"]),
         (["medicalNotice", "fromDate"], "2026-13-01", ["medicalNotice", "fromDate"]),
         (["medicalNotice", "fromDate"], "18.11.2026", ["medicalNotice", "fromDate"]),
-        (["medicalNotice", "authoredOn"], (tomorrow + dt.timedelta(days=1)).isoformat(), ["medicalNotice", "authoredOn"]),
+        (
+            ["medicalNotice", "authoredOn"],
+            (tomorrow + dt.timedelta(days=1)).isoformat(),
+            ["medicalNotice", "authoredOn"],
+        ),
         (["diagnosis"], "J06.9", ["diagnosis"]),
         (["patient", "Reason"], "flu", ["patient", "Reason"]),
         (["extra"], {"deep": [{"MKB10": "J06"}]}, ["extra", "deep", 0, "MKB10"]),
@@ -137,12 +148,24 @@ async def test_each_rule_names_the_field(
 
 @pytest.mark.parametrize(
     ("identifier_type", "identifier"),
-    [(1, make_egn(dt.date(1899, 12, 31), 5)), (1, make_egn(dt.date(2001, 2, 28), 7)), (2, make_lnch(7)),
-     (3, "X"), (4, "P" * 255), (5, "ABC-123")],
+    [
+        (1, make_egn(dt.date(1899, 12, 31), 5)),
+        (1, make_egn(dt.date(2001, 2, 28), 7)),
+        (2, make_lnch(7)),
+        (3, "X"),
+        (4, "P" * 255),
+        (5, "ABC-123"),
+    ],
 )
-async def test_valid_identifiers_of_every_type(api: Api, identifier_type: int, identifier: str) -> None:
+async def test_valid_identifiers_of_every_type(
+    api: Api, identifier_type: int, identifier: str
+) -> None:
     response = await api.push(
-        _with(_with(BASE, ["patient", "identifierType"], identifier_type), ["patient", "identifier"], identifier)
+        _with(
+            _with(BASE, ["patient", "identifierType"], identifier_type),
+            ["patient", "identifier"],
+            identifier,
+        )
     )
     assert response.status_code == 200, response.text
 
@@ -185,7 +208,11 @@ async def test_same_nrn_twice_in_one_batch(api: Api, db: asyncpg.Connection) -> 
     other = note("25317A000150", EGN, to_date="2026-11-19")
     response = await api.push(one, one, other)
     assert response.status_code == 409
-    assert [r["outcome"] for r in response.json()["results"]] == ["created", "duplicate", "conflict"]
+    assert [r["outcome"] for r in response.json()["results"]] == [
+        "created",
+        "duplicate",
+        "conflict",
+    ]
     assert len(await stored_notes(db)) == 1
 
 
@@ -213,7 +240,9 @@ async def test_body_not_an_array_of_1_to_1000_is_422_problem(
     assert await stored_notes(db) == []
 
 
-async def test_batch_of_1000_with_one_bad_note_keeps_the_rest(api: Api, db: asyncpg.Connection) -> None:
+async def test_batch_of_1000_with_one_bad_note_keeps_the_rest(
+    api: Api, db: asyncpg.Connection
+) -> None:
     notes = [note(f"26001A{i:06d}", next_egn()) for i in range(999)]
     notes.insert(500, note("26001A999999", "0000000000"))
     response = await api.push(*notes)
@@ -233,7 +262,9 @@ async def test_non_object_items_are_invalid(api: Api) -> None:
     assert [r["nrnMedicalNotice"] for r in results] == ["25317A000180", None, None, None]
 
 
-async def test_fifty_identical_pushes_at_once_store_one_note(api: Api, db: asyncpg.Connection) -> None:
+async def test_fifty_identical_pushes_at_once_store_one_note(
+    api: Api, db: asyncpg.Connection
+) -> None:
     await api.token("nzis")
     same = note("25317A000190", EGN)
     responses = await asyncio.gather(*(api.push(same) for _ in range(50)))

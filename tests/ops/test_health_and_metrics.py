@@ -41,9 +41,11 @@ async def test_metrics_count_notes_by_outcome_and_latency(api: Api) -> None:
     after = response.text
     for outcome, delta in (("created", 1), ("duplicate", 1), ("invalid", 1)):
         label = f'{{outcome="{outcome}"}}'
-        assert sample(after, "notegateway_notes_received_total", label) - sample(
-            before, "notegateway_notes_received_total", label
-        ) == delta
+        assert (
+            sample(after, "notegateway_notes_received_total", label)
+            - sample(before, "notegateway_notes_received_total", label)
+            == delta
+        )
     assert re.search(
         r'^notegateway_http_request_duration_seconds_count\{method="POST",'
         r'route="/api/v1/hisMedicalNotices",status="422"\} [1-9]',

@@ -16,7 +16,12 @@ EGN = make_egn(dt.date(2014, 3, 15), 123)
 async def test_institution_created_then_replaced(api: Api) -> None:
     created = await api.put_institution(100001, name="СУ 1")
     assert created.status_code == 201
-    assert created.json() == {"institutionId": 100001, "name": "СУ 1", "town": "София", "diary": "neispuo"}
+    assert created.json() == {
+        "institutionId": 100001,
+        "name": "СУ 1",
+        "town": "София",
+        "diary": "neispuo",
+    }
     replaced = await api.put_institution(100001, name="СУ 2")
     assert replaced.status_code == 200
     assert replaced.json()["name"] == "СУ 2"
@@ -37,8 +42,11 @@ async def test_institution_body_errors(api: Api) -> None:
     bad = await api.http.put("/api/v1/registry/institutions/5", json={"name": ""}, headers=headers)
     assert bad.status_code == 422
     locs = [e["loc"] for e in bad.json()["errors"]]
-    assert ["name"] in locs and ["diary"] in locs
-    assert (await api.http.put("/api/v1/registry/institutions/x", json={}, headers=headers)).status_code == 400
+    assert ["name"] in locs
+    assert ["diary"] in locs
+    assert (
+        await api.http.put("/api/v1/registry/institutions/x", json={}, headers=headers)
+    ).status_code == 400
 
 
 @pytest.mark.smoke
@@ -48,7 +56,13 @@ async def test_person_created_then_replaced(api: Api, db: asyncpg.Connection) ->
     created = await api.put_person(1, person(EGN, enrollment(100001)))
     assert created.status_code == 201
     assert created.json()["enrollments"] == [
-        {"institutionId": 100001, "className": "5", "section": "А", "fromDate": "2026-09-15", "toDate": None}
+        {
+            "institutionId": 100001,
+            "className": "5",
+            "section": "А",
+            "fromDate": "2026-09-15",
+            "toDate": None,
+        }
     ]
     replaced = await api.put_person(1, person(EGN, enrollment(100002, "6", "Б")))
     assert replaced.status_code == 200
@@ -64,10 +78,22 @@ async def test_person_created_then_replaced(api: Api, db: asyncpg.Connection) ->
         (person("", identifier_type=4), ["identifier"]),
         ({**person(EGN), "identifierType": 9}, ["identifierType"]),
         ({k: v for k, v in person(EGN).items() if k != "enrollments"}, ["enrollments"]),
-        (person(EGN, enrollment(100001, from_date="2026-09-15", to_date="2026-09-01")), ["enrollments", 0, "toDate"]),
-        (person(EGN, enrollment(100001, to_date="2026-12-31"), enrollment(100001, "6", from_date="2026-12-31")),
-         ["enrollments", 1, "fromDate"]),
-        (person(EGN, enrollment(100001), enrollment(100001, "6", from_date="2027-01-01")), ["enrollments", 1, "fromDate"]),
+        (
+            person(EGN, enrollment(100001, from_date="2026-09-15", to_date="2026-09-01")),
+            ["enrollments", 0, "toDate"],
+        ),
+        (
+            person(
+                EGN,
+                enrollment(100001, to_date="2026-12-31"),
+                enrollment(100001, "6", from_date="2026-12-31"),
+            ),
+            ["enrollments", 1, "fromDate"],
+        ),
+        (
+            person(EGN, enrollment(100001), enrollment(100001, "6", from_date="2027-01-01")),
+            ["enrollments", 1, "fromDate"],
+        ),
         (person(EGN, enrollment(999)), ["enrollments", 0, "institutionId"]),
     ],
 )
@@ -104,7 +130,14 @@ async def test_batch_outcomes(api: Api, db: asyncpg.Connection) -> None:
     )
     assert response.status_code == 422
     results = response.json()["results"]
-    assert [r["outcome"] for r in results] == ["unchanged", "created", "updated", "conflict", "invalid", "invalid"]
+    assert [r["outcome"] for r in results] == [
+        "unchanged",
+        "created",
+        "updated",
+        "conflict",
+        "invalid",
+        "invalid",
+    ]
     assert [r["personId"] for r in results] == [1, 2, 1, 3, 4, 5]
     assert results[3]["errors"][0]["loc"] == ["identifier"]
     assert sorted(await db.fetchval("SELECT array_agg(id) FROM persons")) == [1, 2]
@@ -135,7 +168,8 @@ async def test_identifier_change_rematches_both_ways(api: Api) -> None:
     await api.put_person(7, person(other, enrollment(100001), identifier_type=2))
     old, new = (await api.view("25317A000401")).json(), (await api.view("25317A000402")).json()
     assert (old["match"], old["placements"]) == ("unmatched", [])
-    assert new["match"] == "matched" and len(new["placements"]) == 1
+    assert new["match"] == "matched"
+    assert len(new["placements"]) == 1
 
 
 async def test_other_identifier_types_match_as_one_kind(api: Api) -> None:
@@ -163,8 +197,20 @@ async def test_transfer_inside_period_gives_two_placements(api: Api) -> None:
     )
     await api.push(note("25317A000405", EGN, "2026-11-16", "2026-11-24"))
     assert (await api.view("25317A000405")).json()["placements"] == [
-        {"institutionId": 100001, "className": "6", "section": "Б", "fromDate": "2026-11-16", "toDate": "2026-11-18"},
-        {"institutionId": 100002, "className": "6", "section": "А", "fromDate": "2026-11-19", "toDate": "2026-11-24"},
+        {
+            "institutionId": 100001,
+            "className": "6",
+            "section": "Б",
+            "fromDate": "2026-11-16",
+            "toDate": "2026-11-18",
+        },
+        {
+            "institutionId": 100002,
+            "className": "6",
+            "section": "А",
+            "fromDate": "2026-11-19",
+            "toDate": "2026-11-24",
+        },
     ]
 
 
@@ -181,8 +227,20 @@ async def test_placements_skip_days_without_enrollment_and_merge_adjacent_runs(a
     )
     await api.push(note("25317A000406", EGN, "2026-11-16", "2026-11-23"))
     assert (await api.view("25317A000406")).json()["placements"] == [
-        {"institutionId": 100001, "className": "5", "section": "А", "fromDate": "2026-11-16", "toDate": "2026-11-19"},
-        {"institutionId": 100001, "className": "5", "section": None, "fromDate": "2026-11-22", "toDate": "2026-11-23"},
+        {
+            "institutionId": 100001,
+            "className": "5",
+            "section": "А",
+            "fromDate": "2026-11-16",
+            "toDate": "2026-11-19",
+        },
+        {
+            "institutionId": 100001,
+            "className": "5",
+            "section": None,
+            "fromDate": "2026-11-22",
+            "toDate": "2026-11-23",
+        },
     ]
 
 
@@ -210,7 +268,8 @@ async def test_note_and_registry_write_committing_at_once_never_leave_note_unmat
         identifier = next_egn()
         nrn = f"26003A{i:06d}"
         pushed, registered = await asyncio.gather(
-            api.push(note(nrn, identifier)), api.put_person(1000 + i, person(identifier, enrollment(100001)))
+            api.push(note(nrn, identifier)),
+            api.put_person(1000 + i, person(identifier, enrollment(100001))),
         )
         assert (pushed.status_code, registered.status_code) == (200, 201)
         view = (await api.view(nrn)).json()
@@ -218,11 +277,20 @@ async def test_note_and_registry_write_committing_at_once_never_leave_note_unmat
         assert len(view["placements"]) == 1
 
 
-async def test_concurrent_batches_over_the_same_persons_do_not_deadlock(api: Api, db: asyncpg.Connection) -> None:
+async def test_concurrent_batches_over_the_same_persons_do_not_deadlock(
+    api: Api, db: asyncpg.Connection
+) -> None:
     await api.put_institution(100001)
     await api.token("neispuo")
-    items = [{"personId": i, **person(make_egn(dt.date(2015, 1, 1) + dt.timedelta(days=i), i), enrollment(100001))}
-             for i in range(1, 31)]
-    responses = await asyncio.gather(*(api.put_persons(items[i:] + items[:i]) for i in range(0, 30, 5)))
+    items = [
+        {
+            "personId": i,
+            **person(make_egn(dt.date(2015, 1, 1) + dt.timedelta(days=i), i), enrollment(100001)),
+        }
+        for i in range(1, 31)
+    ]
+    responses = await asyncio.gather(
+        *(api.put_persons(items[i:] + items[:i]) for i in range(0, 30, 5))
+    )
     assert {r.status_code for r in responses} == {200}
     assert await db.fetchval("SELECT count(*) FROM persons") == 30

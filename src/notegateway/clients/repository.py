@@ -76,12 +76,13 @@ async def disable(db: asyncpg.Connection, name: str) -> bool:
 
 
 async def list_all(db: asyncpg.Connection) -> list[asyncpg.Record]:
-    return await db.fetch(
+    rows: list[asyncpg.Record] = await db.fetch(
         """
         SELECT name, role, cert_thumbprint, disabled_at, created_at, token_rotated_at
         FROM clients ORDER BY name
         """
     )
+    return rows
 
 
 async def vendor_id_by_name(db: asyncpg.Connection, name: str) -> int | None:

@@ -47,7 +47,7 @@ def normalise_thumbprint(value: str) -> str:
 
 
 def certificate_thumbprint(header_value: str) -> str:
-    """SHA-256 of the DER form of a URL-encoded PEM certificate (nginx's $ssl_client_escaped_cert)."""
+    """SHA-256 of the DER form of a URL-encoded PEM (nginx's $ssl_client_escaped_cert)."""
     try:
         certificate = x509.load_pem_x509_certificate(unquote(header_value).encode())
     except ValueError:

@@ -47,7 +47,7 @@ def start_embedded_postgres(data_dir: Path) -> str:
     pg_dir.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        server = pgserver.get_server(pg_dir, cleanup_mode="stop")
+        server = pgserver.get_server(pg_dir, cleanup_mode="stop")  # type: ignore[attr-defined]
     uri: str = server.get_uri()
     log.info("embedded PostgreSQL running in %s", pg_dir)
     return uri
@@ -77,7 +77,7 @@ async def raw_connection(conn: AsyncConnection) -> asyncpg.Connection:
     """The asyncpg connection under `conn` (for hot paths; same server session)."""
     fairy = await conn.get_raw_connection()
     driver: Any = fairy.driver_connection
-    return driver  # type: ignore[no-any-return]
+    return driver
 
 
 @asynccontextmanager

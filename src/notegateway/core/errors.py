@@ -120,4 +120,6 @@ def install_error_handlers(app: FastAPI) -> None:
             type(exc).__name__,
             "".join(traceback.format_tb(exc.__traceback__)),
         )
-        return problem(500, "internal-error", "Internal error", "the request could not be completed")
+        return problem(
+            500, "internal-error", "Internal error", "the request could not be completed"
+        )

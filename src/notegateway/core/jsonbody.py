@@ -66,7 +66,9 @@ async def read_json(request: Request, *, optional: bool = False) -> Any:
     return parse_json(body)
 
 
-def canonicalise(value: Any, known: dict[str, str], path: tuple[str | int, ...] = ()) -> tuple[Any, list[ErrorItem]]:
+def canonicalise(
+    value: Any, known: dict[str, str], path: tuple[str | int, ...] = ()
+) -> tuple[Any, list[ErrorItem]]:
     """Rename keys that match a known camelCase name case-insensitively; report repeats.
 
     Returns the renamed value and errors for objects holding a key twice.
@@ -76,7 +78,10 @@ def canonicalise(value: Any, known: dict[str, str], path: tuple[str | int, ...] 
         out: dict[str, Any] = {}
         for key in getattr(value, "repeated_keys", ()):
             errors.append(
-                {"loc": [*path, key], "msg": "property given more than once (names are case-insensitive)"}
+                {
+                    "loc": [*path, key],
+                    "msg": "property given more than once (names are case-insensitive)",
+                }
             )
         for key, item in value.items():
             name = known.get(key.casefold(), key)
@@ -93,7 +98,9 @@ def canonicalise(value: Any, known: dict[str, str], path: tuple[str | int, ...] 
     return value, errors
 
 
-def find_keys(value: Any, forbidden: Iterable[str], path: tuple[str | int, ...] = ()) -> list[tuple[str | int, ...]]:
+def find_keys(
+    value: Any, forbidden: Iterable[str], path: tuple[str | int, ...] = ()
+) -> list[tuple[str | int, ...]]:
     """Paths of every key (at any depth, case-insensitively) that is in `forbidden`."""
     folded = {name.casefold() for name in forbidden}
     found: list[tuple[str | int, ...]] = []

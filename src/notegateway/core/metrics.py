@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Histogram, disable_created_metrics
 
-disable_created_metrics()
+disable_created_metrics()  # type: ignore[no-untyped-call]
 
-NOTES_RECEIVED = Counter(
-    "notegateway_notes_received", "Pushed notes by outcome", ["outcome"]
-)
+NOTES_RECEIVED = Counter("notegateway_notes_received", "Pushed notes by outcome", ["outcome"])
 NOTES_MATCHED = Counter(
     "notegateway_notes_matched",
     "Notes stored, by whether their person was found (matched) or not yet (unmatched)",

@@ -43,7 +43,9 @@ LocalDate = Annotated[dt.date, BeforeValidator(parse_local_date)]
 LocalDateTime = Annotated[dt.datetime, BeforeValidator(parse_local_datetime)]
 
 # Output in the dialect NEISPUO writes (inside hisMedicalNotice objects).
-NeispuoDate = Annotated[dt.date, PlainSerializer(lambda d: f"{d.isoformat()}T00:00:00", return_type=str)]
+NeispuoDate = Annotated[
+    dt.date, PlainSerializer(lambda d: f"{d.isoformat()}T00:00:00", return_type=str)
+]
 
 
 def neispuo_date(value: dt.date) -> str:

@@ -14,7 +14,7 @@ M = TypeVar("M", bound=BaseModel)
 
 
 class WireModel(BaseModel):
-    """Input model: camelCase names, unknown fields ignored (and not kept), numbers may be strings."""
+    """Input: camelCase names, unknown fields ignored and not kept, numbers may be strings."""
 
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=False, extra="ignore")
 
@@ -60,7 +60,9 @@ def pydantic_errors(exc: ValidationError) -> list[ErrorItem]:
     return errors
 
 
-def validate_item(model: type[M], value: Any, known: dict[str, str]) -> tuple[M | None, list[ErrorItem]]:
+def validate_item(
+    model: type[M], value: Any, known: dict[str, str]
+) -> tuple[M | None, list[ErrorItem]]:
     """Validate one JSON item (already parsed) against `model`; errors carry camelCase locs."""
     renamed, errors = canonicalise(value, known)
     try:

@@ -80,12 +80,16 @@ async def push_notes(db: asyncpg.Connection, items: list[Any]) -> list[ItemResul
         metrics.NOTES_RECEIVED.labels(result.outcome).inc()
     log.info(
         "notes pushed: %s",
-        json.dumps({o: sum(r.outcome == o for r in results) for o in sorted({r.outcome for r in results})}),
+        json.dumps(
+            {o: sum(r.outcome == o for r in results) for o in sorted({r.outcome for r in results})}
+        ),
     )
     return results
 
 
-async def cancel(db: asyncpg.Connection, nrn: str, reason: str | None) -> tuple[int, dict[str, Any]]:
+async def cancel(
+    db: asyncpg.Connection, nrn: str, reason: str | None
+) -> tuple[int, dict[str, Any]]:
     """Cancel a note (also one not received yet); every repeat gets the first answer."""
     await locks.lock_keys(db, [locks.nrn_key(nrn)])
     if not await repository.insert_cancellation(db, nrn, reason):

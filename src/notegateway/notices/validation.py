@@ -46,11 +46,17 @@ def _rule_errors(note: HisMedicalNoticeIn, today: dt.date) -> list[ErrorItem]:
         errors.append({"loc": ["medicalNotice", "toDate"], "msg": "must not be before fromDate"})
     elif (period.to_date - period.from_date).days + 1 > MAX_PERIOD_DAYS:
         errors.append(
-            {"loc": ["medicalNotice", "toDate"], "msg": f"the period is longer than {MAX_PERIOD_DAYS} days"}
+            {
+                "loc": ["medicalNotice", "toDate"],
+                "msg": f"the period is longer than {MAX_PERIOD_DAYS} days",
+            }
         )
     if period.from_date < EARLIEST_FROM_DATE:
         errors.append(
-            {"loc": ["medicalNotice", "fromDate"], "msg": f"must not be before {EARLIEST_FROM_DATE.isoformat()}"}
+            {
+                "loc": ["medicalNotice", "fromDate"],
+                "msg": f"must not be before {EARLIEST_FROM_DATE.isoformat()}",
+            }
         )
     if period.authored_on.date() > today + dt.timedelta(days=1):
         errors.append({"loc": ["medicalNotice", "authoredOn"], "msg": "must not be after tomorrow"})

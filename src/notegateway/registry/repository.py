@@ -48,7 +48,9 @@ async def missing_institutions(db: asyncpg.Connection, ids: Sequence[int]) -> se
     return {row["id"] for row in rows}
 
 
-async def current_persons(db: asyncpg.Connection, person_ids: Sequence[int]) -> dict[int, asyncpg.Record]:
+async def current_persons(
+    db: asyncpg.Connection, person_ids: Sequence[int]
+) -> dict[int, asyncpg.Record]:
     """Persons as stored, with their enrollments, for these ids."""
     rows = await db.fetch(
         """

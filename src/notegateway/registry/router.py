@@ -73,9 +73,7 @@ async def put_person(
 
 
 @router.get("/persons/{personId}", response_model=PersonOut)
-async def get_person(
-    person_id: PersonId, client: NeispuoClient, db: Db
-) -> JSONResponse:
+async def get_person(person_id: PersonId, client: NeispuoClient, db: Db) -> JSONResponse:
     return JSONResponse(await service.get_person(db, person_id))
 
 
@@ -93,4 +91,3 @@ async def put_persons(request: Request, client: NeispuoClient, db: Db) -> JSONRe
     results = await service.put_persons(db, body)
     status_code = 200 if all(r.outcome not in ("invalid", "conflict") for r in results) else 422
     return JSONResponse({"results": [r.wire() for r in results]}, status_code=status_code)
-

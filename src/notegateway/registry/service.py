@@ -8,6 +8,7 @@ commit at the same moment never leave a note unmatched while its person is regis
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import logging
 from dataclasses import dataclass, field
@@ -85,7 +86,10 @@ class PersonResult:
 
 def _enrollment_rows(person: PersonIn) -> list[repository.EnrollmentRow]:
     return sorted(
-        ((e.institution_id, e.class_name, e.section, e.from_date, e.to_date) for e in person.enrollments),
+        (
+            (e.institution_id, e.class_name, e.section, e.from_date, e.to_date)
+            for e in person.enrollments
+        ),
         key=lambda row: row[3],
     )
 
@@ -99,14 +103,16 @@ def _person_rule_errors(person: PersonIn) -> list[ErrorItem]:
     for i in order:
         e = person.enrollments[i]
         if e.to_date is not None and e.to_date < e.from_date:
-            errors.append({"loc": ["enrollments", i, "toDate"], "msg": "must not be before fromDate"})
-    for prev, nxt in zip(order, order[1:], strict=False):
+            errors.append(
+                {"loc": ["enrollments", i, "toDate"], "msg": "must not be before fromDate"}
+            )
+    for prev, nxt in itertools.pairwise(order):
         ends = person.enrollments[prev].to_date
         if ends is None or person.enrollments[nxt].from_date <= ends:
             errors.append(
                 {
                     "loc": ["enrollments", nxt, "fromDate"],
-                    "msg": f"overlaps enrollment {prev}: a person is enrolled in one place at a time",
+                    "msg": f"overlaps enrollment {prev}: one enrollment at a time",
                 }
             )
     return errors
@@ -115,7 +121,13 @@ def _person_rule_errors(person: PersonIn) -> list[ErrorItem]:
 def _stored_enrollments(row: asyncpg.Record) -> list[repository.EnrollmentRow]:
     return sorted(
         (
-            (inst, cls, sec, dt.date.fromisoformat(start), dt.date.fromisoformat(end) if end else None)
+            (
+                inst,
+                cls,
+                sec,
+                dt.date.fromisoformat(start),
+                dt.date.fromisoformat(end) if end else None,
+            )
             for inst, cls, sec, start, end in json.loads(row["enrollments"])
         ),
         key=lambda row: row[3],
@@ -193,7 +205,7 @@ async def _write_person(
     if not same_enrollments:
         await repository.replace_enrollments(db, person.person_id, enrollments)
     if not (same_identity and same_enrollments):
-        unmatched, matched = await repository.rematch_and_place(
+        _unmatched, matched = await repository.rematch_and_place(
             db, person.person_id, kind, person.identifier
         )
         if matched:
@@ -209,7 +221,11 @@ async def _write_person(
 def _raw_person_id(raw: Any) -> int | None:
     if isinstance(raw, dict):
         for key, value in raw.items():
-            if key.casefold() == "personid" and isinstance(value, int) and not isinstance(value, bool):
+            if (
+                key.casefold() == "personid"
+                and isinstance(value, int)
+                and not isinstance(value, bool)
+            ):
                 return value
             if key.casefold() == "personid" and isinstance(value, str) and value.isdigit():
                 return int(value)
