@@ -31,8 +31,8 @@ smoke: install
 	$(BIN)/python -m pytest -m smoke $(PYTEST_ARGS)
 
 lint: install
-	$(BIN)/ruff check src tests migrations
-	$(BIN)/ruff format --check src tests migrations
+	$(BIN)/ruff check src tests migrations benchmarks
+	$(BIN)/ruff format --check src tests migrations benchmarks
 	$(BIN)/mypy
 
 format: install

@@ -10,14 +10,15 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
 from notegateway.core.config import Settings
-from notegateway.core.db import resolve_database_url
+from notegateway.core.db import resolve_database_url, to_asyncpg_url
 from notegateway.core.tables import metadata
 
 config = context.config
 
 
 def _url() -> str:
-    return config.attributes.get("database_url") or resolve_database_url(Settings())
+    configured = config.attributes.get("database_url")
+    return to_asyncpg_url(configured) if configured else resolve_database_url(Settings())
 
 
 def _run(connection: Connection) -> None:

@@ -176,3 +176,16 @@ async def linger(
             FOR EACH STATEMENT EXECUTE FUNCTION {function}();
         """
     )
+
+
+async def fail_on(db: asyncpg.Connection, table: str, events: str = "INSERT") -> None:
+    """Test-only trigger: every `events` statement on `table` fails, as a crash mid-request."""
+    function = f"test_fail_{table}"
+    await db.execute(
+        f"""
+        CREATE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN RAISE EXCEPTION 'injected failure'; END $$;
+        CREATE TRIGGER test_fail AFTER {events} ON {table}
+            FOR EACH STATEMENT EXECUTE FUNCTION {function}();
+        """
+    )

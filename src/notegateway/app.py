@@ -11,7 +11,7 @@ from notegateway import __version__
 from notegateway.clients import service as clients_service
 from notegateway.core.config import Settings
 from notegateway.core.db import create_engine, resolve_database_url, transaction
-from notegateway.core.errors import install_error_handlers
+from notegateway.core.errors import UnhandledErrorMiddleware, install_error_handlers
 from notegateway.core.logging import AccessLogMiddleware
 from notegateway.core.openapi import install_openapi
 from notegateway.notices.router import router as notices_router
@@ -50,6 +50,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
     app.state.settings = settings
     install_error_handlers(app)
     install_openapi(app)
+    app.add_middleware(UnhandledErrorMiddleware)
     app.add_middleware(AccessLogMiddleware)
     app.include_router(notices_router)
     app.include_router(registry_router)

@@ -6,6 +6,7 @@ import re
 from enum import IntEnum
 
 from stdnum.bg import egn, pnf
+from stdnum.exceptions import InvalidComponent
 
 _TEN_DIGITS = re.compile(r"[0-9]{10}")
 
@@ -25,15 +26,30 @@ def identifier_kind(identifier_type: int) -> int:
 
 def identifier_problem(identifier_type: int, identifier: str) -> str | None:
     """Why this identifier is not acceptable for its type, or None."""
+    # Exactly ten ASCII digits first, so python-stdnum's checks need no clean-up pass.
     if identifier_type == IdentifierType.EGN:
-        if not _TEN_DIGITS.fullmatch(identifier) or not egn.is_valid(identifier):
+        if not _TEN_DIGITS.fullmatch(identifier) or not _egn_valid(identifier):
             return "not a valid ЕГН (10 digits, a real birth date and a valid check digit)"
     elif identifier_type == IdentifierType.LNCH:
-        if not _TEN_DIGITS.fullmatch(identifier) or not pnf.is_valid(identifier):
+        if (
+            not _TEN_DIGITS.fullmatch(identifier)
+            or pnf.calc_check_digit(identifier[:9]) != identifier[9]
+        ):
             return "not a valid ЛНЧ (10 digits with a valid check digit)"
     elif not 1 <= len(identifier) <= 255:
         return "must be 1 to 255 characters"
     return None
+
+
+def _egn_valid(number: str) -> bool:
+    """The birth date (months +20 for the 1800s, +40 for the 2000s) and the check digit."""
+    if egn.calc_check_digit(number[:9]) != number[9]:
+        return False
+    try:
+        egn.get_birth_date(number)
+    except InvalidComponent:
+        return False
+    return True
 
 
 def mask(identifier: str) -> str:

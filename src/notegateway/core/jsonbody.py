@@ -8,7 +8,7 @@ by one.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import Request
@@ -16,25 +16,6 @@ from fastapi import Request
 from notegateway.core.errors import BadRequest, ErrorItem, PayloadTooLarge
 
 MAX_BODY_BYTES = 1024 * 1024
-
-
-class JsonObject(dict[str, Any]):
-    """A JSON object that remembers keys given twice (also when they differ only in case)."""
-
-    repeated_keys: list[str]
-
-
-def _object_hook(pairs: list[tuple[str, Any]]) -> JsonObject:
-    obj = JsonObject()
-    obj.repeated_keys = []
-    seen: set[str] = set()
-    for key, value in pairs:
-        folded = key.casefold()
-        if folded in seen:
-            obj.repeated_keys.append(key)
-        seen.add(folded)
-        obj[key] = value
-    return obj
 
 
 async def read_body(request: Request) -> bytes:
@@ -51,7 +32,7 @@ async def read_body(request: Request) -> bytes:
 
 def parse_json(body: bytes) -> Any:
     try:
-        return json.loads(body.decode("utf-8"), object_pairs_hook=_object_hook)
+        return json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
         raise BadRequest(f"the body is not valid JSON: {exc}") from None
 
@@ -67,53 +48,41 @@ async def read_json(request: Request, *, optional: bool = False) -> Any:
 
 
 def canonicalise(
-    value: Any, known: dict[str, str], path: tuple[str | int, ...] = ()
+    value: Any,
+    known: Mapping[str, str],
+    forbidden: frozenset[str] = frozenset(),
+    forbidden_msg: str = "this property is not accepted here",
 ) -> tuple[Any, list[ErrorItem]]:
-    """Rename keys that match a known camelCase name case-insensitively; report repeats.
+    """One walk over a parsed JSON value, at any depth:
 
-    Returns the renamed value and errors for objects holding a key twice.
+    - keys matching a known camelCase name case-insensitively are renamed to it;
+    - an object holding two keys that differ only in case is an error;
+    - a key in `forbidden` (case-folded) is an error naming it.
+    Returns the renamed value and the errors, with locations in camelCase.
     """
     errors: list[ErrorItem] = []
-    if isinstance(value, dict):
-        out: dict[str, Any] = {}
-        for key in getattr(value, "repeated_keys", ()):
-            errors.append(
-                {
-                    "loc": [*path, key],
-                    "msg": "property given more than once (names are case-insensitive)",
-                }
-            )
-        for key, item in value.items():
-            name = known.get(key.casefold(), key)
-            out[name], sub = canonicalise(item, known, (*path, name))
-            errors.extend(sub)
-        return out, errors
-    if isinstance(value, list):
-        items = []
-        for index, item in enumerate(value):
-            new, sub = canonicalise(item, known, (*path, index))
-            items.append(new)
-            errors.extend(sub)
-        return items, errors
-    return value, errors
 
-
-def find_keys(
-    value: Any, forbidden: Iterable[str], path: tuple[str | int, ...] = ()
-) -> list[tuple[str | int, ...]]:
-    """Paths of every key (at any depth, case-insensitively) that is in `forbidden`."""
-    folded = {name.casefold() for name in forbidden}
-    found: list[tuple[str | int, ...]] = []
-
-    def walk(node: Any, where: tuple[str | int, ...]) -> None:
+    def walk(node: Any, path: tuple[str | int, ...]) -> Any:
         if isinstance(node, dict):
+            renamed: dict[str, Any] = {}
+            seen: set[str] = set()
             for key, item in node.items():
-                if key.casefold() in folded:
-                    found.append((*where, key))
-                walk(item, (*where, key))
-        elif isinstance(node, list):
-            for index, item in enumerate(node):
-                walk(item, (*where, index))
+                folded = key.casefold()
+                if folded in seen:
+                    errors.append(
+                        {
+                            "loc": [*path, key],
+                            "msg": "property given twice (names are case-insensitive)",
+                        }
+                    )
+                seen.add(folded)
+                if folded in forbidden:
+                    errors.append({"loc": [*path, key], "msg": f"{forbidden_msg}: {key!r}"})
+                name = known.get(folded, key)
+                renamed[name] = walk(item, (*path, name))
+            return renamed
+        if isinstance(node, list):
+            return [walk(item, (*path, index)) for index, item in enumerate(node)]
+        return node
 
-    walk(value, path)
-    return found
+    return walk(value, ()), errors

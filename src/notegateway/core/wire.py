@@ -61,10 +61,14 @@ def pydantic_errors(exc: ValidationError) -> list[ErrorItem]:
 
 
 def validate_item(
-    model: type[M], value: Any, known: dict[str, str]
+    model: type[M],
+    value: Any,
+    known: dict[str, str],
+    forbidden: frozenset[str] = frozenset(),
+    forbidden_msg: str = "this property is not accepted here",
 ) -> tuple[M | None, list[ErrorItem]]:
-    """Validate one JSON item (already parsed) against `model`; errors carry camelCase locs."""
-    renamed, errors = canonicalise(value, known)
+    """Validate one parsed JSON item against `model`; errors carry camelCase locations."""
+    renamed, errors = canonicalise(value, known, forbidden, forbidden_msg)
     try:
         parsed = model.model_validate(renamed)
     except ValidationError as exc:

@@ -8,7 +8,6 @@ from typing import Any
 
 from notegateway.core.errors import ErrorItem
 from notegateway.core.identifiers import identifier_kind, identifier_problem
-from notegateway.core.jsonbody import find_keys
 from notegateway.core.timeutil import neispuo_date, neispuo_datetime
 from notegateway.core.wire import known_names, validate_item
 from notegateway.notices.schemas import MEDICAL_CONTENT_KEYS, HisMedicalNoticeIn
@@ -17,6 +16,7 @@ EARLIEST_FROM_DATE = dt.date(2022, 9, 1)
 MAX_PERIOD_DAYS = 366
 
 _KNOWN = known_names(HisMedicalNoticeIn)
+_FORBIDDEN = frozenset(MEDICAL_CONTENT_KEYS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,12 +87,9 @@ def validate_note(raw: Any, today: dt.date) -> tuple[ValidNote | None, list[Erro
     """Judge one pushed item on its own: the valid note, or the errors naming each field."""
     if not isinstance(raw, dict):
         return None, [{"loc": [], "msg": "a note must be a JSON object"}]
-    errors: list[ErrorItem] = [
-        {"loc": list(path), "msg": f"medical content is not accepted here: {path[-1]!r}"}
-        for path in find_keys(raw, MEDICAL_CONTENT_KEYS)
-    ]
-    note, field_errors = validate_item(HisMedicalNoticeIn, raw, _KNOWN)
-    errors.extend(field_errors)
+    note, errors = validate_item(
+        HisMedicalNoticeIn, raw, _KNOWN, _FORBIDDEN, "medical content is not accepted here"
+    )
     if note is not None:
         errors.extend(_rule_errors(note, today))
     if errors or note is None:

@@ -20,7 +20,6 @@ from notegateway.clients import repository as clients_repository
 from notegateway.core import locks, metrics
 from notegateway.core.errors import Conflict, ErrorItem, NotFound, Unprocessable
 from notegateway.core.identifiers import identifier_kind, identifier_problem
-from notegateway.core.jsonbody import JsonObject
 from notegateway.core.wire import known_names, validate_item
 from notegateway.registry import repository
 from notegateway.registry.schemas import (
@@ -234,12 +233,11 @@ def _raw_person_id(raw: Any) -> int | None:
 
 async def put_person(db: asyncpg.Connection, person_id: int, body: Any) -> bool:
     """PUT of one person; True when new. 422 when invalid, 409 on an identifier held by another."""
-    if isinstance(body, JsonObject):
+    if isinstance(body, dict):
         # The path names the person; a personId in the body is ignored.
-        with_id = JsonObject({k: v for k, v in body.items() if k.casefold() != "personid"})
-        with_id.repeated_keys = body.repeated_keys
-        with_id["personId"] = person_id
-        body = with_id
+        body = {k: v for k, v in body.items() if k.casefold() != "personid"} | {
+            "personId": person_id
+        }
     [result] = await put_persons(db, [body])
     if result.outcome == "invalid":
         raise Unprocessable("the person is invalid", result.errors)

@@ -1,0 +1,219 @@
+"""Push throughput against the bar: one process, 32 connections, 20k pupils.
+
+    python -m benchmarks.push [--seconds 8] [--server-url postgresql://...]
+
+Starts the gateway and a bare FastAPI + asyncpg one-INSERT endpoint (the yardstick) as
+uvicorn processes on loopback, drives each with 32 concurrent clients for a bounded time,
+and prints notes per second for single-note pushes and for 1000-note batches. The
+database is a fresh one on the given server (default: the local PostgreSQL at
+127.0.0.1:5432, else the embedded one), dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import itertools
+import os
+import random
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import asyncpg
+import httpx
+from tests.factories import make_egn, note
+
+from notegateway.core.db import start_embedded_postgres, to_libpq_url
+from notegateway.core.migrate import upgrade
+
+PUPILS = 20_000
+INSTITUTIONS = 50
+CONCURRENCY = 32
+
+
+def _db_url(server: str, name: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(to_libpq_url(server)).set(database=name).render_as_string(hide_password=False)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def _seed(url: str) -> tuple[list[str], str]:
+    """20k pupils in 50 schools (direct SQL: seeding is not what is measured); an NZIS token."""
+    from notegateway.clients import service
+
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute(
+            "INSERT INTO institutions (id, name, town) SELECT g, 'School ' || g, 'Town' "
+            "FROM generate_series(1, $1) AS g",
+            INSTITUTIONS,
+        )
+        identifiers = [
+            make_egn(dt.date(2010, 1, 1) + dt.timedelta(days=i % 3000), i // 3000 * 7 + 1)
+            for i in range(PUPILS)
+        ]
+        assert len(set(identifiers)) == PUPILS
+        await conn.execute(
+            "INSERT INTO persons (id, identifier_type, identifier_kind, identifier, given_name, "
+            "family_name) SELECT g, 1, 1, ident, 'ИВАН', 'ТОДОРОВ' "
+            "FROM unnest($1::text[]) WITH ORDINALITY AS t(ident, g)",
+            identifiers,
+        )
+        await conn.execute(
+            "INSERT INTO enrollments (person_id, institution_id, class_name, section, from_date) "
+            "SELECT id, 1 + id % $1, '5', 'А', DATE '2026-09-15' FROM persons",
+            INSTITUTIONS,
+        )
+        async with conn.transaction():
+            key = await service.load_token_key(conn, "bench-secret")
+            token = await service.add(conn, key, "bench-nzis", "nzis", None)
+        await conn.execute("ANALYZE")
+    finally:
+        await conn.close()
+    return identifiers, token
+
+
+def _start(args: list[str], env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
+    process = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return process
+        except OSError:
+            time.sleep(0.2)
+    process.kill()
+    raise RuntimeError(f"server on port {port} did not start")
+
+
+async def _drive(
+    url: str, headers: dict[str, str], bodies: itertools.count, make_body, seconds: float
+) -> tuple[int, int]:  # type: ignore[no-untyped-def,type-arg]
+    """CONCURRENCY clients posting for `seconds`; returns (requests, non-2xx answers)."""
+    done = errors = 0
+    stop_at = time.monotonic() + seconds
+    limits = httpx.Limits(max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY)
+    async with httpx.AsyncClient(timeout=60, limits=limits) as http:
+
+        async def worker() -> None:
+            nonlocal done, errors
+            while time.monotonic() < stop_at:
+                response = await http.post(url, json=make_body(next(bodies)), headers=headers)
+                done += 1
+                errors += response.status_code >= 300
+
+        await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
+    return done, errors
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--server-url", default=os.environ.get("NOTEGATEWAY_TEST_DATABASE_URL"))
+    args = parser.parse_args()
+    server = args.server_url or "postgresql://postgres@127.0.0.1:5432/postgres"
+    try:
+        probe = await asyncpg.connect(to_libpq_url(server), timeout=3)
+        await probe.close()
+    except (OSError, asyncpg.PostgresError):
+        server = start_embedded_postgres(Path(".notegateway-test"))
+    name = f"ngw_bench_{os.getpid()}"
+    admin = await asyncpg.connect(_db_url(server, "postgres"))
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    url = _db_url(server, name)
+    processes: list[subprocess.Popen[bytes]] = []
+    try:
+        await asyncio.to_thread(upgrade, url)
+        identifiers, token = await _seed(url)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("NOTEGATEWAY_")}
+        env |= {
+            "NOTEGATEWAY_DATABASE_URL": url,
+            "NOTEGATEWAY_SECRET_KEY": "bench-secret",
+            "NOTEGATEWAY_LOG_LEVEL": "WARNING",
+            "NOTEGATEWAY_POOL_SIZE": "32",
+            "BENCH_BARE_DSN": url,
+        }
+        gateway_port, bare_port = _free_port(), _free_port()
+        processes.append(
+            _start(
+                [sys.executable, "-m", "notegateway", "serve", "--port", str(gateway_port)],
+                env,
+                gateway_port,
+            )
+        )
+        processes.append(
+            _start(
+                [
+                    sys.executable,
+                    "-m",
+                    "uvicorn",
+                    "benchmarks.bare_app:app",
+                    "--port",
+                    str(bare_port),
+                    "--no-access-log",
+                    "--log-level",
+                    "warning",
+                ],
+                env,
+                bare_port,
+            )
+        )
+
+        rng = random.Random(7)
+        counter = itertools.count()
+
+        def one(i: int) -> list[dict[str, object]]:
+            return [note(f"B{i:011d}", rng.choice(identifiers))]
+
+        def thousand(i: int) -> list[dict[str, object]]:
+            return [note(f"K{i:05d}{j:06d}", rng.choice(identifiers)) for j in range(1000)]
+
+        auth = {"Authorization": f"Bearer {token}"}
+        rows = []
+        for label, make_body, per_request in (
+            ("single-note pushes", one, 1),
+            ("1000-note batches", thousand, 1000),
+        ):
+            bare, bare_err = await _drive(
+                f"http://127.0.0.1:{bare_port}/bare", {}, counter, make_body, args.seconds
+            )
+            gate, gate_err = await _drive(
+                f"http://127.0.0.1:{gateway_port}/api/v1/hisMedicalNotices",
+                auth,
+                counter,
+                make_body,
+                args.seconds,
+            )
+            bare_rate = bare * per_request / args.seconds
+            gate_rate = gate * per_request / args.seconds
+            rows.append((label, bare_rate, gate_rate, bare_err, gate_err))
+        print(
+            f"{PUPILS} pupils, {CONCURRENCY} concurrent clients, {args.seconds:.0f} s per run, server {server.split('@')[-1]}"
+        )
+        print(
+            f"{'workload':22} {'bare notes/s':>13} {'gateway notes/s':>16} {'ratio':>7} {'errors (bare/gw)':>17}"
+        )
+        for label, bare_rate, gate_rate, bare_err, gate_err in rows:
+            print(
+                f"{label:22} {bare_rate:13.0f} {gate_rate:16.0f} {gate_rate / bare_rate:7.2f} {bare_err:>8}/{gate_err}"
+            )
+    finally:
+        for process in processes:
+            process.terminate()
+            process.wait(timeout=20)
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
