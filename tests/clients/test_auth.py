@@ -6,6 +6,7 @@ import asyncio
 import datetime as dt
 from urllib.parse import quote
 
+import asyncpg
 import httpx
 import pytest
 from cryptography import x509
@@ -99,6 +100,37 @@ async def test_certificate_from_trusted_proxy(api: Api) -> None:
         other_header, _ = make_certificate("stranger")
         stranger = await proxy.get(f"{NOTES}/25317A000123", headers={"X-Client-Cert": other_header})
         assert stranger.status_code == 401
+
+
+async def test_ipv4_mapped_proxy_address_is_trusted(api: Api) -> None:
+    header, thumbprint = make_certificate("nzis-client")
+    await api.add_client("nzis-cert", "nzis", thumbprint)
+    async with client_from(api, f"::ffff:{TRUSTED_PROXY}") as proxy:
+        assert (
+            await proxy.get(f"{NOTES}/25317A000123", headers={"X-Client-Cert": header})
+        ).status_code == 404
+
+
+async def test_token_key_created_once_under_concurrent_first_use(database_url: str) -> None:
+    from notegateway.clients import service
+    from tests.conftest import plain
+
+    first, second = (
+        await asyncpg.connect(plain(database_url)),
+        await asyncpg.connect(plain(database_url)),
+    )
+    try:
+        await first.execute("DELETE FROM gateway_secrets")
+        tx = first.transaction()
+        await tx.start()
+        key_one = await service.load_token_key(first, None)
+        racing = asyncio.create_task(service.load_token_key(second, None))
+        await asyncio.sleep(0.2)  # the second waits on the first's uncommitted insert
+        await tx.commit()
+        assert await racing == key_one
+    finally:
+        await first.close()
+        await second.close()
 
 
 async def test_certificate_header_ignored_from_untrusted_peer(api: Api) -> None:

@@ -132,6 +132,18 @@ BASE = note("25317A000126", EGN)
         (["diagnosis"], "J06.9", ["diagnosis"]),
         (["patient", "Reason"], "flu", ["patient", "Reason"]),
         (["extra"], {"deep": [{"MKB10": "J06"}]}, ["extra", "deep", 0, "MKB10"]),
+        (["patient", "familyName"], "ТОДОРОВ\u0000", ["patient", "familyName"]),
+        (["practitioner", "pmi"], "\u0000", ["practitioner", "pmi"]),
+        (["patient", "identifierType"], True, ["patient", "identifierType"]),
+        (
+            ["medicalNotice", "authoredOn"],
+            "9999-12-31T23:00:00-05:00",
+            ["medicalNotice", "authoredOn"],
+        ),
+        (["medicalNotice", "fromDate"], "0001-01-01T00:30:00+05:00", ["medicalNotice", "fromDate"]),
+        (["medicalNotice", "fromDate"], "20261118", ["medicalNotice", "fromDate"]),
+        (["medicalNotice", "fromDate"], "2026-W47-3", ["medicalNotice", "fromDate"]),
+        (["medicalNotice", "fromDate"], "2026-11-18T10", ["medicalNotice", "fromDate"]),
     ],
 )
 async def test_each_rule_names_the_field(
@@ -285,3 +297,31 @@ async def test_overlapping_batches_at_once_never_deadlock_or_double_store(
     created = sum(r["outcome"] == "created" for resp in responses for r in resp.json()["results"])
     assert created == 40
     assert await db.fetchval("SELECT count(*) FROM medical_notices") == 40
+
+
+async def test_bad_items_never_fail_the_batch(api: Api, db: asyncpg.Connection) -> None:
+    bad = [
+        _with(BASE, ["extra"], "DEEP"),  # replaced by 600 nested arrays below
+        _with(BASE, ["patient", "givenName"], "\u0000"),
+        _with(BASE, ["medicalNotice", "authoredOn"], "9999-12-31T23:59:59-12:00"),
+    ]
+    body = json.dumps([note("25317A000199", EGN), *bad]).replace('"DEEP"', "[" * 600 + "]" * 600)
+    headers = await api.as_role("nzis")
+    response = await api.http.post(
+        "/api/v1/hisMedicalNotices", content=body.encode(), headers=headers
+    )
+    assert response.status_code == 422
+    assert [r["outcome"] for r in response.json()["results"]] == ["created"] + ["invalid"] * 3
+    assert await db.fetchval("SELECT count(*) FROM medical_notices") == 1
+
+
+@pytest.mark.parametrize("body", [b"[NaN]", b"[Infinity]", b"[" * 100000 + b"]" * 100000])
+async def test_non_json_constants_and_absurd_nesting_are_400(api: Api, body: bytes) -> None:
+    headers = await api.as_role("nzis")
+    response = await api.http.post("/api/v1/hisMedicalNotices", content=body, headers=headers)
+    assert response.status_code == 400
+
+
+async def test_whole_body_problem_names_the_error(api: Api) -> None:
+    problem = (await api.push(raw={})).json()
+    assert problem["errors"][0]["loc"] == []

@@ -95,6 +95,9 @@ async def test_person_created_then_replaced(api: Api, db: asyncpg.Connection) ->
             ["enrollments", 1, "fromDate"],
         ),
         (person(EGN, enrollment(999)), ["enrollments", 0, "institutionId"]),
+        (person(EGN, enrollment(10**20)), ["enrollments", 0, "institutionId"]),
+        ({**person(EGN), "givenName": "\u0000"}, ["givenName"]),
+        ({**person(EGN), "identifierType": False}, ["identifierType"]),
     ],
 )
 async def test_person_rules(api: Api, db: asyncpg.Connection, body: dict, loc: list) -> None:
@@ -294,3 +297,10 @@ async def test_concurrent_batches_over_the_same_persons_do_not_deadlock(
     )
     assert {r.status_code for r in responses} == {200}
     assert await db.fetchval("SELECT count(*) FROM persons") == 30
+
+
+@pytest.mark.parametrize("person_id", [10**20, 2**63 - 1, 0, -5, "x"])
+async def test_batch_person_ids_out_of_range_are_invalid(api: Api, person_id: object) -> None:
+    response = await api.put_persons([{"personId": person_id, **person(EGN)}])
+    assert response.status_code == 422
+    assert response.json()["results"][0]["outcome"] == "invalid"

@@ -25,6 +25,8 @@ def _peer_is_trusted_proxy(request: Request, settings: Settings) -> bool:
         peer = ipaddress.ip_address(request.client.host)
     except ValueError:
         return False
+    if isinstance(peer, ipaddress.IPv6Address) and peer.ipv4_mapped is not None:
+        peer = peer.ipv4_mapped  # a dual-stack listener shows IPv4 peers as ::ffff:a.b.c.d
     return any(peer in network for network in settings.trusted_proxy_networks)
 
 

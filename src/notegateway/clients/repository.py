@@ -7,14 +7,12 @@ import asyncpg
 
 async def get_or_create_secret(db: asyncpg.Connection, name: str, candidate: str) -> str:
     """The stored value of secret `name`, storing `candidate` if there is none yet."""
+    # DO UPDATE (to itself) waits for a concurrent first writer and returns its value.
     value: str = await db.fetchval(
         """
-        WITH ins AS (
-            INSERT INTO gateway_secrets (name, value) VALUES ($1, $2)
-            ON CONFLICT (name) DO NOTHING RETURNING value
-        )
-        SELECT value FROM ins UNION ALL SELECT value FROM gateway_secrets WHERE name = $1
-        LIMIT 1
+        INSERT INTO gateway_secrets (name, value) VALUES ($1, $2)
+        ON CONFLICT (name) DO UPDATE SET value = gateway_secrets.value
+        RETURNING value
         """,
         name,
         candidate,

@@ -4,11 +4,21 @@ from __future__ import annotations
 
 import re
 from enum import IntEnum
+from typing import Annotated
 
+from pydantic import BeforeValidator, Field
 from stdnum.bg import egn, pnf
 from stdnum.exceptions import InvalidComponent
 
+from notegateway.core.wire import reject_bool
+
 _TEN_DIGITS = re.compile(r"[0-9]{10}")
+
+IdentifierTypeField = Annotated[
+    int,
+    BeforeValidator(reject_bool),
+    Field(ge=1, le=5, description="1 ЕГН, 2 ЛНЧ, 3-5 other (a number or numeric string)"),
+]
 
 
 class IdentifierType(IntEnum):

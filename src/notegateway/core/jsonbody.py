@@ -32,9 +32,15 @@ async def read_body(request: Request) -> bytes:
 
 def parse_json(body: bytes) -> Any:
     try:
-        return json.loads(body.decode("utf-8"))
+        return json.loads(body.decode("utf-8"), parse_constant=_reject_constant)
     except (UnicodeDecodeError, ValueError) as exc:
         raise BadRequest(f"the body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise BadRequest("the body is not valid JSON: nested too deeply") from None
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
 
 
 async def read_json(request: Request, *, optional: bool = False) -> Any:
@@ -57,7 +63,8 @@ def canonicalise(
 
     - keys matching a known camelCase name case-insensitively are renamed to it;
     - an object holding two keys that differ only in case is an error;
-    - a key in `forbidden` (case-folded) is an error naming it.
+    - a key in `forbidden` (case-folded) is an error naming it;
+    - a string holding a NUL character is an error (PostgreSQL cannot keep it).
     Returns the renamed value and the errors, with locations in camelCase.
     """
     errors: list[ErrorItem] = []
@@ -83,6 +90,8 @@ def canonicalise(
             return renamed
         if isinstance(node, list):
             return [walk(item, (*path, index)) for index, item in enumerate(node)]
+        if isinstance(node, str) and "\x00" in node:
+            errors.append({"loc": list(path), "msg": "must not contain the NUL character"})
         return node
 
     return walk(value, ()), errors

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from pydantic import BeforeValidator, PlainSerializer
 
 SOFIA = ZoneInfo("Europe/Sofia")
+
+# `YYYY-MM-DD`, or that with `THH:MM`, optional seconds and fraction, optional offset.
+_DATE_OR_DATETIME = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
+    r"(?:T[0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,7})?)?(?:Z|[+-][0-9]{2}:?[0-9]{2})?)?"
+)
 
 
 def parse_local_datetime(value: Any) -> dt.datetime:
@@ -19,19 +26,19 @@ def parse_local_datetime(value: Any) -> dt.datetime:
         parsed = dt.datetime.combine(value, dt.time())
     elif isinstance(value, str):
         text = value.strip()
-        if len(text) == 10:
-            try:
-                return dt.datetime.combine(dt.date.fromisoformat(text), dt.time())
-            except ValueError:
-                raise ValueError("must be a date YYYY-MM-DD or a date-time") from None
+        if not _DATE_OR_DATETIME.fullmatch(text):
+            raise ValueError("must be a date YYYY-MM-DD or a date-time YYYY-MM-DDTHH:MM[:SS]")
         try:
             parsed = dt.datetime.fromisoformat(text)
         except ValueError:
-            raise ValueError("must be a date YYYY-MM-DD or a date-time") from None
+            raise ValueError("must be a real date (YYYY-MM-DD) or date-time") from None
     else:
         raise ValueError("must be a date YYYY-MM-DD or a date-time string")
     if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(SOFIA).replace(tzinfo=None)
+        try:
+            parsed = parsed.astimezone(SOFIA).replace(tzinfo=None)
+        except OverflowError:
+            raise ValueError("out of the range of dates") from None
     return parsed
 
 

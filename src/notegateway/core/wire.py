@@ -23,6 +23,13 @@ class OutModel(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
 
 
+def reject_bool(value: Any) -> Any:
+    """Numbers may come as numeric strings, but never as true/false."""
+    if isinstance(value, bool):
+        raise ValueError("must be a number")
+    return value
+
+
 def known_names(*models: type[BaseModel]) -> dict[str, str]:
     """Case-folded → camelCase for every field of these models and the models inside them."""
     names: dict[str, str] = {}
@@ -68,7 +75,10 @@ def validate_item(
     forbidden_msg: str = "this property is not accepted here",
 ) -> tuple[M | None, list[ErrorItem]]:
     """Validate one parsed JSON item against `model`; errors carry camelCase locations."""
-    renamed, errors = canonicalise(value, known, forbidden, forbidden_msg)
+    try:
+        renamed, errors = canonicalise(value, known, forbidden, forbidden_msg)
+    except RecursionError:
+        return None, [{"loc": [], "msg": "nested too deeply"}]
     try:
         parsed = model.model_validate(renamed)
     except ValidationError as exc:

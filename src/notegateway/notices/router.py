@@ -39,7 +39,8 @@ _CANCEL_NAMES = known_names(CancelIn)
 async def push_notes(request: Request, client: NzisClient, db: Db) -> JSONResponse:
     body = await read_json(request)
     if not isinstance(body, list) or not 1 <= len(body) <= MAX_BATCH:
-        raise Unprocessable(f"the body must be a JSON array of 1 to {MAX_BATCH} notes")
+        message = f"the body must be a JSON array of 1 to {MAX_BATCH} notes"
+        raise Unprocessable(message, [{"loc": [], "msg": message}])
     results = await service.push_notes(db, body)
     return JSONResponse(
         {"results": [r.wire() for r in results]}, status_code=service.batch_status(results)

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field
 
+from notegateway.core.identifiers import IdentifierTypeField
 from notegateway.core.timeutil import LocalDate, LocalDateTime
 from notegateway.core.wire import OutModel, WireModel
 
@@ -41,7 +42,7 @@ Name = Annotated[str | None, Field(default=None, max_length=255)]
 
 
 class PatientIn(WireModel):
-    identifier_type: Annotated[int, Field(ge=1, le=5, description="1 ЕГН, 2 ЛНЧ, 3-5 other")]
+    identifier_type: IdentifierTypeField
     identifier: str
     given_name: Name = None
     family_name: Name = None

@@ -87,7 +87,8 @@ async def get_person(person_id: PersonId, client: NeispuoClient, db: Db) -> JSON
 async def put_persons(request: Request, client: NeispuoClient, db: Db) -> JSONResponse:
     body = await read_json(request)
     if not isinstance(body, list) or not 1 <= len(body) <= MAX_BATCH:
-        raise Unprocessable(f"the body must be a JSON array of 1 to {MAX_BATCH} persons")
+        message = f"the body must be a JSON array of 1 to {MAX_BATCH} persons"
+        raise Unprocessable(message, [{"loc": [], "msg": message}])
     results = await service.put_persons(db, body)
     status_code = 200 if all(r.outcome not in ("invalid", "conflict") for r in results) else 422
     return JSONResponse({"results": [r.wire() for r in results]}, status_code=status_code)

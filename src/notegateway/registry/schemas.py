@@ -6,10 +6,12 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
+from notegateway.core.identifiers import IdentifierTypeField
 from notegateway.core.timeutil import LocalDate
 from notegateway.core.wire import OutModel, WireModel
 
 NEISPUO_DIARY = "neispuo"
+MAX_ID = 2**62  # NEISPUO ids are integers; kept well inside bigint
 
 
 class InstitutionIn(WireModel):
@@ -22,7 +24,7 @@ class InstitutionIn(WireModel):
 
 
 class EnrollmentIn(WireModel):
-    institution_id: Annotated[int, Field(ge=1)]
+    institution_id: Annotated[int, Field(ge=1, le=MAX_ID)]
     class_name: Annotated[str, Field(min_length=1, max_length=100)]
     section: Annotated[str | None, Field(max_length=50)] = None
     from_date: LocalDate
@@ -30,7 +32,7 @@ class EnrollmentIn(WireModel):
 
 
 class PersonIn(WireModel):
-    identifier_type: Annotated[int, Field(ge=1, le=5, description="1 ЕГН, 2 ЛНЧ, 3-5 other")]
+    identifier_type: IdentifierTypeField
     identifier: str
     given_name: Annotated[str | None, Field(max_length=255)] = None
     family_name: Annotated[str | None, Field(max_length=255)] = None
@@ -38,7 +40,7 @@ class PersonIn(WireModel):
 
 
 class PersonBatchItemIn(PersonIn):
-    person_id: Annotated[int, Field(ge=1)]
+    person_id: Annotated[int, Field(ge=1, le=MAX_ID)]
 
 
 class ErrorOut(OutModel):
