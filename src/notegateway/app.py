@@ -14,6 +14,7 @@ from notegateway.core.db import create_engine, resolve_database_url, transaction
 from notegateway.core.errors import UnhandledErrorMiddleware, install_error_handlers
 from notegateway.core.logging import AccessLogMiddleware
 from notegateway.core.openapi import install_openapi
+from notegateway.diary.router import router as diary_router
 from notegateway.notices.router import router as notices_router
 from notegateway.ops.router import router as ops_router
 from notegateway.registry.router import router as registry_router
@@ -54,5 +55,6 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
     app.add_middleware(AccessLogMiddleware)
     app.include_router(notices_router)
     app.include_router(registry_router)
+    app.include_router(diary_router)
     app.include_router(ops_router)
     return app

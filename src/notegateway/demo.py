@@ -99,7 +99,7 @@ async def load_demo(db: asyncpg.Connection, key: bytes) -> list[str]:
         }
         for pid, identifier, given, family, enrollments in pupils
     ]
-    results = await registry_service.put_persons(db, items)
+    results = await registry_service.put_persons(db, items, "demo")
     bad = [r.wire() for r in results if r.outcome in ("invalid", "conflict")]
     if bad:
         raise RuntimeError(f"demo data rejected: {bad}")

@@ -15,6 +15,15 @@ NOTES_MATCHED = Counter(
 NOTES_MATCHED_LATE = Counter(
     "notegateway_notes_matched_late", "Waiting notes matched when the registry gained their person"
 )
+ABSENCES_EXCUSED = Counter(
+    "notegateway_absences_excused", "Absences a note began to hold (excused)"
+)
+ABSENCES_REVERTED = Counter(
+    "notegateway_absences_reverted", "Absences returned to unexcused: no note covers them any more"
+)
+ABSENCES_REATTRIBUTED = Counter(
+    "notegateway_absences_reattributed", "Held absences taken over by another covering note"
+)
 REQUEST_SECONDS = Histogram(
     "notegateway_http_request_duration_seconds",
     "HTTP request latency by route template",

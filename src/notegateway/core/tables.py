@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
     Date,
@@ -118,6 +119,8 @@ medical_notices = Table(
     Column("authored_on", TIMESTAMP(timezone=False), nullable=False),
     # The normalised note, exactly as stored and handed on.
     Column("payload", JSONB, nullable=False),
+    # The comment its excusals carry (diary/excusal.py writes it).
+    Column("excusal_comment", Text, nullable=False),
     Column("status", Text, nullable=False),
     Column("person_id", BigInteger, ForeignKey("persons.id"), nullable=True),
     Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
@@ -160,4 +163,56 @@ placements = Table(
     CheckConstraint("from_date <= to_date", name="dates"),
     Index("ix_placements_notice_id", "notice_id"),
     Index("ix_placements_institution_id_from_date", "institution_id", "from_date"),
+)
+
+absences = Table(
+    "absences",
+    metadata,
+    # The diary's own id.
+    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("person_id", BigInteger, ForeignKey("persons.id"), nullable=False),
+    Column("institution_id", BigInteger, ForeignKey("institutions.id"), nullable=False),
+    Column("date", Date, nullable=False),
+    Column("lesson", SmallInteger, nullable=True),  # NULL: a preschool group's daily attendance
+    Column("subject", Text, nullable=True),
+    Column("kind", Text, nullable=False),
+    Column("reason", Text, nullable=True),
+    Column("comment", Text, nullable=True),
+    Column("excused_by_notice_id", BigInteger, ForeignKey("medical_notices.id"), nullable=True),
+    Column("set_by_person", Boolean, nullable=False),
+    # The fields as first posted: a repeat is compared with these.
+    Column("posted", JSONB, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    CheckConstraint("kind IN ('unexcused', 'excused', 'late')", name="kind"),
+    Index("ix_absences_person_id_date", "person_id", "date"),
+    Index("ix_absences_institution_id_date", "institution_id", "date"),
+    Index("ix_absences_excused_by_notice_id", "excused_by_notice_id"),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("at", DateTime(timezone=True), nullable=False, server_default=func.clock_timestamp()),
+    Column("actor", Text, nullable=False),
+    Column("action", Text, nullable=False),
+    Column("notice_id", BigInteger, nullable=True),
+    Column("absence_id", BigInteger, nullable=True),
+    Column("before", JSONB, nullable=True),
+    Column("after", JSONB, nullable=True),
+    Index("ix_audit_log_notice_id", "notice_id"),
+    Index("ix_audit_log_absence_id", "absence_id"),
+    # Append-only: a trigger (migration 0002) refuses UPDATE and DELETE.
+)
+
+review_items = Table(
+    "review_items",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("absence_id", BigInteger, ForeignKey("absences.id"), nullable=False),
+    Column("notice_id", BigInteger, ForeignKey("medical_notices.id"), nullable=False),
+    Column("why", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    UniqueConstraint("absence_id", "notice_id"),
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -15,16 +16,17 @@ from notegateway.registry.placement_sql import placement_runs
 _INSERT_NOTES = f"""
 WITH input AS (
     SELECT * FROM unnest($1::text[], $2::text[], $3::int2[], $4::int2[], $5::text[],
-                         $6::text[], $7::date[], $8::date[], $9::timestamp[], $10::text[])
+                         $6::text[], $7::date[], $8::date[], $9::timestamp[], $10::text[],
+                         $11::text[])
         AS t(nrn, nrn_examination, identifier_type, identifier_kind, identifier,
-             pmi, from_date, to_date, authored_on, payload)
+             pmi, from_date, to_date, authored_on, payload, excusal_comment)
 ),
 inserted AS (
     INSERT INTO medical_notices (nrn, nrn_examination, identifier_type, identifier_kind,
                                  identifier, pmi, from_date, to_date, authored_on, payload,
-                                 status, person_id, matched_at, cancelled_at)
+                                 excusal_comment, status, person_id, matched_at, cancelled_at)
     SELECT i.nrn, i.nrn_examination, i.identifier_type, i.identifier_kind, i.identifier,
-           i.pmi, i.from_date, i.to_date, i.authored_on, i.payload::jsonb,
+           i.pmi, i.from_date, i.to_date, i.authored_on, i.payload::jsonb, i.excusal_comment,
            CASE WHEN c.nrn IS NULL THEN 'active' ELSE 'cancelled' END,
            p.id,
            CASE WHEN p.id IS NOT NULL THEN now() END,
@@ -40,8 +42,17 @@ placed AS (
     INSERT INTO placements (notice_id, institution_id, class_name, section, from_date, to_date)
     {placement_runs("inserted")}
     RETURNING notice_id
+),
+audited AS (
+    INSERT INTO audit_log (actor, action, notice_id, after)
+    SELECT $12, 'note.received', notice_id,
+           jsonb_build_object('status', status,
+                              'match', CASE WHEN person_id IS NULL THEN 'unmatched'
+                                            ELSE 'matched' END)
+    FROM inserted
 )
-SELECT i.nrn, ins.notice_id, ins.person_id, ins.status, existing.payload::text AS stored_payload
+SELECT i.nrn, ins.notice_id, ins.person_id, ins.status, ins.from_date, ins.to_date,
+       existing.payload::text AS stored_payload
 FROM input AS i
 LEFT JOIN inserted AS ins ON ins.nrn = i.nrn
 LEFT JOIN medical_notices AS existing ON existing.nrn = i.nrn
@@ -52,12 +63,16 @@ LEFT JOIN medical_notices AS existing ON existing.nrn = i.nrn
 class StoredNote:
     nrn: str
     notice_id: int | None  # set when this call created it
-    matched: bool
+    person_id: int | None
     cancelled: bool
+    from_date: dt.date | None
+    to_date: dt.date | None
     stored_payload: dict[str, Any] | None  # the note kept before, when not created
 
 
-async def insert_notes(db: asyncpg.Connection, notes: Sequence[ValidNote]) -> list[StoredNote]:
+async def insert_notes(
+    db: asyncpg.Connection, notes: Sequence[ValidNote], actor: str
+) -> list[StoredNote]:
     """Insert notes (distinct NRNs) at once, matched and placed; existing NRNs are left alone."""
     rows = await db.fetch(
         _INSERT_NOTES,
@@ -71,13 +86,17 @@ async def insert_notes(db: asyncpg.Connection, notes: Sequence[ValidNote]) -> li
         [n.to_date for n in notes],
         [n.authored_on for n in notes],
         [json.dumps(n.payload, ensure_ascii=False) for n in notes],
+        [n.excusal_comment for n in notes],
+        actor,
     )
     return [
         StoredNote(
             nrn=row["nrn"],
             notice_id=row["notice_id"],
-            matched=row["person_id"] is not None,
+            person_id=row["person_id"],
             cancelled=row["status"] == "cancelled",
+            from_date=row["from_date"],
+            to_date=row["to_date"],
             stored_payload=json.loads(row["stored_payload"]) if row["stored_payload"] else None,
         )
         for row in rows
@@ -116,18 +135,39 @@ async def store_cancellation_answer(
     )
 
 
-async def mark_cancelled(db: asyncpg.Connection, nrn: str) -> int | None:
-    """Cancel the active note `nrn`; its id, or None when no such note has arrived."""
+async def mark_cancelled(
+    db: asyncpg.Connection, nrn: str, reason: str | None, actor: str
+) -> int | None:
+    """Cancel the active note `nrn` (audited); its id, or None when no such note has arrived."""
     value: int | None = await db.fetchval(
         """
-        UPDATE medical_notices
-        SET status = 'cancelled', cancelled_at = now(), processed_at = now()
-        WHERE nrn = $1 AND status = 'active'
-        RETURNING id
+        WITH cancelled AS (
+            UPDATE medical_notices
+            SET status = 'cancelled', cancelled_at = now(), processed_at = now()
+            WHERE nrn = $1 AND status = 'active'
+            RETURNING id
+        ),
+        audited AS (
+            INSERT INTO audit_log (actor, action, notice_id, before, after)
+            SELECT $3, 'note.cancelled', id, jsonb_build_object('status', 'active'),
+                   jsonb_build_object('status', 'cancelled', 'cancelReason', $2::text)
+            FROM cancelled
+        )
+        SELECT id FROM cancelled
         """,
         nrn,
+        reason,
+        actor,
     )
     return value
+
+
+async def note_identity(db: asyncpg.Connection, nrn: str) -> tuple[int, str] | None:
+    """A note's identity (kind, identifier): it never changes once the note is kept."""
+    row = await db.fetchrow(
+        "SELECT identifier_kind, identifier FROM medical_notices WHERE nrn = $1", nrn
+    )
+    return (row["identifier_kind"], row["identifier"]) if row else None
 
 
 _PLACEMENTS_JSON = """
@@ -143,7 +183,9 @@ async def notice_view_row(db: asyncpg.Connection, nrn: str) -> asyncpg.Record | 
     return await db.fetchrow(
         f"""
         SELECT n.id, n.nrn, n.received_at, n.processed_at, n.status, n.person_id,
-               n.payload::text AS payload, {_PLACEMENTS_JSON} AS placements
+               n.payload::text AS payload, {_PLACEMENTS_JSON} AS placements,
+               (SELECT count(*) FROM absences AS a
+                 WHERE a.excused_by_notice_id = n.id AND a.kind = 'excused') AS excused
         FROM medical_notices AS n WHERE n.nrn = $1
         """,
         nrn,

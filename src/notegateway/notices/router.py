@@ -41,7 +41,7 @@ async def push_notes(request: Request, client: NzisClient, db: Db) -> JSONRespon
     if not isinstance(body, list) or not 1 <= len(body) <= MAX_BATCH:
         message = f"the body must be a JSON array of 1 to {MAX_BATCH} notes"
         raise Unprocessable(message, [{"loc": [], "msg": message}])
-    results = await service.push_notes(db, body)
+    results = await service.push_notes(db, body, client.name)
     return JSONResponse(
         {"results": [r.wire() for r in results]}, status_code=service.batch_status(results)
     )
@@ -62,7 +62,7 @@ async def cancel_note(nrn: NrnPath, request: Request, client: NzisClient, db: Db
         if cancel is None:
             raise Unprocessable("the cancellation body is invalid", errors)
         reason = cancel.cancel_reason
-    status_code, answer = await service.cancel(db, nrn, reason)
+    status_code, answer = await service.cancel(db, nrn, reason, client.name)
     return JSONResponse(answer, status_code=status_code)
 
 

@@ -12,6 +12,8 @@ import asyncpg
 from notegateway.core import locks, metrics
 from notegateway.core.errors import ErrorItem, NotFound
 from notegateway.core.timeutil import today_in_sofia
+from notegateway.diary import repository as diary_repository
+from notegateway.diary import service as diary_service
 from notegateway.notices import repository
 from notegateway.notices.validation import ValidNote, raw_nrn, validate_note
 
@@ -44,7 +46,7 @@ def batch_status(results: list[ItemResult]) -> int:
     return 422 if "invalid" in outcomes else 409
 
 
-async def push_notes(db: asyncpg.Connection, items: list[Any]) -> list[ItemResult]:
+async def push_notes(db: asyncpg.Connection, items: list[Any], actor: str) -> list[ItemResult]:
     """Judge each item on its own; keep the valid ones (once per NRN) in a few statements."""
     today = today_in_sofia()
     results: list[ItemResult] = []
@@ -67,11 +69,26 @@ async def push_notes(db: asyncpg.Connection, items: list[Any]) -> list[ItemResul
             [locks.nrn_key(n.nrn) for n in notes]
             + [locks.identity_key(n.identifier_kind, n.identifier) for n in notes],
         )
-        stored = {s.nrn: s for s in await repository.insert_notes(db, notes)}
+        stored = {s.nrn: s for s in await repository.insert_notes(db, notes, actor)}
+        # The new notes excuse what they cover, in this same transaction.
+        await diary_service.apply_rules(
+            db,
+            actor,
+            [
+                (s.person_id, s.from_date, s.to_date)
+                for s in stored.values()
+                if s.notice_id is not None
+                and s.person_id is not None
+                and not s.cancelled
+                and s.from_date is not None
+                and s.to_date is not None
+            ],
+        )
         for result, note, first in valid:
             kept = stored[note.nrn]
             if first and kept.notice_id is not None:
-                metrics.NOTES_MATCHED.labels("matched" if kept.matched else "unmatched").inc()
+                match = "matched" if kept.person_id is not None else "unmatched"
+                metrics.NOTES_MATCHED.labels(match).inc()
                 continue
             kept_payload = first_of_nrn[note.nrn].payload if kept.notice_id else kept.stored_payload
             result.outcome = "duplicate" if kept_payload == note.payload else "conflict"
@@ -88,19 +105,29 @@ async def push_notes(db: asyncpg.Connection, items: list[Any]) -> list[ItemResul
 
 
 async def cancel(
-    db: asyncpg.Connection, nrn: str, reason: str | None
+    db: asyncpg.Connection, nrn: str, reason: str | None, actor: str
 ) -> tuple[int, dict[str, Any]]:
-    """Cancel a note (also one not received yet); every repeat gets the first answer."""
-    await locks.lock_keys(db, [locks.nrn_key(nrn)])
+    """Cancel a note (also one not received yet); every repeat gets the first answer.
+
+    What the note held returns to unexcused, or passes to another covering note.
+    """
+    keys = [locks.nrn_key(nrn)]
+    identity = await repository.note_identity(db, nrn)  # immutable: safe to read unlocked
+    if identity is not None:
+        keys.append(locks.identity_key(*identity))
+    await locks.lock_keys(db, keys)
     if not await repository.insert_cancellation(db, nrn, reason):
         return await repository.first_cancellation_answer(db, nrn)
-    notice_id = await repository.mark_cancelled(db, nrn)
+    notice_id = await repository.mark_cancelled(db, nrn, reason, actor)
+    reconciled = diary_repository.Reconciled()
+    if notice_id is not None:
+        reconciled = await diary_service.apply_rules(db, actor, held_by_notices=[notice_id])
     status_code = 200 if notice_id is not None else 202
     answer = {
         "nrnMedicalNotice": nrn,
         "status": "cancelled",
-        "revertedAbsences": 0,
-        "reattributedAbsences": 0,
+        "revertedAbsences": reconciled.reverted,
+        "reattributedAbsences": reconciled.reattributed,
     }
     await repository.store_cancellation_answer(db, nrn, status_code, answer)
     return status_code, answer
@@ -119,7 +146,7 @@ async def notice_view(db: asyncpg.Connection, nrn: str) -> dict[str, Any]:
         "status": row["status"],
         "match": "matched" if row["person_id"] is not None else "unmatched",
         "placements": json.loads(row["placements"]),
-        "excusedAbsences": 0,
+        "excusedAbsences": row["excused"],
         "vendorAcks": [],
         "hisMedicalNotice": json.loads(row["payload"]),
     }

@@ -10,6 +10,7 @@ from notegateway.core.errors import ErrorItem
 from notegateway.core.identifiers import identifier_kind, identifier_problem
 from notegateway.core.timeutil import neispuo_date, neispuo_datetime
 from notegateway.core.wire import known_names, validate_item
+from notegateway.diary.excusal import excusal_comment
 from notegateway.notices.schemas import MEDICAL_CONTENT_KEYS, HisMedicalNoticeIn
 
 EARLIEST_FROM_DATE = dt.date(2022, 9, 1)
@@ -33,6 +34,7 @@ class ValidNote:
     to_date: dt.date
     authored_on: dt.datetime
     payload: dict[str, Any]
+    excusal_comment: str
 
 
 def _rule_errors(note: HisMedicalNoticeIn, today: dt.date) -> list[ErrorItem]:
@@ -106,6 +108,13 @@ def validate_note(raw: Any, today: dt.date) -> tuple[ValidNote | None, list[Erro
             to_date=note.medical_notice.to_date,
             authored_on=note.medical_notice.authored_on.replace(microsecond=0),
             payload=normalise(note),
+            excusal_comment=excusal_comment(
+                note.nrn_medical_notice,
+                note.medical_notice.authored_on,
+                note.medical_notice.from_date,
+                note.medical_notice.to_date,
+                note.practitioner.pmi,
+            ),
         ),
         [],
     )

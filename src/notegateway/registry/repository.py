@@ -146,6 +146,14 @@ matched AS (
      WHERE identifier_kind = $2 AND identifier = $3 AND person_id IS NULL
     RETURNING id
 ),
+audited AS (
+    INSERT INTO audit_log (actor, action, notice_id, before, after)
+    SELECT $4, 'note.unmatched', id, jsonb_build_object('personId', $1::bigint), NULL
+    FROM unmatched
+    UNION ALL
+    SELECT $4, 'note.matched', id, NULL, jsonb_build_object('personId', $1::bigint)
+    FROM matched
+),
 person_notices AS (
     SELECT n.id AS notice_id, $1::bigint AS person_id, n.from_date, n.to_date
     FROM medical_notices AS n
@@ -160,20 +168,35 @@ placed AS (
     {placement_runs("person_notices")}
     RETURNING notice_id
 )
-SELECT (SELECT count(*) FROM unmatched) AS unmatched, (SELECT count(*) FROM matched) AS matched
+SELECT (SELECT coalesce(array_agg(id), '{{}}') FROM unmatched) AS unmatched,
+       (SELECT count(*) FROM matched) AS matched
 """
 
 
 async def rematch_and_place(
-    db: asyncpg.Connection, person_id: int, kind: int, identifier: str
-) -> tuple[int, int]:
+    db: asyncpg.Connection, person_id: int, kind: int, identifier: str, actor: str
+) -> tuple[list[int], int]:
     """Match the person's notes to them by identifier (and unmatch the rest), place every day.
 
-    Returns (notes unmatched, notes newly matched).
+    Returns (ids of the notes unmatched, how many notes were newly matched).
     """
-    row = await db.fetchrow(_REMATCH, person_id, kind, identifier)
+    row = await db.fetchrow(_REMATCH, person_id, kind, identifier, actor)
     assert row is not None
-    return row["unmatched"], row["matched"]
+    return list(row["unmatched"]), row["matched"]
+
+
+async def person_identity(db: asyncpg.Connection, person_id: int) -> tuple[int, str] | None:
+    row = await db.fetchrow(
+        "SELECT identifier_kind, identifier FROM persons WHERE id = $1", person_id
+    )
+    return (row["identifier_kind"], row["identifier"]) if row else None
+
+
+async def institution_exists(db: asyncpg.Connection, institution_id: int) -> bool:
+    value: bool = await db.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM institutions WHERE id = $1)", institution_id
+    )
+    return value
 
 
 async def get_person(db: asyncpg.Connection, person_id: int) -> asyncpg.Record | None:

@@ -67,7 +67,7 @@ async def put_person(
     client: NeispuoClient,
     db: Db,
 ) -> JSONResponse:
-    created = await service.put_person(db, person_id, await read_json(request))
+    created = await service.put_person(db, person_id, await read_json(request), client.name)
     body = await service.get_person(db, person_id)
     return JSONResponse(body, status_code=201 if created else 200)
 
@@ -89,6 +89,6 @@ async def put_persons(request: Request, client: NeispuoClient, db: Db) -> JSONRe
     if not isinstance(body, list) or not 1 <= len(body) <= MAX_BATCH:
         message = f"the body must be a JSON array of 1 to {MAX_BATCH} persons"
         raise Unprocessable(message, [{"loc": [], "msg": message}])
-    results = await service.put_persons(db, body)
+    results = await service.put_persons(db, body, client.name)
     status_code = 200 if all(r.outcome not in ("invalid", "conflict") for r in results) else 422
     return JSONResponse({"results": [r.wire() for r in results]}, status_code=status_code)

@@ -21,6 +21,7 @@ from notegateway.core import locks, metrics
 from notegateway.core.errors import Conflict, ErrorItem, NotFound, Unprocessable
 from notegateway.core.identifiers import identifier_kind, identifier_problem
 from notegateway.core.wire import known_names, validate_item
+from notegateway.diary import service as diary_service
 from notegateway.registry import repository
 from notegateway.registry.schemas import (
     NEISPUO_DIARY,
@@ -133,7 +134,27 @@ def _stored_enrollments(row: asyncpg.Record) -> list[repository.EnrollmentRow]:
     )
 
 
-async def put_persons(db: asyncpg.Connection, items: list[Any]) -> list[PersonResult]:
+async def lock_person(db: asyncpg.Connection, person_id: int) -> bool:
+    """Take the person's lock, then their identity's (the order registry writes use).
+
+    Holding both, nothing else can change the person's identity, notes or excusals until
+    this transaction ends. False when there is no such person.
+    """
+    await locks.lock_keys(db, [locks.person_key(person_id)])
+    identity = await repository.person_identity(db, person_id)
+    if identity is None:
+        return False
+    await locks.lock_keys(db, [locks.identity_key(*identity)])
+    return True
+
+
+async def institution_exists(db: asyncpg.Connection, institution_id: int) -> bool:
+    return await repository.institution_exists(db, institution_id)
+
+
+async def put_persons(
+    db: asyncpg.Connection, items: list[Any], actor: str = "registry"
+) -> list[PersonResult]:
     """Create or replace persons one by one in input order, in this one transaction."""
     results: list[PersonResult] = []
     valid: list[tuple[PersonResult, PersonBatchItemIn]] = []
@@ -168,7 +189,7 @@ async def put_persons(db: asyncpg.Connection, items: list[Any]) -> list[PersonRe
         if unknown:
             result.errors = unknown
             continue
-        result.outcome = await _write_person(db, person, current)
+        result.outcome = await _write_person(db, person, current, actor)
         if result.outcome == "conflict":
             result.errors = [
                 {"loc": ["identifier"], "msg": "this identifier is held by another person"}
@@ -177,7 +198,10 @@ async def put_persons(db: asyncpg.Connection, items: list[Any]) -> list[PersonRe
 
 
 async def _write_person(
-    db: asyncpg.Connection, person: PersonBatchItemIn, current: dict[int, asyncpg.Record]
+    db: asyncpg.Connection,
+    person: PersonBatchItemIn,
+    current: dict[int, asyncpg.Record],
+    actor: str,
 ) -> str:
     kind = identifier_kind(person.identifier_type)
     if await repository.identifier_holder(db, kind, person.identifier, person.person_id):
@@ -204,8 +228,13 @@ async def _write_person(
     if not same_enrollments:
         await repository.replace_enrollments(db, person.person_id, enrollments)
     if not (same_identity and same_enrollments):
-        _unmatched, matched = await repository.rematch_and_place(
-            db, person.person_id, kind, person.identifier
+        unmatched, matched = await repository.rematch_and_place(
+            db, person.person_id, kind, person.identifier, actor
+        )
+        # Re-apply the excusal rules to all of the person's days, and to whatever the notes
+        # that left them held.
+        await diary_service.apply_rules(
+            db, actor, [(person.person_id, dt.date.min, dt.date.max)], unmatched
         )
         if matched:
             metrics.NOTES_MATCHED_LATE.inc(matched)
@@ -231,14 +260,16 @@ def _raw_person_id(raw: Any) -> int | None:
     return None
 
 
-async def put_person(db: asyncpg.Connection, person_id: int, body: Any) -> bool:
+async def put_person(
+    db: asyncpg.Connection, person_id: int, body: Any, actor: str = "registry"
+) -> bool:
     """PUT of one person; True when new. 422 when invalid, 409 on an identifier held by another."""
     if isinstance(body, dict):
         # The path names the person; a personId in the body is ignored.
         body = {k: v for k, v in body.items() if k.casefold() != "personid"} | {
             "personId": person_id
         }
-    [result] = await put_persons(db, [body])
+    [result] = await put_persons(db, [body], actor)
     if result.outcome == "invalid":
         raise Unprocessable("the person is invalid", result.errors)
     if result.outcome == "conflict":

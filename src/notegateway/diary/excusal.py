@@ -1,0 +1,84 @@
+"""The excusal rules of the contract ("Matching and excusal"), in one place.
+
+Read this module against the contract; `diary/repository.py:reconcile_absences` applies
+exactly these rules, set-based, to every absence in scope.
+
+1. Who may be excused. An absence is in the gateway's hands when
+   - its institution keeps its diary in NEISPUO (`diary` = "neispuo"): in a vendor's
+     institution the gateway changes no absence, and when an institution's diary changes,
+     excusals already made there stay as they are;
+   - no person has set it: absences posted as `excused` by the diary, or changed with
+     PATCH, are left alone (`setByPerson`);
+   - it is `unexcused` (lesson absences and preschool days, `lesson: null`, alike), or a
+     note excused it. Late arrivals (`late`) are never touched.
+
+2. Which note covers it. A note covers an absence when the note is active (not
+   cancelled), is matched to the absence's person, and placed that person in the
+   absence's institution on the absence's date (placements are per day, by the enrollment
+   valid that day).
+
+3. Who holds it. Of the notes that cover an absence, the one received first holds it
+   (`HOLDER_ORDER`: the smallest medicalNoticeId), at all times.
+
+4. What holding means. A held absence is `excused`, reason `medical`, `excusedByNrn` the
+   holder, and carries the holder's comment (`excusal_comment` below). An absence in the
+   gateway's hands that no note covers any more (the note was cancelled, or a registry
+   change moved the day elsewhere) returns to `unexcused`, reason and comment cleared;
+   if another note covers it, that note takes it over with its own comment.
+
+5. Hands off after a person. An absence a person changed after a note excused it stays
+   as it is when that note stops covering it, and is listed for review (`/api/v1/ops/review`).
+
+6. When. These rules are applied in the same transaction as whatever changes their
+   inputs: a note arriving or cancelled, an absence recorded, a registry write.
+
+7. Every change to an absence is written to the append-only audit log, with the state
+   before and after.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+
+
+class Kind(StrEnum):
+    UNEXCUSED = "unexcused"
+    EXCUSED = "excused"
+    LATE = "late"
+
+
+MEDICAL_REASON = "medical"
+NEISPUO_DIARY = "neispuo"
+HOLDER_ORDER = "medical_notices.id"  # received first holds: ids are given in arrival order
+
+
+class Action(StrEnum):
+    """Audit log actions."""
+
+    EXCUSED = "absence.excused"  # a note began to hold an unexcused absence
+    REATTRIBUTED = "absence.reattributed"  # another note took over a held absence
+    REVERTED = "absence.reverted"  # no note holds it any more: back to unexcused
+    CHANGED_BY_PERSON = "absence.changed_by_person"  # PATCH
+    RECORDED = "absence.recorded"  # POST
+    REVIEW = "absence.review"  # a person's absence lost its note: listed for review
+    NOTE_RECEIVED = "note.received"
+    NOTE_CANCELLED = "note.cancelled"
+    NOTE_MATCHED = "note.matched"
+    NOTE_UNMATCHED = "note.unmatched"
+
+
+def _day(value: dt.date) -> str:
+    return value.strftime("%d.%m.%Y")
+
+
+def excusal_comment(
+    nrn: str, authored_on: dt.datetime, from_date: dt.date, to_date: dt.date, pmi: str
+) -> str:
+    """The comment NEISPUO writes on an absence a note excused (one day, or a period)."""
+    head = f"Автоматично уважено с електронна медицинска бележка {nrn}/{_day(authored_on)}"
+    if from_date == to_date:
+        span = f"за дата {_day(from_date)}"
+    else:
+        span = f"за периода {_day(from_date)} - {_day(to_date)}"
+    return f"{head} {span}. УИН на лекаря - {pmi}."

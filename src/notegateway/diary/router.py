@@ -1,0 +1,89 @@
+"""HTTP of NEISPUO's own diary: /api/v1/diary."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import JSONResponse
+
+from notegateway.clients.auth import NeispuoClient
+from notegateway.core.deps import Db
+from notegateway.core.jsonbody import read_json
+from notegateway.core.openapi import json_body
+from notegateway.diary import service
+from notegateway.diary.schemas import (
+    AbsenceIn,
+    AbsenceList,
+    AbsenceOut,
+    AbsencePatchIn,
+    InstitutionNoticeList,
+)
+from notegateway.registry.schemas import MAX_ID
+
+router = APIRouter(prefix="/api/v1/diary", tags=["Diary"])
+
+
+@router.post(
+    "/absences",
+    summary="Record an absence (201 when new, 200 for an identical repeat, 409 otherwise)",
+    response_model=AbsenceOut,
+    responses={201: {"model": AbsenceOut}},
+    openapi_extra=json_body(AbsenceIn),
+)
+async def record_absence(request: Request, client: NeispuoClient, db: Db) -> JSONResponse:
+    created, absence = await service.record_absence(db, await read_json(request), client.name)
+    return JSONResponse(absence, status_code=201 if created else 200)
+
+
+@router.patch(
+    "/absences/{absenceId}",
+    summary="A person sets kind and/or comment; no note changes the absence after that",
+    response_model=AbsenceOut,
+    openapi_extra=json_body(AbsencePatchIn),
+)
+async def change_absence(
+    absence_id: Annotated[int, Path(alias="absenceId", ge=1, le=MAX_ID)],
+    request: Request,
+    client: NeispuoClient,
+    db: Db,
+) -> JSONResponse:
+    body = await read_json(request)
+    return JSONResponse(await service.change_absence(db, absence_id, body, client.name))
+
+
+@router.get("/absences", response_model=AbsenceList)
+async def list_absences(
+    client: NeispuoClient,
+    db: Db,
+    institution_id: Annotated[int | None, Query(alias="institutionId", ge=1, le=MAX_ID)] = None,
+    person_id: Annotated[int | None, Query(alias="personId", ge=1, le=MAX_ID)] = None,
+    from_date: Annotated[dt.date | None, Query(alias="fromDate")] = None,
+    to_date: Annotated[dt.date | None, Query(alias="toDate")] = None,
+) -> JSONResponse:
+    return JSONResponse(
+        await service.list_absences(db, institution_id, person_id, from_date, to_date)
+    )
+
+
+@router.get(
+    "/institutions/{institutionId}/medicalNotices",
+    summary="Notes of the pupils of a class and section (or group), for its diary view",
+    response_model=InstitutionNoticeList,
+)
+async def institution_notices(
+    institution_id: Annotated[int, Path(alias="institutionId", ge=1, le=MAX_ID)],
+    client: NeispuoClient,
+    db: Db,
+    class_name: Annotated[str | None, Query(alias="className", max_length=100)] = None,
+    section: Annotated[str | None, Query(max_length=50)] = None,
+    person_id: Annotated[int | None, Query(alias="personId", ge=1, le=MAX_ID)] = None,
+    from_date: Annotated[dt.date | None, Query(alias="fromDate")] = None,
+    to_date: Annotated[dt.date | None, Query(alias="toDate")] = None,
+) -> JSONResponse:
+    return JSONResponse(
+        await service.institution_notices(
+            db, institution_id, class_name, section, person_id, from_date, to_date
+        )
+    )

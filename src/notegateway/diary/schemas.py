@@ -1,0 +1,61 @@
+"""Wire models of NEISPUO's own diary: absences and the class view of notes."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BeforeValidator, Field
+
+from notegateway.core.timeutil import LocalDate
+from notegateway.core.wire import OutModel, WireModel, reject_bool
+from notegateway.notices.schemas import HisMedicalNoticeOut, Placement
+from notegateway.registry.schemas import MAX_ID
+
+Id = Annotated[int, BeforeValidator(reject_bool), Field(ge=1, le=MAX_ID)]
+AbsenceKind = Literal["unexcused", "excused", "late"]
+
+
+class AbsenceIn(WireModel):
+    absence_id: Id
+    person_id: Id
+    institution_id: Id
+    date: LocalDate
+    lesson: Annotated[int | None, BeforeValidator(reject_bool), Field(ge=0, le=32767)] = None
+    subject: Annotated[str | None, Field(max_length=255)] = None
+    kind: AbsenceKind
+
+
+class AbsencePatchIn(WireModel):
+    kind: AbsenceKind | None = None
+    comment: Annotated[str | None, Field(max_length=2000)] = None
+
+
+class AbsenceOut(OutModel):
+    absence_id: int
+    person_id: int
+    institution_id: int
+    date: str = Field(examples=["2026-11-18"])
+    lesson: int | None
+    subject: str | None
+    kind: AbsenceKind
+    reason: str | None
+    comment: str | None
+    excused_by_nrn: str | None
+    set_by_person: bool
+
+
+class AbsenceList(OutModel):
+    items: list[AbsenceOut]
+
+
+class InstitutionNotice(OutModel):
+    medical_notice_id: int
+    person_id: int
+    status: Literal["active", "cancelled"]
+    excused_absences: int
+    placements: list[Placement]
+    his_medical_notice: HisMedicalNoticeOut
+
+
+class InstitutionNoticeList(OutModel):
+    items: list[InstitutionNotice]

@@ -1,0 +1,139 @@
+"""NEISPUO's own diary: recording absences (excused at once when a note covers them), a
+person's changes, and the class view of notes. The rules themselves: diary/excusal.py."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+import asyncpg
+
+from notegateway.core import metrics
+from notegateway.core.errors import Conflict, NotFound, Unprocessable
+from notegateway.core.wire import known_names, validate_item
+from notegateway.diary import repository
+from notegateway.diary.excusal import Kind
+from notegateway.diary.schemas import AbsenceIn, AbsencePatchIn
+from notegateway.registry import service as registry_service
+
+ABSENCE_NAMES = known_names(AbsenceIn)
+PATCH_NAMES = known_names(AbsencePatchIn)
+
+
+def count_reconciled(result: repository.Reconciled) -> None:
+    metrics.ABSENCES_EXCUSED.inc(result.excused)
+    metrics.ABSENCES_REVERTED.inc(result.reverted)
+    metrics.ABSENCES_REATTRIBUTED.inc(result.reattributed)
+
+
+async def apply_rules(
+    db: asyncpg.Connection,
+    actor: str,
+    person_periods: list[tuple[int, dt.date, dt.date]] | None = None,
+    held_by_notices: list[int] | None = None,
+) -> repository.Reconciled:
+    """Apply the excusal rules to these persons' days and these notes' absences; count them."""
+    result = await repository.reconcile_absences(
+        db, actor, person_periods or [], held_by_notices or []
+    )
+    count_reconciled(result)
+    return result
+
+
+async def record_absence(
+    db: asyncpg.Connection, body: Any, actor: str
+) -> tuple[bool, dict[str, Any]]:
+    """Record an absence (True when new); excused at once if an active note covers it."""
+    absence, errors = validate_item(AbsenceIn, body, ABSENCE_NAMES)
+    if absence is None:
+        raise Unprocessable("the absence is invalid", errors)
+    if not await registry_service.lock_person(db, absence.person_id):
+        raise Unprocessable("no such person", [{"loc": ["personId"], "msg": "no such person"}])
+    if not await registry_service.institution_exists(db, absence.institution_id):
+        raise Unprocessable(
+            "no such institution", [{"loc": ["institutionId"], "msg": "no such institution"}]
+        )
+    posted = {
+        "personId": absence.person_id,
+        "institutionId": absence.institution_id,
+        "date": absence.date.isoformat(),
+        "lesson": absence.lesson,
+        "subject": absence.subject,
+        "kind": absence.kind,
+    }
+    existing = await repository.insert_absence(
+        db, absence.absence_id, posted, Kind(absence.kind) is Kind.EXCUSED, actor
+    )
+    if existing is not None and existing != posted:
+        raise Conflict(
+            f"absence {absence.absence_id} was posted with other fields; change it with PATCH"
+        )
+    if existing is None and Kind(absence.kind) is Kind.UNEXCUSED:
+        await apply_rules(db, actor, [(absence.person_id, absence.date, absence.date)])
+    stored = await repository.get_absence(db, absence.absence_id)
+    assert stored is not None
+    return existing is None, stored
+
+
+async def change_absence(
+    db: asyncpg.Connection, absence_id: int, body: Any, actor: str
+) -> dict[str, Any]:
+    """A person sets kind and/or comment; from then on no note changes the absence."""
+    patch, errors = validate_item(AbsencePatchIn, body, PATCH_NAMES)
+    if patch is None:
+        raise Unprocessable("the change is invalid", errors)
+    changes = patch.model_dump(by_alias=True, include=patch.model_fields_set)
+    if not changes:
+        raise Unprocessable("nothing to change", [{"loc": [], "msg": "give kind and/or comment"}])
+    if "kind" in changes and changes["kind"] is None:
+        raise Unprocessable("kind cannot be null", [{"loc": ["kind"], "msg": "must be a kind"}])
+    person_id = await repository.person_of_absence(db, absence_id)
+    if person_id is None:
+        raise NotFound(f"no absence {absence_id}")
+    await registry_service.lock_person(db, person_id)
+    await repository.set_by_person(db, absence_id, changes, actor)
+    stored = await repository.get_absence(db, absence_id)
+    assert stored is not None
+    return stored
+
+
+async def list_absences(
+    db: asyncpg.Connection,
+    institution_id: int | None,
+    person_id: int | None,
+    from_date: dt.date | None,
+    to_date: dt.date | None,
+) -> dict[str, Any]:
+    return {
+        "items": await repository.list_absences(db, institution_id, person_id, from_date, to_date)
+    }
+
+
+async def institution_notices(
+    db: asyncpg.Connection,
+    institution_id: int,
+    class_name: str | None,
+    section: str | None,
+    person_id: int | None,
+    from_date: dt.date | None,
+    to_date: dt.date | None,
+) -> dict[str, Any]:
+    if not await registry_service.institution_exists(db, institution_id):
+        raise NotFound(f"no institution {institution_id}")
+    rows = await repository.institution_notices(
+        db, institution_id, class_name, section, person_id, from_date, to_date
+    )
+    return {
+        "items": [
+            {
+                "medicalNoticeId": row["id"],
+                "personId": row["person_id"],
+                "status": row["status"],
+                "excusedAbsences": row["excused"],
+                "placements": json.loads(row["placements"]),
+                "hisMedicalNotice": json.loads(row["payload"]),
+            }
+            for row in rows
+        ]
+    }
