@@ -16,6 +16,7 @@ from notegateway.core.logging import AccessLogMiddleware
 from notegateway.core.openapi import install_openapi
 from notegateway.diary.router import router as diary_router
 from notegateway.notices.router import router as notices_router
+from notegateway.ops.router import api_router as ops_api_router
 from notegateway.ops.router import router as ops_router
 from notegateway.registry.router import router as registry_router
 
@@ -56,5 +57,6 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
     app.include_router(notices_router)
     app.include_router(registry_router)
     app.include_router(diary_router)
+    app.include_router(ops_api_router)
     app.include_router(ops_router)
     return app

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 
+import asyncpg
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -16,3 +18,98 @@ async def schema_revision(engine: AsyncEngine, limit_seconds: float = 3.0) -> st
             return value
 
     return await asyncio.wait_for(query(), limit_seconds)
+
+
+async def search_notes(
+    db: asyncpg.Connection,
+    match: str | None,
+    status: str | None,
+    nrn: str | None,
+    nrn_examination: str | None,
+    identifier: str | None,
+    from_date: dt.date | None,
+    to_date: dt.date | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[asyncpg.Record], int]:
+    """Notes newest first by the operators' filters, and how many match in all."""
+    rows = await db.fetch(
+        """
+        SELECT n.id, n.nrn, n.nrn_examination, n.received_at, n.processed_at, n.status,
+               n.person_id, n.from_date, n.to_date, n.payload::text AS payload,
+               (SELECT count(*) FROM absences AS a
+                 WHERE a.excused_by_notice_id = n.id AND a.kind = 'excused') AS excused,
+               count(*) OVER () AS total
+        FROM medical_notices AS n
+        WHERE ($1::text IS NULL OR (n.person_id IS NOT NULL) = ($1 = 'matched'))
+          AND ($2::text IS NULL OR n.status = $2)
+          AND ($3::text IS NULL OR n.nrn = $3)
+          AND ($4::text IS NULL OR n.nrn_examination = $4)
+          AND ($5::text IS NULL OR n.identifier = $5)
+          AND n.to_date >= coalesce($6::date, '-infinity')
+          AND n.from_date <= coalesce($7::date, 'infinity')
+        ORDER BY n.id DESC
+        LIMIT $8 OFFSET $9
+        """,
+        match,
+        status,
+        nrn,
+        nrn_examination,
+        identifier,
+        from_date,
+        to_date,
+        limit,
+        offset,
+    )
+    if rows:
+        return rows, rows[0]["total"]
+    total: int = await db.fetchval(
+        """
+        SELECT count(*) FROM medical_notices AS n
+        WHERE ($1::text IS NULL OR (n.person_id IS NOT NULL) = ($1 = 'matched'))
+          AND ($2::text IS NULL OR n.status = $2)
+          AND ($3::text IS NULL OR n.nrn = $3)
+          AND ($4::text IS NULL OR n.nrn_examination = $4)
+          AND ($5::text IS NULL OR n.identifier = $5)
+          AND n.to_date >= coalesce($6::date, '-infinity')
+          AND n.from_date <= coalesce($7::date, 'infinity')
+        """,
+        match,
+        status,
+        nrn,
+        nrn_examination,
+        identifier,
+        from_date,
+        to_date,
+    )
+    return [], total
+
+
+async def audit_of_note(db: asyncpg.Connection, notice_id: int, nrn: str) -> list[asyncpg.Record]:
+    """The note's audit entries, also where another note took over what it held."""
+    rows: list[asyncpg.Record] = await db.fetch(
+        """
+        SELECT at, actor, action, absence_id, before::text AS before, after::text AS after
+        FROM audit_log
+        WHERE notice_id = $1 OR before->>'excusedByNrn' = $2
+        ORDER BY id
+        """,
+        notice_id,
+        nrn,
+    )
+    return rows
+
+
+async def review_items(db: asyncpg.Connection) -> list[asyncpg.Record]:
+    rows: list[asyncpg.Record] = await db.fetch(
+        """
+        SELECT r.absence_id, r.why, r.created_at, n.id AS notice_id, n.nrn,
+               a.person_id, a.institution_id, to_char(a.date, 'YYYY-MM-DD') AS date,
+               a.lesson, a.kind, a.comment
+        FROM review_items AS r
+        JOIN medical_notices AS n ON n.id = r.notice_id
+        JOIN absences AS a ON a.id = r.absence_id
+        ORDER BY r.id
+        """
+    )
+    return rows

@@ -1,16 +1,22 @@
-"""Health and metrics for operators (no credentials)."""
+"""Operators: health and metrics (no credentials), and /api/v1/ops (role operator)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from notegateway.clients.auth import OperatorClient
+from notegateway.core.deps import Db
 from notegateway.core.migrate import head_revision
-from notegateway.ops import repository
+from notegateway.notices.router import NrnPath
+from notegateway.ops import repository, service
+from notegateway.ops.schemas import NoteSearch, NoteWithAudit, ReviewList
 
 router = APIRouter(tags=["Operators"])
 log = logging.getLogger(__name__)
@@ -44,3 +50,58 @@ async def ready(request: Request) -> JSONResponse:
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
 async def metrics() -> Response:
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+api_router = APIRouter(prefix="/api/v1/ops", tags=["Operators"])
+
+
+@api_router.get(
+    "/notes",
+    summary="Search notes, newest first (match=unmatched: the queue of notes waiting for a pupil)",
+    response_model=NoteSearch,
+)
+async def search_notes(
+    client: OperatorClient,
+    db: Db,
+    match: Literal["matched", "unmatched"] | None = None,
+    status: Literal["active", "cancelled"] | None = None,
+    nrn: Annotated[str | None, Query(alias="nrnMedicalNotice", max_length=12)] = None,
+    nrn_examination: Annotated[str | None, Query(alias="nrnExamination", max_length=12)] = None,
+    identifier: Annotated[str | None, Query(max_length=255)] = None,
+    from_date: Annotated[dt.date | None, Query(alias="fromDate")] = None,
+    to_date: Annotated[dt.date | None, Query(alias="toDate")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+) -> NoteSearch:
+    return NoteSearch.model_validate(
+        await service.search_notes(
+            db,
+            match=match,
+            status=status,
+            nrn=nrn,
+            nrn_examination=nrn_examination,
+            identifier=identifier,
+            from_date=from_date,
+            to_date=to_date,
+            limit=limit,
+            offset=offset,
+        )
+    )
+
+
+@api_router.get(
+    "/notes/{nrn}",
+    summary="A note as NZIS sees it, with its audit log",
+    response_model=NoteWithAudit,
+)
+async def note_with_audit(nrn: NrnPath, client: OperatorClient, db: Db) -> NoteWithAudit:
+    return NoteWithAudit.model_validate(await service.note_with_audit(db, nrn))
+
+
+@api_router.get(
+    "/review", summary="Absences left for a person to review", response_model=ReviewList
+)
+async def review(client: OperatorClient, db: Db) -> JSONResponse:
+    return JSONResponse(
+        ReviewList.model_validate(await service.review(db)).model_dump(mode="json", by_alias=True)
+    )

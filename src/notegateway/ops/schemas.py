@@ -1,0 +1,64 @@
+"""Wire models of the operators' API."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+from notegateway.core.wire import OutModel
+from notegateway.notices.schemas import HisMedicalNoticeOut, NoticeView
+
+
+class NoteSummary(OutModel):
+    medical_notice_id: int
+    nrn_medical_notice: str
+    nrn_examination: str
+    received_at: dt.datetime
+    processed_at: dt.datetime
+    status: Literal["active", "cancelled"]
+    match: Literal["matched", "unmatched"]
+    person_id: int | None
+    from_date: dt.date
+    to_date: dt.date
+    excused_absences: int
+    his_medical_notice: HisMedicalNoticeOut
+
+
+class NoteSearch(OutModel):
+    items: list[NoteSummary]
+    total: int
+
+
+class AuditEntry(OutModel):
+    at: dt.datetime
+    actor: str
+    action: str
+    absence_id: int | None
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+
+
+class NoteWithAudit(NoticeView):
+    audit: list[AuditEntry]
+
+
+class ReviewAbsence(OutModel):
+    person_id: int
+    institution_id: int
+    date: str
+    lesson: int | None
+    kind: str
+    comment: str | None
+
+
+class ReviewItem(OutModel):
+    absence_id: int
+    medical_notice_id: int
+    nrn_medical_notice: str
+    why: str
+    listed_at: dt.datetime
+    absence: ReviewAbsence
+
+
+class ReviewList(OutModel):
+    items: list[ReviewItem]

@@ -1,0 +1,90 @@
+"""Operators' views: the notes search (and unmatched queue), a note with its audit, review."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+import asyncpg
+
+from notegateway.notices import service as notices_service
+from notegateway.ops import repository
+
+
+async def search_notes(
+    db: asyncpg.Connection,
+    *,
+    match: str | None,
+    status: str | None,
+    nrn: str | None,
+    nrn_examination: str | None,
+    identifier: str | None,
+    from_date: dt.date | None,
+    to_date: dt.date | None,
+    limit: int,
+    offset: int,
+) -> dict[str, Any]:
+    rows, total = await repository.search_notes(
+        db, match, status, nrn, nrn_examination, identifier, from_date, to_date, limit, offset
+    )
+    return {
+        "items": [
+            {
+                "medicalNoticeId": r["id"],
+                "nrnMedicalNotice": r["nrn"],
+                "nrnExamination": r["nrn_examination"],
+                "receivedAt": r["received_at"].isoformat(),
+                "processedAt": r["processed_at"].isoformat(),
+                "status": r["status"],
+                "match": "matched" if r["person_id"] is not None else "unmatched",
+                "personId": r["person_id"],
+                "fromDate": r["from_date"].isoformat(),
+                "toDate": r["to_date"].isoformat(),
+                "excusedAbsences": r["excused"],
+                "hisMedicalNotice": json.loads(r["payload"]),
+            }
+            for r in rows
+        ],
+        "total": total,
+    }
+
+
+async def note_with_audit(db: asyncpg.Connection, nrn: str) -> dict[str, Any]:
+    view = await notices_service.notice_view(db, nrn)
+    rows = await repository.audit_of_note(db, view["medicalNoticeId"], nrn)
+    view["audit"] = [
+        {
+            "at": r["at"],
+            "actor": r["actor"],
+            "action": r["action"],
+            "absenceId": r["absence_id"],
+            "before": json.loads(r["before"]) if r["before"] else None,
+            "after": json.loads(r["after"]) if r["after"] else None,
+        }
+        for r in rows
+    ]
+    return view
+
+
+async def review(db: asyncpg.Connection) -> dict[str, Any]:
+    return {
+        "items": [
+            {
+                "absenceId": r["absence_id"],
+                "medicalNoticeId": r["notice_id"],
+                "nrnMedicalNotice": r["nrn"],
+                "why": r["why"],
+                "listedAt": r["created_at"].isoformat(),
+                "absence": {
+                    "personId": r["person_id"],
+                    "institutionId": r["institution_id"],
+                    "date": r["date"],
+                    "lesson": r["lesson"],
+                    "kind": r["kind"],
+                    "comment": r["comment"],
+                },
+            }
+            for r in await repository.review_items(db)
+        ]
+    }
