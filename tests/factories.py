@@ -153,6 +153,32 @@ class Api:
             headers=await self.as_role("neispuo"),
         )
 
+    async def post_absence(self, body: Any) -> httpx.Response:
+        return await self.http.post(
+            "/api/v1/diary/absences", json=body, headers=await self.as_role("neispuo")
+        )
+
+    async def patch_absence(self, absence_id: int, body: Any) -> httpx.Response:
+        return await self.http.patch(
+            f"/api/v1/diary/absences/{absence_id}", json=body, headers=await self.as_role("neispuo")
+        )
+
+    async def absences(self, **query: Any) -> list[dict[str, Any]]:
+        response = await self.http.get(
+            "/api/v1/diary/absences", params=query, headers=await self.as_role("neispuo")
+        )
+        assert response.status_code == 200, response.text
+        items: list[dict[str, Any]] = response.json()["items"]
+        return items
+
+    async def absence_by_id(self, absence_id: int) -> dict[str, Any]:
+        return next(a for a in await self.absences() if a["absenceId"] == absence_id)
+
+    async def ops(self, path: str, **query: Any) -> httpx.Response:
+        return await self.http.get(
+            f"/api/v1/ops{path}", params=query, headers=await self.as_role("operator")
+        )
+
     async def put_persons(self, items: Any) -> httpx.Response:
         return await self.http.post(
             "/api/v1/registry/persons:batch", json=items, headers=await self.as_role("neispuo")
@@ -189,3 +215,23 @@ async def fail_on(db: asyncpg.Connection, table: str, events: str = "INSERT") ->
             FOR EACH STATEMENT EXECUTE FUNCTION {function}();
         """
     )
+
+
+def absence(
+    absence_id: int,
+    person_id: int,
+    institution_id: int,
+    date: str,
+    lesson: int | None = 1,
+    kind: str = "unexcused",
+    subject: str | None = "Математика",
+) -> dict[str, Any]:
+    return {
+        "absenceId": absence_id,
+        "personId": person_id,
+        "institutionId": institution_id,
+        "date": date,
+        "lesson": lesson,
+        "subject": subject,
+        "kind": kind,
+    }

@@ -20,7 +20,7 @@ class AbsenceIn(WireModel):
     person_id: Id
     institution_id: Id
     date: LocalDate
-    lesson: Annotated[int | None, BeforeValidator(reject_bool), Field(ge=0, le=32767)] = None
+    lesson: Annotated[int, BeforeValidator(reject_bool), Field(ge=0, le=32767)] | None = None
     subject: Annotated[str | None, Field(max_length=255)] = None
     kind: AbsenceKind
 
