@@ -30,7 +30,7 @@ from tests.factories import make_egn, note
 from notegateway.core.db import start_embedded_postgres, to_libpq_url
 from notegateway.core.migrate import upgrade
 
-PUPILS = 20_000
+PUPILS = 20_000  # with 3 unexcused absences each on the days the notes cover
 INSTITUTIONS = 50
 CONCURRENCY = 32
 
@@ -74,6 +74,16 @@ async def _seed(url: str) -> tuple[list[str], str]:
             "SELECT id, 1 + id % $1, '5', 'А', DATE '2026-09-15' FROM persons",
             INSTITUTIONS,
         )
+        # 3 unexcused absences per pupil on the days every note covers (18-20 Nov): each
+        # note excuses 3 absences, as in the bar.
+        await conn.execute(
+            "INSERT INTO absences (id, person_id, institution_id, date, lesson, subject, kind, "
+            "set_by_person, posted) "
+            "SELECT row_number() OVER (), p.id, e.institution_id, d::date, 1, 'Математика', "
+            "'unexcused', false, '{}' "
+            "FROM persons AS p JOIN enrollments AS e ON e.person_id = p.id "
+            "CROSS JOIN generate_series(DATE '2026-11-18', DATE '2026-11-20', '1 day') AS d"
+        )
         async with conn.transaction():
             key = await service.load_token_key(conn, "bench-secret")
             token = await service.add(conn, key, "bench-nzis", "nzis", None)
@@ -84,7 +94,8 @@ async def _seed(url: str) -> tuple[list[str], str]:
 
 
 def _start(args: list[str], env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
-    process = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    log = open(f"/tmp/bench-{port}.log", "w")  # noqa: SIM115
+    process = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
@@ -207,10 +218,22 @@ async def main() -> None:
             print(
                 f"{label:22} {bare_rate:13.0f} {gate_rate:16.0f} {gate_rate / bare_rate:7.2f} {bare_err:>8}/{gate_err}"
             )
+        check = await asyncpg.connect(url)
+        try:
+            excused = await check.fetchval("SELECT count(*) FROM absences WHERE kind = 'excused'")
+            notes = await check.fetchval("SELECT count(*) FROM medical_notices")
+        finally:
+            await check.close()
+        print(f"{notes} notes stored, {excused} absences excused by them")
     finally:
         for process in processes:
             process.terminate()
-            process.wait(timeout=20)
+        for process in processes:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
 

@@ -23,7 +23,7 @@ WITH scope AS (
     UNION
     SELECT a.id FROM absences AS a WHERE a.excused_by_notice_id = ANY($4::bigint[])
 ),
-in_hand AS (
+in_hand AS MATERIALIZED (
     SELECT a.id, a.person_id, a.institution_id, a.date, a.kind, a.reason, a.comment,
            a.excused_by_notice_id
     FROM absences AS a
@@ -34,17 +34,21 @@ in_hand AS (
       AND (a.kind = '{Kind.UNEXCUSED}' OR a.excused_by_notice_id IS NOT NULL)
     FOR UPDATE OF a
 ),
-decided AS (
-    SELECT h.*,
-           (SELECT n.id
-            FROM medical_notices AS n
-            JOIN placements AS p ON p.notice_id = n.id
-            WHERE n.person_id = h.person_id AND n.status = 'active'
-              AND p.institution_id = h.institution_id
-              AND h.date BETWEEN p.from_date AND p.to_date
-            ORDER BY n.id
-            LIMIT 1) AS holder
+decided AS MATERIALIZED (
+    SELECT h.*, covering.id AS holder
     FROM in_hand AS h
+    LEFT JOIN LATERAL (
+        -- From the person's few active notes, oldest first (OFFSET 0 keeps it that way
+        -- round: the planner would otherwise start from every placement of the school).
+        SELECT n.id
+        FROM (SELECT id FROM medical_notices
+              WHERE person_id = h.person_id AND status = 'active'
+              ORDER BY id OFFSET 0) AS n
+        WHERE EXISTS (SELECT 1 FROM placements AS p
+                      WHERE p.notice_id = n.id AND p.institution_id = h.institution_id
+                        AND h.date BETWEEN p.from_date AND p.to_date)
+        LIMIT 1
+    ) AS covering ON true
 ),
 changed AS (
     UPDATE absences AS a
