@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from notegateway import __version__
 from notegateway.clients import service as clients_service
 from notegateway.core.config import Settings
-from notegateway.core.db import create_engine, resolve_database_url, transaction
+from notegateway.core.db import create_engine, resolve_database_url, to_libpq_url, transaction
 from notegateway.core.errors import UnhandledErrorMiddleware, install_error_handlers
 from notegateway.core.logging import AccessLogMiddleware
 from notegateway.core.openapi import install_openapi
@@ -19,11 +22,31 @@ from notegateway.notices.router import router as notices_router
 from notegateway.ops.router import api_router as ops_api_router
 from notegateway.ops.router import router as ops_router
 from notegateway.registry.router import router as registry_router
+from notegateway.vendors import service as vendors_service
+from notegateway.vendors.notifier import FeedNotifier
+from notegateway.vendors.router import router as vendors_router
 
 DESCRIPTION = (
     "Receives electronic medical notes from NZIS, matches them to pupils in the NEISPUO "
     "registry, excuses their absences, and hands them to e-diary vendors."
 )
+
+
+log = logging.getLogger(__name__)
+PURGE_EVERY_SECONDS = 3600
+
+
+async def _purge_feed_periodically(engine: AsyncEngine, settings: Settings) -> None:
+    """Drop feed events past retention, hourly (several processes may do it: harmless)."""
+    while True:
+        try:
+            async with transaction(engine) as db:
+                purged = await vendors_service.purge(db, settings.event_retention_days)
+            if purged:
+                log.info("purged %d feed events past retention", purged)
+        except Exception as exc:  # keep purging later; never take the server down
+            log.warning("feed purge failed: %s", type(exc).__name__)
+        await asyncio.sleep(PURGE_EVERY_SECONDS)
 
 
 def create_app(settings: Settings | None = None, database_url: str | None = None) -> FastAPI:
@@ -38,9 +61,15 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         secret = settings.secret_key.get_secret_value() if settings.secret_key else None
         async with transaction(engine) as db:
             app.state.token_key = await clients_service.load_token_key(db, secret)
+        feed_notifier = FeedNotifier()
+        await feed_notifier.start(to_libpq_url(url))
+        app.state.feed_notifier = feed_notifier
+        purger = asyncio.create_task(_purge_feed_periodically(engine, settings))
         try:
             yield
         finally:
+            purger.cancel()
+            await feed_notifier.stop()
             await engine.dispose()
 
     app = FastAPI(
@@ -57,6 +86,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
     app.include_router(notices_router)
     app.include_router(registry_router)
     app.include_router(diary_router)
+    app.include_router(vendors_router)
     app.include_router(ops_api_router)
     app.include_router(ops_router)
     return app

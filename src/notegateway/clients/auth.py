@@ -12,6 +12,7 @@ from fastapi import Depends, Request
 from notegateway.clients import service
 from notegateway.clients.schemas import Client, Role
 from notegateway.core.config import Settings
+from notegateway.core.db import transaction
 from notegateway.core.deps import Db
 from notegateway.core.errors import Forbidden, Unauthorized
 
@@ -68,7 +69,22 @@ def require(*roles: Role, operator_reads: bool = False) -> Callable[..., Awaitab
     return dependency
 
 
+def require_briefly(*roles: Role) -> Callable[..., Awaitable[Client]]:
+    """Like `require`, in a transaction of its own: for requests that must not hold a
+    connection while they wait (long polls)."""
+
+    async def dependency(request: Request) -> Client:
+        async with transaction(request.app.state.engine) as db:
+            client = await authenticate(request, db)
+        if client.role in roles:
+            return client
+        raise Forbidden(f"the role {client.role.value!r} may not call this endpoint")
+
+    return dependency
+
+
 NzisClient = Annotated[Client, Depends(require(Role.NZIS, operator_reads=True))]
 NeispuoClient = Annotated[Client, Depends(require(Role.NEISPUO, operator_reads=True))]
 VendorClient = Annotated[Client, Depends(require(Role.VENDOR))]
+PollingVendor = Annotated[Client, Depends(require_briefly(Role.VENDOR))]
 OperatorClient = Annotated[Client, Depends(require(Role.OPERATOR))]

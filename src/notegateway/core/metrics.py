@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram, disable_created_metrics
+from prometheus_client import Counter, Gauge, Histogram, disable_created_metrics
 
 disable_created_metrics()  # type: ignore[no-untyped-call]
 
@@ -24,6 +24,20 @@ ABSENCES_REVERTED = Counter(
 ABSENCES_REATTRIBUTED = Counter(
     "notegateway_absences_reattributed", "Held absences taken over by another covering note"
 )
+VENDOR_LAST_POLL = Gauge(
+    "notegateway_vendor_last_poll_timestamp_seconds",
+    "When the vendor last read its feed",
+    ["vendor"],
+)
+VENDOR_FEED_LAG_EVENTS = Gauge(
+    "notegateway_vendor_feed_lag_events", "Events past the vendor's last cursor", ["vendor"]
+)
+VENDOR_FEED_LAG_SECONDS = Gauge(
+    "notegateway_vendor_feed_lag_seconds",
+    "Age of the oldest event past the vendor's last cursor (0 when caught up)",
+    ["vendor"],
+)
+VENDOR_ACKS = Counter("notegateway_vendor_acks", "Feed acks by outcome", ["vendor", "outcome"])
 REQUEST_SECONDS = Histogram(
     "notegateway_http_request_duration_seconds",
     "HTTP request latency by route template",

@@ -12,6 +12,7 @@ from sqlalchemy import (
     ForeignKey,
     Identity,
     Index,
+    Integer,
     MetaData,
     SmallInteger,
     Table,
@@ -20,6 +21,17 @@ from sqlalchemy import (
     func,
 )
 from sqlalchemy.dialects.postgresql import JSONB, TIMESTAMP
+from sqlalchemy.types import UserDefinedType
+
+
+class XID8(UserDefinedType[int]):
+    """PostgreSQL's 64-bit transaction id (13+)."""
+
+    cache_ok = True
+
+    def get_col_spec(self, **kw: object) -> str:
+        return "XID8"
+
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -132,6 +144,7 @@ medical_notices = Table(
     CheckConstraint("from_date <= to_date", name="dates"),
     Index("ix_medical_notices_identifier_kind_identifier", "identifier_kind", "identifier"),
     Index("ix_medical_notices_person_id", "person_id"),
+    Index("ix_medical_notices_received_at", "received_at"),
 )
 
 notice_cancellations = Table(
@@ -215,4 +228,67 @@ review_items = Table(
     Column("why", Text, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     UniqueConstraint("absence_id", "notice_id"),
+)
+
+vendor_note_state = Table(
+    "vendor_note_state",
+    metadata,
+    # What a vendor was last told of a note: the base for its next feed event.
+    Column("vendor_id", BigInteger, ForeignKey("clients.id"), primary_key=True),
+    Column("notice_id", BigInteger, ForeignKey("medical_notices.id"), primary_key=True),
+    Column("state", Text, nullable=False),
+    Column("placements", JSONB, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    CheckConstraint("state IN ('issued', 'annulled', 'gone')", name="state"),
+)
+
+vendor_events = Table(
+    "vendor_events",
+    metadata,
+    Column("seq", BigInteger, Identity(), primary_key=True),
+    # The writing transaction's id: the feed is read in (txid, seq) order, and only below
+    # the oldest transaction still running, so a later commit never lands behind a cursor.
+    Column("txid", XID8, nullable=False, server_default=func.pg_current_xact_id()),
+    Column("vendor_id", BigInteger, ForeignKey("clients.id"), nullable=False),
+    Column("notice_id", BigInteger, ForeignKey("medical_notices.id"), nullable=False),
+    Column("person_id", BigInteger, nullable=True),
+    Column("type", Text, nullable=False),
+    Column("reason", Text, nullable=True),
+    Column("placements", JSONB, nullable=False),
+    Column("occurred_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    CheckConstraint("type IN ('note.issued', 'note.updated', 'note.cancelled')", name="type"),
+    Index("ix_vendor_events_vendor_id_txid_seq", "vendor_id", "txid", "seq"),
+    Index("ix_vendor_events_occurred_at", "occurred_at"),
+)
+
+vendor_feed_purges = Table(
+    "vendor_feed_purges",
+    metadata,
+    # The newest position purged from a vendor's feed: cursors before it are gone (410).
+    Column("vendor_id", BigInteger, ForeignKey("clients.id"), primary_key=True),
+    Column("txid", XID8, nullable=False),
+    Column("seq", BigInteger, nullable=False),
+)
+
+vendor_reads = Table(
+    "vendor_reads",
+    metadata,
+    # NEISPUO-compatible read state: notes a vendor acknowledged through /acknowledge.
+    Column("vendor_id", BigInteger, ForeignKey("clients.id"), primary_key=True),
+    Column("notice_id", BigInteger, ForeignKey("medical_notices.id"), primary_key=True),
+    Column("acknowledged_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+vendor_acks = Table(
+    "vendor_acks",
+    metadata,
+    # What a vendor's diary did with a note (the latest ack wins).
+    Column("vendor_id", BigInteger, ForeignKey("clients.id"), primary_key=True),
+    Column("notice_id", BigInteger, ForeignKey("medical_notices.id"), primary_key=True),
+    Column("event_seq", BigInteger, nullable=False),
+    Column("outcome", Text, nullable=False),
+    Column("excused_absences", Integer, nullable=False),
+    Column("comment", Text, nullable=True),
+    Column("at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    CheckConstraint("outcome IN ('excused', 'pendingTeacher', 'rejected')", name="outcome"),
 )

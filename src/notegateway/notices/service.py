@@ -16,6 +16,7 @@ from notegateway.diary import repository as diary_repository
 from notegateway.diary import service as diary_service
 from notegateway.notices import repository
 from notegateway.notices.validation import ValidNote, raw_nrn, validate_note
+from notegateway.vendors import service as vendors_service
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +71,11 @@ async def push_notes(db: asyncpg.Connection, items: list[Any], actor: str) -> li
             + [locks.identity_key(n.identifier_kind, n.identifier) for n in notes],
         )
         stored = {s.nrn: s for s in await repository.insert_notes(db, notes, actor)}
-        # The new notes excuse what they cover, in this same transaction.
+        # The new notes excuse what they cover, and reach the vendors whose schools they
+        # concern, in this same transaction.
+        await vendors_service.sync_feed(
+            db, [s.notice_id for s in stored.values() if s.notice_id and s.person_id]
+        )
         await diary_service.apply_rules(
             db,
             actor,
@@ -122,6 +127,7 @@ async def cancel(
     reconciled = diary_repository.Reconciled()
     if notice_id is not None:
         reconciled = await diary_service.apply_rules(db, actor, held_by_notices=[notice_id])
+        await vendors_service.sync_feed(db, [notice_id])
     status_code = 200 if notice_id is not None else 202
     answer = {
         "nrnMedicalNotice": nrn,
@@ -147,6 +153,6 @@ async def notice_view(db: asyncpg.Connection, nrn: str) -> dict[str, Any]:
         "match": "matched" if row["person_id"] is not None else "unmatched",
         "placements": json.loads(row["placements"]),
         "excusedAbsences": row["excused"],
-        "vendorAcks": [],
+        "vendorAcks": await vendors_service.acks_of_note(db, row["id"]),
         "hisMedicalNotice": json.loads(row["payload"]),
     }

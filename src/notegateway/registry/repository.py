@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import asyncpg
 
@@ -169,20 +170,25 @@ placed AS (
     RETURNING notice_id
 )
 SELECT (SELECT coalesce(array_agg(id), '{{}}') FROM unmatched) AS unmatched,
-       (SELECT count(*) FROM matched) AS matched
+       (SELECT count(*) FROM matched) AS matched,
+       (SELECT coalesce(array_agg(notice_id), '{{}}') FROM person_notices) AS notices
 """
+
+
+@dataclass(frozen=True, slots=True)
+class Rematched:
+    unmatched: list[int]  # notes that left the person
+    newly_matched: int
+    notices: list[int]  # the person's notes now
 
 
 async def rematch_and_place(
     db: asyncpg.Connection, person_id: int, kind: int, identifier: str, actor: str
-) -> tuple[list[int], int]:
-    """Match the person's notes to them by identifier (and unmatch the rest), place every day.
-
-    Returns (ids of the notes unmatched, how many notes were newly matched).
-    """
+) -> Rematched:
+    """Match the person's notes to them by identifier (and unmatch the rest), place every day."""
     row = await db.fetchrow(_REMATCH, person_id, kind, identifier, actor)
     assert row is not None
-    return list(row["unmatched"]), row["matched"]
+    return Rematched(list(row["unmatched"]), row["matched"], list(row["notices"]))
 
 
 async def person_identity(db: asyncpg.Connection, person_id: int) -> tuple[int, str] | None:

@@ -29,6 +29,7 @@ from notegateway.registry.schemas import (
     PersonBatchItemIn,
     PersonIn,
 )
+from notegateway.vendors import service as vendors_service
 
 log = logging.getLogger(__name__)
 
@@ -228,17 +229,18 @@ async def _write_person(
     if not same_enrollments:
         await repository.replace_enrollments(db, person.person_id, enrollments)
     if not (same_identity and same_enrollments):
-        unmatched, matched = await repository.rematch_and_place(
+        rematched = await repository.rematch_and_place(
             db, person.person_id, kind, person.identifier, actor
         )
         # Re-apply the excusal rules to all of the person's days, and to whatever the notes
-        # that left them held.
+        # that left them held; tell the vendors what changed for them.
         await diary_service.apply_rules(
-            db, actor, [(person.person_id, dt.date.min, dt.date.max)], unmatched
+            db, actor, [(person.person_id, dt.date.min, dt.date.max)], rematched.unmatched
         )
-        if matched:
-            metrics.NOTES_MATCHED_LATE.inc(matched)
-            log.info("registry write matched %d waiting note(s)", matched)
+        await vendors_service.sync_feed(db, rematched.notices + rematched.unmatched)
+        if rematched.newly_matched:
+            metrics.NOTES_MATCHED_LATE.inc(rematched.newly_matched)
+            log.info("registry write matched %d waiting note(s)", rematched.newly_matched)
     # Later writes in the same batch compare against what this one stored.
     current.pop(person.person_id, None)
     fresh = await repository.current_persons(db, [person.person_id])

@@ -1,0 +1,315 @@
+"""All SQL of the vendors' side.
+
+Authorization lives here, in one place: every query a vendor's request runs starts from
+`VENDOR_PLACEMENTS` (placements in the institutions whose diary is this vendor, `$1`) or
+from rows keyed by `vendor_id = $1`. A query that forgot the scope would have no way to
+reach a note.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import asyncpg
+
+from notegateway.vendors.cursor import Position
+
+VENDOR_PLACEMENTS = """
+vendor_placements AS (
+    SELECT p.*
+    FROM placements AS p
+    JOIN institutions AS i ON i.id = p.institution_id
+    WHERE i.diary_client_id = $1
+)
+"""
+
+
+def _placement_json(alias: str) -> str:
+    return f"""jsonb_build_object(
+        'institutionId', {alias}.institution_id, 'className', {alias}.class_name,
+        'section', {alias}.section, 'fromDate', {alias}.from_date, 'toDate', {alias}.to_date)"""
+
+
+# What each vendor is told when a note or its placements change (one statement, all vendors).
+_SYNC_FEED = f"""
+WITH target AS (SELECT DISTINCT unnest($1::bigint[]) AS notice_id),
+placed_now AS (
+    SELECT i.diary_client_id AS vendor_id, p.notice_id,
+           jsonb_agg({_placement_json("p")} ORDER BY p.from_date, p.institution_id) AS placements
+    FROM target AS t
+    JOIN placements AS p ON p.notice_id = t.notice_id
+    JOIN institutions AS i ON i.id = p.institution_id AND i.diary_client_id IS NOT NULL
+    GROUP BY i.diary_client_id, p.notice_id
+),
+told AS (
+    SELECT s.vendor_id, s.notice_id, s.state, s.placements
+    FROM vendor_note_state AS s JOIN target AS t ON t.notice_id = s.notice_id
+    FOR UPDATE OF s
+),
+pairs AS (
+    SELECT coalesce(c.vendor_id, b.vendor_id) AS vendor_id,
+           coalesce(c.notice_id, b.notice_id) AS notice_id,
+           c.placements AS placed, b.state AS was, b.placements AS was_placed,
+           n.status, n.person_id
+    FROM placed_now AS c
+    FULL JOIN told AS b ON b.vendor_id = c.vendor_id AND b.notice_id = c.notice_id
+    JOIN medical_notices AS n ON n.id = coalesce(c.notice_id, b.notice_id)
+),
+decided AS (
+    SELECT pairs.*,
+           CASE
+               WHEN was = 'annulled' THEN NULL
+               WHEN status = 'cancelled' AND was = 'issued' THEN 'note.cancelled'
+               WHEN status = 'cancelled' THEN NULL  -- never handed on: nothing to say
+               WHEN placed IS NOT NULL AND (was IS NULL OR was = 'gone') THEN 'note.issued'
+               WHEN placed IS NOT NULL AND was = 'issued' AND placed <> was_placed
+                   THEN 'note.updated'
+               WHEN placed IS NULL AND was = 'issued' THEN 'note.cancelled'
+           END AS event_type,
+           CASE WHEN status = 'cancelled' THEN 'annulled' ELSE 'placement' END AS why
+    FROM pairs
+),
+events AS (
+    INSERT INTO vendor_events (vendor_id, notice_id, person_id, type, reason, placements)
+    SELECT vendor_id, notice_id, person_id, event_type,
+           CASE WHEN event_type = 'note.cancelled' THEN why END,
+           CASE WHEN event_type = 'note.cancelled' AND why = 'annulled' THEN was_placed
+                ELSE coalesce(placed, '[]'::jsonb) END
+    FROM decided
+    WHERE event_type IS NOT NULL
+    ORDER BY notice_id, vendor_id
+    RETURNING vendor_id
+),
+remembered AS (
+    INSERT INTO vendor_note_state (vendor_id, notice_id, state, placements)
+    SELECT vendor_id, notice_id,
+           CASE WHEN event_type <> 'note.cancelled' THEN 'issued'
+                WHEN why = 'annulled' THEN 'annulled' ELSE 'gone' END,
+           CASE WHEN event_type = 'note.cancelled' THEN coalesce(was_placed, '[]'::jsonb)
+                ELSE placed END
+    FROM decided
+    WHERE event_type IS NOT NULL
+    ON CONFLICT (vendor_id, notice_id) DO UPDATE
+       SET state = excluded.state, placements = excluded.placements, updated_at = now()
+)
+SELECT count(*) FROM events
+"""
+
+
+async def sync_feed(db: asyncpg.Connection, notice_ids: Sequence[int]) -> int:
+    """Write the feed events these notes' changes mean to each vendor; how many."""
+    if not notice_ids:
+        return 0
+    count: int = await db.fetchval(_SYNC_FEED, list(notice_ids))
+    return count
+
+
+async def next_notices(db: asyncpg.Connection, vendor_id: int, count: int) -> list[asyncpg.Record]:
+    """NEISPUO's /next: active notes placed with this vendor, last 3 months, not yet read."""
+    rows: list[asyncpg.Record] = await db.fetch(
+        f"""
+        WITH {VENDOR_PLACEMENTS}
+        SELECT n.id, n.person_id, n.payload::text AS payload
+        FROM medical_notices AS n
+        WHERE n.status = 'active'
+          AND n.received_at > now() - interval '3 months'
+          AND EXISTS (SELECT 1 FROM vendor_placements AS vp WHERE vp.notice_id = n.id)
+          AND NOT EXISTS (SELECT 1 FROM vendor_reads AS r
+                          WHERE r.vendor_id = $1 AND r.notice_id = n.id)
+        ORDER BY n.id
+        LIMIT $2
+        """,
+        vendor_id,
+        count,
+    )
+    return rows
+
+
+async def last_push_time(db: asyncpg.Connection) -> dt.datetime | None:
+    value: dt.datetime | None = await db.fetchval("SELECT max(received_at) FROM medical_notices")
+    return value
+
+
+async def mark_read(db: asyncpg.Connection, vendor_id: int, notice_ids: Sequence[int]) -> int:
+    """Record these notes as read by the vendor; ids outside its scope are ignored."""
+    status: str = await db.execute(
+        f"""
+        WITH {VENDOR_PLACEMENTS}
+        INSERT INTO vendor_reads (vendor_id, notice_id)
+        SELECT $1, n.id FROM medical_notices AS n
+        WHERE n.id = ANY($2::bigint[])
+          AND EXISTS (SELECT 1 FROM vendor_placements AS vp WHERE vp.notice_id = n.id)
+        ON CONFLICT (vendor_id, notice_id) DO NOTHING
+        """,
+        vendor_id,
+        list(notice_ids),
+    )
+    return int(status.rsplit(" ", 1)[-1])
+
+
+async def feed_page(
+    db: asyncpg.Connection, vendor_id: int, after: Position, limit: int
+) -> list[asyncpg.Record]:
+    """This vendor's events after `after`, in feed order, only those that can no longer be
+    overtaken: written by transactions older than every transaction still running."""
+    rows: list[asyncpg.Record] = await db.fetch(
+        """
+        SELECT e.seq, e.txid::text::bigint AS txid, e.type, e.reason, e.occurred_at,
+               e.notice_id, e.person_id, e.placements::text AS placements,
+               n.payload::text AS payload
+        FROM vendor_events AS e
+        JOIN medical_notices AS n ON n.id = e.notice_id
+        WHERE e.vendor_id = $1
+          AND (e.txid, e.seq) > ($2::text::xid8, $3::bigint)
+          AND e.txid < pg_snapshot_xmin(pg_current_snapshot())
+        ORDER BY e.txid, e.seq
+        LIMIT $4
+        """,
+        vendor_id,
+        str(after.txid),
+        after.seq,
+        limit,
+    )
+    return rows
+
+
+async def feed_lag(
+    db: asyncpg.Connection, vendor_id: int, after: Position
+) -> tuple[int, dt.datetime | None]:
+    """Events of this vendor past `after` (committed ones), and when the oldest occurred."""
+    row = await db.fetchrow(
+        """
+        SELECT count(*) AS behind, min(occurred_at) AS oldest
+        FROM vendor_events
+        WHERE vendor_id = $1 AND (txid, seq) > ($2::text::xid8, $3::bigint)
+        """,
+        vendor_id,
+        str(after.txid),
+        after.seq,
+    )
+    assert row is not None
+    return row["behind"], row["oldest"]
+
+
+async def purged_up_to(db: asyncpg.Connection, vendor_id: int) -> Position:
+    row = await db.fetchrow(
+        "SELECT txid::text::bigint AS txid, seq FROM vendor_feed_purges WHERE vendor_id = $1",
+        vendor_id,
+    )
+    return Position(row["txid"], row["seq"]) if row else Position(0, 0)
+
+
+async def purge_events(db: asyncpg.Connection, older_than: dt.datetime) -> int:
+    """Delete events older than `older_than`, remembering per vendor how far it went."""
+    count: int = await db.fetchval(
+        """
+        WITH gone AS (
+            DELETE FROM vendor_events WHERE occurred_at < $1
+            RETURNING vendor_id, txid, seq
+        ),
+        newest AS (
+            SELECT DISTINCT ON (vendor_id) vendor_id, txid, seq
+            FROM gone ORDER BY vendor_id, txid DESC, seq DESC
+        ),
+        remembered AS (
+            INSERT INTO vendor_feed_purges (vendor_id, txid, seq)
+            SELECT vendor_id, txid, seq FROM newest
+            ON CONFLICT (vendor_id) DO UPDATE SET txid = excluded.txid, seq = excluded.seq
+            WHERE (vendor_feed_purges.txid, vendor_feed_purges.seq)
+                  < (excluded.txid, excluded.seq)
+        )
+        SELECT count(*) FROM gone
+        """,
+        older_than,
+    )
+    return count
+
+
+async def event_of_vendor(db: asyncpg.Connection, vendor_id: int, position: Position) -> int | None:
+    """The note of this vendor's event at `position`, if it is still kept."""
+    value: int | None = await db.fetchval(
+        """
+        SELECT notice_id FROM vendor_events
+        WHERE vendor_id = $1 AND seq = $3 AND txid = $2::text::xid8
+        """,
+        vendor_id,
+        str(position.txid),
+        position.seq,
+    )
+    return value
+
+
+async def record_ack(
+    db: asyncpg.Connection,
+    vendor_id: int,
+    notice_id: int,
+    event_seq: int,
+    outcome: str,
+    excused_absences: int,
+    comment: str | None,
+) -> None:
+    await db.execute(
+        """
+        INSERT INTO vendor_acks (vendor_id, notice_id, event_seq, outcome, excused_absences,
+                                 comment)
+        VALUES ($1, $2, $3, $4, $5, $6)
+        ON CONFLICT (vendor_id, notice_id) DO UPDATE
+           SET event_seq = excluded.event_seq, outcome = excluded.outcome,
+               excused_absences = excluded.excused_absences, comment = excluded.comment,
+               at = now()
+        """,
+        vendor_id,
+        notice_id,
+        event_seq,
+        outcome,
+        excused_absences,
+        comment,
+    )
+
+
+async def vendor_view(db: asyncpg.Connection, vendor_id: int, nrn: str) -> asyncpg.Record | None:
+    """A note as this vendor may see it: only with placements in its institutions."""
+    return await db.fetchrow(
+        f"""
+        WITH {VENDOR_PLACEMENTS}
+        SELECT n.id, n.status, n.payload::text AS payload,
+               jsonb_agg({_placement_json("vp")}
+                         ORDER BY vp.from_date, vp.institution_id)::text AS placements
+        FROM medical_notices AS n
+        JOIN vendor_placements AS vp ON vp.notice_id = n.id
+        WHERE n.nrn = $2
+        GROUP BY n.id
+        """,
+        vendor_id,
+        nrn,
+    )
+
+
+async def acks_of_note(db: asyncpg.Connection, notice_id: int) -> list[dict[str, Any]]:
+    rows = await db.fetch(
+        """
+        SELECT c.name AS vendor, a.outcome, a.excused_absences, a.comment, a.at
+        FROM vendor_acks AS a JOIN clients AS c ON c.id = a.vendor_id
+        WHERE a.notice_id = $1
+        ORDER BY c.name
+        """,
+        notice_id,
+    )
+    return [
+        {
+            "vendor": r["vendor"],
+            "outcome": r["outcome"],
+            "excusedAbsences": r["excused_absences"],
+            "comment": r["comment"],
+            "at": r["at"],
+        }
+        for r in rows
+    ]
+
+
+def placements(text: str) -> list[dict[str, Any]]:
+    loaded: list[dict[str, Any]] = json.loads(text)
+    return loaded

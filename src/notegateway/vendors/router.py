@@ -1,0 +1,98 @@
+"""HTTP of the vendors' side: /api/v1/medicalNotices (role vendor)."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi.responses import JSONResponse
+
+from notegateway.clients.auth import PollingVendor, VendorClient
+from notegateway.core.db import transaction
+from notegateway.core.deps import Db
+from notegateway.core.jsonbody import read_json
+from notegateway.core.openapi import json_array_body, json_body
+from notegateway.notices.router import NrnPath
+from notegateway.vendors import notifier, service
+from notegateway.vendors.schemas import EventAckIn, FeedPage, NextNotices, VendorNotice
+
+router = APIRouter(prefix="/api/v1/medicalNotices", tags=["Vendors"])
+
+
+@router.get(
+    "/next/{next}",
+    summary="NEISPUO-compatible: the next notes not yet acknowledged by this vendor",
+    response_model=NextNotices,
+)
+async def next_notices(
+    count: Annotated[int, Path(alias="next", ge=100, le=10000)], client: VendorClient, db: Db
+) -> JSONResponse:
+    return JSONResponse(await service.next_notices(db, client.id, count))
+
+
+@router.post(
+    "/acknowledge",
+    summary="NEISPUO-compatible: these notes are read (ids not given to this vendor are ignored)",
+    response_class=Response,
+    responses={200: {"description": "empty body"}},
+    openapi_extra=json_array_body({"type": "integer", "format": "int64"}, 1, 100000),
+)
+async def acknowledge(request: Request, client: VendorClient, db: Db) -> Response:
+    await service.acknowledge(db, client.id, await read_json(request))
+    return Response(status_code=200)
+
+
+@router.get(
+    "/events",
+    summary="This vendor's ordered feed of note events; long polls with `wait`",
+    response_model=FeedPage,
+    responses={410: {"description": "the cursor is older than the feed keeps"}},
+)
+async def events(
+    request: Request,
+    client: PollingVendor,
+    after: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    wait: Annotated[float, Query(ge=0, le=30)] = 0,
+) -> JSONResponse:
+    engine = request.app.state.engine
+    key: bytes = request.app.state.token_key
+    feed: notifier.FeedNotifier = request.app.state.feed_notifier
+    position = service.read_cursor(key, client.id, after)
+    deadline = time.monotonic() + wait
+    while True:
+        # Taken before looking, so a commit between the look and the wait still wakes us.
+        waiter = feed.waiter(client.id)
+        async with transaction(engine) as db:
+            page = await service.feed_page(db, key, (client.id, client.name), position, limit)
+        remaining = deadline - time.monotonic()
+        if page["events"] or remaining <= 0:
+            return JSONResponse(page)
+        # Woken by NOTIFY at once; the 1 s ceiling covers events held back until an older
+        # transaction ends (the feed serves only what can no longer be overtaken).
+        await notifier.wait_for(waiter, min(remaining, 1.0))
+
+
+@router.post(
+    "/events/{cursor}/ack",
+    summary="What this vendor's diary did with that event's note (the latest ack wins)",
+    status_code=204,
+    response_class=Response,
+    openapi_extra=json_body(EventAckIn),
+)
+async def ack_event(
+    cursor: Annotated[str, Path(max_length=400)], request: Request, client: VendorClient, db: Db
+) -> Response:
+    body = await read_json(request)
+    await service.ack_event(db, request.app.state.token_key, (client.id, client.name), cursor, body)
+    return Response(status_code=204)
+
+
+@router.get(
+    "/{nrn}",
+    summary="A note as this vendor may see it (404 outside its scope)",
+    response_model=VendorNotice,
+)
+async def vendor_view(nrn: NrnPath, client: VendorClient, db: Db) -> JSONResponse:
+    return JSONResponse(await service.vendor_view(db, client.id, nrn))
