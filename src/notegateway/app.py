@@ -7,14 +7,18 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from notegateway import __version__
 from notegateway.clients import service as clients_service
 from notegateway.core.config import Settings
 from notegateway.core.db import create_engine, resolve_database_url, to_libpq_url, transaction
-from notegateway.core.errors import UnhandledErrorMiddleware, install_error_handlers
+from notegateway.core.errors import (
+    UnhandledErrorMiddleware,
+    install_error_handlers,
+    reject_nul_in_query,
+)
 from notegateway.core.logging import AccessLogMiddleware
 from notegateway.core.openapi import install_openapi
 from notegateway.diary.router import router as diary_router
@@ -77,6 +81,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        dependencies=[Depends(reject_nul_in_query)],
     )
     app.state.settings = settings
     install_error_handlers(app)

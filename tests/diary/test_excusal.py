@@ -328,3 +328,44 @@ async def test_metrics_count_excused_and_reverted(api: Api, school: None) -> Non
         - value(before, "notegateway_absences_reverted_total")
         == 1
     )
+
+
+async def test_excused_count_is_what_the_note_holds_now(api: Api, school: None) -> None:
+    await api.post_absence(absence(120, 1, SCHOOL, "2026-11-18"))
+    await api.post_absence(absence(121, 1, SCHOOL, "2026-11-19"))
+    await api.push(note("25317A000123", EGN))
+    await api.patch_absence(121, {"comment": "видяно"})
+    assert (await api.view("25317A000123")).json()["excusedAbsences"] == 2
+    await api.cancel("25317A000123")
+    assert (await api.absence_by_id(121))["kind"] == "excused"  # a person's: stays
+    assert (await api.view("25317A000123")).json()["excusedAbsences"] == 0
+
+
+async def test_person_unexcusing_takes_the_absence_from_its_note(api: Api, school: None) -> None:
+    await api.post_absence(absence(130, 1, SCHOOL, "2026-11-18"))
+    await api.push(note("25317A000123", EGN))
+    changed = (await api.patch_absence(130, {"kind": "unexcused"})).json()
+    assert (changed["kind"], changed["excusedByNrn"], changed["comment"]) == (
+        "unexcused",
+        None,
+        None,
+    )
+    await api.cancel("25317A000123")
+    assert (await api.ops("/review")).json()["items"] == []
+
+
+async def test_nul_in_query_parameters_is_400(api: Api, school: None) -> None:
+    assert (await api.ops("/notes", identifier="14\x0043")).status_code == 400
+    response = await api.http.get(
+        f"/api/v1/diary/institutions/{SCHOOL}/medicalNotices",
+        params={"className": "5\x00"},
+        headers=await api.as_role("neispuo"),
+    )
+    assert response.status_code == 400
+
+
+async def test_cancellation_before_arrival_is_audited(api: Api, school: None) -> None:
+    await api.cancel("25317A000140", {"cancelReason": "грешка"})
+    await api.push(note("25317A000140", EGN))
+    audit = (await api.ops("/notes/25317A000140")).json()["audit"]
+    assert [e["action"] for e in audit] == ["note.cancelled_before_arrival", "note.received"]

@@ -81,3 +81,36 @@ async def test_patch_racing_a_cancellation(api: Api, pupil: None, db: asyncpg.Co
         assert final["setByPerson"]
         assert final["comment"] == "видяно"
         assert review == []
+
+
+async def test_cancel_racing_the_first_push_and_an_absence(
+    api: Api, pupil: None, db: asyncpg.Connection
+) -> None:
+    """The cancel must hold the pupil's identity lock even when its note was still arriving
+    as the cancel began; else an absence recorded meanwhile is excused by a cancelled note."""
+    await linger(db, "audit_log", 0.25)
+
+    async def later(seconds: float, call):  # type: ignore[no-untyped-def]
+        await asyncio.sleep(seconds)
+        return await call
+
+    pushed, cancelled, recorded = await asyncio.gather(
+        api.push(note("25317A000960", EGN)),
+        later(0.05, api.cancel("25317A000960")),  # waits for the push's NRN lock
+        later(0.6, api.post_absence(absence(960, 1, SCHOOL, "2026-11-19"))),
+    )
+    assert (pushed.status_code, cancelled.status_code, recorded.status_code) == (200, 200, 201)
+    assert (await api.view("25317A000960")).json()["status"] == "cancelled"
+    assert (await api.absence_by_id(960))["kind"] == "unexcused"
+
+
+async def test_same_absence_id_for_two_persons_at_once(
+    api: Api, pupil: None, db: asyncpg.Connection
+) -> None:
+    await api.put_person(2, person(make_egn(dt.date(2013, 1, 1), 5), enrollment(SCHOOL)))
+    await linger(db, "audit_log", 0.25)
+    first, second = await asyncio.gather(
+        api.post_absence(absence(970, 1, SCHOOL, "2026-11-19")),
+        api.post_absence(absence(970, 2, SCHOOL, "2026-11-19")),
+    )
+    assert sorted([first.status_code, second.status_code]) == [201, 409]

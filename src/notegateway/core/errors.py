@@ -150,3 +150,12 @@ class UnhandledErrorMiddleware:
                     500, "internal-error", "Internal error", "the request could not be completed"
                 )
                 await response(scope, receive, send)
+
+
+async def reject_nul_in_query(request: Request) -> None:
+    """PostgreSQL cannot hold NUL: a query parameter with one is invalid (400), not a 500."""
+    for name, value in request.query_params.multi_items():
+        if "\x00" in value:
+            raise BadRequest(
+                "invalid query parameter", [{"loc": ["query", name], "msg": "contains NUL"}]
+            )

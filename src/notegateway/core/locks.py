@@ -1,9 +1,12 @@
 """Transaction-scoped advisory locks that serialise work on one NRN or one person.
 
-Every path that could race on a note (push, cancel) takes the NRN's lock, and every path
-that matches notes to people (push, registry write) takes the identity's lock, all in one
-statement in a fixed order, so two such transactions never deadlock and the second one's
-statements see what the first committed.
+Every path that could race on a note (push, cancel) takes the NRN's lock; every path that
+changes what a person's notes excuse (push, cancel, absence, registry write) takes the
+lock of the person's identity (kind + identifier). The second of two such transactions
+waits, and its statements then see what the first committed.
+
+No deadlocks: locks are taken in classes, always in this order, each class in one
+statement in sorted order: person keys, then NRN keys, then identity keys.
 """
 
 from __future__ import annotations

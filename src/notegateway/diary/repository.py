@@ -187,8 +187,7 @@ async def insert_absence(
             INSERT INTO audit_log (actor, action, absence_id, after)
             SELECT $4, '{Action.RECORDED}', id, posted FROM ins
         )
-        SELECT (SELECT count(*) FROM ins) AS inserted,
-               (SELECT posted::text FROM absences WHERE id = $1) AS existing
+        SELECT count(*) AS inserted FROM ins
         """,
         absence_id,
         json.dumps(posted, ensure_ascii=False),
@@ -198,7 +197,9 @@ async def insert_absence(
     assert row is not None
     if row["inserted"]:
         return None
-    existing: dict[str, Any] = json.loads(row["existing"])
+    # A new statement: it sees the row a concurrent insert committed while we waited.
+    text = await db.fetchval("SELECT posted::text FROM absences WHERE id = $1", absence_id)
+    existing: dict[str, Any] = json.loads(text)
     return existing
 
 
@@ -223,8 +224,13 @@ async def set_by_person(
                SET kind = CASE WHEN $2::jsonb ? 'kind' THEN $2::jsonb->>'kind' ELSE a.kind END,
                    reason = CASE WHEN $2::jsonb ? 'kind' AND $2::jsonb->>'kind' <> a.kind
                                  THEN NULL ELSE a.reason END,
+                   -- A person who un-excuses an absence takes it from its note entirely.
                    comment = CASE WHEN $2::jsonb ? 'comment' THEN $2::jsonb->>'comment'
+                                  WHEN $2::jsonb->>'kind' = 'unexcused'
+                                       AND a.excused_by_notice_id IS NOT NULL THEN NULL
                                   ELSE a.comment END,
+                   excused_by_notice_id = CASE WHEN $2::jsonb->>'kind' = 'unexcused' THEN NULL
+                                               ELSE a.excused_by_notice_id END,
                    set_by_person = true,
                    updated_at = now()
               FROM before AS b
@@ -283,11 +289,9 @@ async def institution_notices(
     to_date: dt.date | None,
 ) -> list[asyncpg.Record]:
     rows: list[asyncpg.Record] = await db.fetch(
-        """
+        f"""
         SELECT n.id, n.person_id, n.status, n.payload::text AS payload,
-               (SELECT count(*) FROM absences AS a
-                 WHERE a.excused_by_notice_id = n.id AND a.institution_id = $1
-                   AND a.kind = 'excused') AS excused,
+               {held_absences_sql("n", "$1")} AS excused,
                coalesce((SELECT json_agg(json_build_object(
                             'institutionId', p.institution_id, 'className', p.class_name,
                             'section', p.section, 'fromDate', p.from_date, 'toDate', p.to_date)
@@ -313,3 +317,16 @@ async def institution_notices(
         to_date,
     )
     return rows
+
+
+def held_absences_sql(notice: str, institution: str | None = None) -> str:
+    """SQL: how many absences the note `notice` (an alias) holds excused now (rule 4):
+    still linked, still excused, and the note active and covering that day there."""
+    in_institution = f"AND a.institution_id = {institution}" if institution else ""
+    return f"""(SELECT count(*)
+        FROM absences AS a
+        JOIN placements AS p
+          ON p.notice_id = a.excused_by_notice_id AND p.institution_id = a.institution_id
+         AND a.date BETWEEN p.from_date AND p.to_date
+        WHERE a.excused_by_notice_id = {notice}.id AND a.kind = '{Kind.EXCUSED}'
+          AND {notice}.status = 'active' {in_institution})"""

@@ -10,6 +10,7 @@ from typing import Any
 
 import asyncpg
 
+from notegateway.diary.repository import held_absences_sql
 from notegateway.notices.validation import ValidNote
 from notegateway.registry.placement_sql import placement_runs
 
@@ -17,9 +18,9 @@ _INSERT_NOTES = f"""
 WITH input AS (
     SELECT * FROM unnest($1::text[], $2::text[], $3::int2[], $4::int2[], $5::text[],
                          $6::text[], $7::date[], $8::date[], $9::timestamp[], $10::text[],
-                         $11::text[])
+                         $11::text[]) WITH ORDINALITY
         AS t(nrn, nrn_examination, identifier_type, identifier_kind, identifier,
-             pmi, from_date, to_date, authored_on, payload, excusal_comment)
+             pmi, from_date, to_date, authored_on, payload, excusal_comment, ord)
 ),
 inserted AS (
     INSERT INTO medical_notices (nrn, nrn_examination, identifier_type, identifier_kind,
@@ -35,6 +36,7 @@ inserted AS (
     LEFT JOIN persons AS p
            ON p.identifier_kind = i.identifier_kind AND p.identifier = i.identifier
     LEFT JOIN notice_cancellations AS c ON c.nrn = i.nrn
+    ORDER BY i.ord  -- ids in input order: "received first" holds
     ON CONFLICT (nrn) DO NOTHING
     RETURNING id AS notice_id, nrn, person_id, from_date, to_date, status
 ),
@@ -162,6 +164,22 @@ async def mark_cancelled(
     return value
 
 
+async def audit_early_cancellation(
+    db: asyncpg.Connection, nrn: str, reason: str | None, actor: str
+) -> None:
+    """A cancellation kept for a note not received yet (no note id to name)."""
+    await db.execute(
+        """
+        INSERT INTO audit_log (actor, action, after)
+        VALUES ($1, 'note.cancelled_before_arrival',
+                jsonb_build_object('nrnMedicalNotice', $2::text, 'cancelReason', $3::text))
+        """,
+        actor,
+        nrn,
+        reason,
+    )
+
+
 async def note_identity(db: asyncpg.Connection, nrn: str) -> tuple[int, str] | None:
     """A note's identity (kind, identifier): it never changes once the note is kept."""
     row = await db.fetchrow(
@@ -184,8 +202,7 @@ async def notice_view_row(db: asyncpg.Connection, nrn: str) -> asyncpg.Record | 
         f"""
         SELECT n.id, n.nrn, n.received_at, n.processed_at, n.status, n.person_id,
                n.payload::text AS payload, {_PLACEMENTS_JSON} AS placements,
-               (SELECT count(*) FROM absences AS a
-                 WHERE a.excused_by_notice_id = n.id AND a.kind = 'excused') AS excused
+               {held_absences_sql("n")} AS excused
         FROM medical_notices AS n WHERE n.nrn = $1
         """,
         nrn,

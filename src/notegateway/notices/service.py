@@ -65,10 +65,9 @@ async def push_notes(db: asyncpg.Connection, items: list[Any], actor: str) -> li
 
     if first_of_nrn:
         notes = list(first_of_nrn.values())
+        await locks.lock_keys(db, [locks.nrn_key(n.nrn) for n in notes])
         await locks.lock_keys(
-            db,
-            [locks.nrn_key(n.nrn) for n in notes]
-            + [locks.identity_key(n.identifier_kind, n.identifier) for n in notes],
+            db, [locks.identity_key(n.identifier_kind, n.identifier) for n in notes]
         )
         stored = {s.nrn: s for s in await repository.insert_notes(db, notes, actor)}
         # The new notes excuse what they cover, and reach the vendors whose schools they
@@ -116,11 +115,11 @@ async def cancel(
 
     What the note held returns to unexcused, or passes to another covering note.
     """
-    keys = [locks.nrn_key(nrn)]
-    identity = await repository.note_identity(db, nrn)  # immutable: safe to read unlocked
+    await locks.lock_keys(db, [locks.nrn_key(nrn)])
+    # Read under the NRN lock: a push of this NRN has committed or not begun.
+    identity = await repository.note_identity(db, nrn)
     if identity is not None:
-        keys.append(locks.identity_key(*identity))
-    await locks.lock_keys(db, keys)
+        await locks.lock_keys(db, [locks.identity_key(*identity)])
     if not await repository.insert_cancellation(db, nrn, reason):
         return await repository.first_cancellation_answer(db, nrn)
     notice_id = await repository.mark_cancelled(db, nrn, reason, actor)
@@ -128,6 +127,8 @@ async def cancel(
     if notice_id is not None:
         reconciled = await diary_service.apply_rules(db, actor, held_by_notices=[notice_id])
         await vendors_service.sync_feed(db, [notice_id])
+    else:
+        await repository.audit_early_cancellation(db, nrn, reason, actor)
     status_code = 200 if notice_id is not None else 202
     answer = {
         "nrnMedicalNotice": nrn,

@@ -9,6 +9,8 @@ import asyncpg
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from notegateway.diary.repository import held_absences_sql
+
 
 async def schema_revision(engine: AsyncEngine, limit_seconds: float = 3.0) -> str | None:
     async def query() -> str | None:
@@ -34,11 +36,10 @@ async def search_notes(
 ) -> tuple[list[asyncpg.Record], int]:
     """Notes newest first by the operators' filters, and how many match in all."""
     rows = await db.fetch(
-        """
+        f"""
         SELECT n.id, n.nrn, n.nrn_examination, n.received_at, n.processed_at, n.status,
                n.person_id, n.from_date, n.to_date, n.payload::text AS payload,
-               (SELECT count(*) FROM absences AS a
-                 WHERE a.excused_by_notice_id = n.id AND a.kind = 'excused') AS excused,
+               {held_absences_sql("n")} AS excused,
                count(*) OVER () AS total
         FROM medical_notices AS n
         WHERE ($1::text IS NULL OR (n.person_id IS NOT NULL) = ($1 = 'matched'))
@@ -92,6 +93,7 @@ async def audit_of_note(db: asyncpg.Connection, notice_id: int, nrn: str) -> lis
         SELECT at, actor, action, absence_id, before::text AS before, after::text AS after
         FROM audit_log
         WHERE notice_id = $1 OR before->>'excusedByNrn' = $2
+           OR (action = 'note.cancelled_before_arrival' AND after->>'nrnMedicalNotice' = $2)
         ORDER BY id
         """,
         notice_id,

@@ -1,0 +1,106 @@
+"""NEISPUO-compatible pull (/next, /acknowledge) and the vendor's view of a note."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from tests.factories import Api, make_egn, note
+from tests.vendors.conftest import MOVER, PUPIL, Vendor
+
+
+@pytest.mark.smoke
+async def test_next_serves_notes_of_its_schools_in_id_order(
+    api: Api, acme: Vendor, beta: Vendor, schools: None
+) -> None:
+    outsider = make_egn(dt.date(2012, 2, 2), 9)
+    await api.push(
+        note("25317A000001", PUPIL), note("25317A000002", outsider), note("25317A000003", MOVER)
+    )
+    response = await acme.get("/next/100")
+    assert response.status_code == 200
+    body = response.json()
+    assert [n["medicalNoticeId"] for n in body["medicalNotices"]] == [1, 3]
+    assert [n["personId"] for n in body["medicalNotices"]] == [1, 2]
+    assert (
+        body["medicalNotices"][0]["hisMedicalNotice"]["medicalNotice"]["fromDate"]
+        == "2026-11-18T00:00:00"
+    )
+    assert body["hasMore"] is False
+    assert dt.datetime.fromisoformat(body["lastHisSyncTime"]).tzinfo is None  # NEISPUO's local form
+    assert len(body["lastHisSyncTime"]) == 19
+    assert [
+        n["medicalNoticeId"] for n in (await beta.get("/next/100")).json()["medicalNotices"]
+    ] == [3]
+
+
+async def test_next_bounds_and_has_more(api: Api, acme: Vendor, schools: None) -> None:
+    assert (await acme.get("/next/99")).status_code == 400
+    assert (await acme.get("/next/10001")).status_code == 400
+    await api.push(
+        *(note(f"25317A{i:06d}", PUPIL, authored_on="2026-11-20T10:31:00") for i in range(101))
+    )
+    page = (await acme.get("/next/100")).json()
+    assert len(page["medicalNotices"]) == 100
+    assert page["hasMore"] is True
+
+
+async def test_acknowledge_hides_notes_and_ignores_others(
+    api: Api, acme: Vendor, beta: Vendor, schools: None
+) -> None:
+    await api.push(note("25317A000001", PUPIL), note("25317A000003", MOVER))
+    empty = await acme.post("/acknowledge", [])
+    assert empty.status_code == 400
+    assert (await acme.post("/acknowledge", {"ids": [1]})).status_code == 400
+    # beta acknowledges acme's note 1 (not given to it) and its own note 2.
+    response = await beta.post("/acknowledge", [1, 2, 999])
+    assert response.status_code == 200
+    assert response.content == b""
+    assert (await beta.get("/next/100")).json()["medicalNotices"] == []
+    assert [
+        n["medicalNoticeId"] for n in (await acme.get("/next/100")).json()["medicalNotices"]
+    ] == [1, 2]
+    await acme.post("/acknowledge", [1])
+    assert [
+        n["medicalNoticeId"] for n in (await acme.get("/next/100")).json()["medicalNotices"]
+    ] == [2]
+
+
+async def test_cancelled_note_is_no_longer_served(api: Api, acme: Vendor, schools: None) -> None:
+    await api.push(note("25317A000001", PUPIL))
+    await api.cancel("25317A000001")
+    assert (await acme.get("/next/100")).json()["medicalNotices"] == []
+
+
+async def test_vendor_view_clipped_and_scoped(
+    api: Api, acme: Vendor, beta: Vendor, schools: None
+) -> None:
+    await api.push(note("25317A000003", MOVER, "2026-11-16", "2026-11-24"))
+    acme_view = (await acme.get("/25317A000003")).json()
+    assert acme_view["placements"] == [
+        {
+            "institutionId": 300001,
+            "className": "7",
+            "section": "А",
+            "fromDate": "2026-11-16",
+            "toDate": "2026-11-18",
+        }
+    ]
+    beta_view = (await beta.get("/25317A000003")).json()
+    assert [(p["institutionId"], p["fromDate"]) for p in beta_view["placements"]] == [
+        (300002, "2026-11-19")
+    ]
+    await api.push(note("25317A000001", PUPIL))
+    assert (await beta.get("/25317A000001")).status_code == 404  # acme's pupil only
+    assert (await beta.get("/25317A999999")).status_code == 404
+    await api.cancel("25317A000001")
+    assert (await acme.get("/25317A000001")).json()["status"] == "cancelled"
+
+
+async def test_other_roles_cannot_use_vendor_endpoints(api: Api, schools: None) -> None:
+    for role in ("nzis", "neispuo", "operator"):
+        response = await api.http.get(
+            "/api/v1/medicalNotices/next/100", headers=await api.as_role(role)
+        )
+        assert response.status_code == 403
