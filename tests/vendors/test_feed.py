@@ -1,0 +1,221 @@
+"""The event feed: what each vendor is told, cursors, acks, retention, long polling."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import asyncpg
+import pytest
+
+from notegateway.core.config import Settings
+from notegateway.vendors import service as vendors_service
+from tests.conftest import plain
+from tests.factories import Api, enrollment, make_lnch, note, person
+from tests.vendors.conftest import ACME_SCHOOL, BETA_SCHOOL, MOVER, NEISPUO_SCHOOL, PUPIL, Vendor
+
+
+def summary(events: list[dict]) -> list[tuple]:
+    return [(e["type"], e["medicalNoticeId"], e.get("reason")) for e in events]
+
+
+@pytest.mark.smoke
+async def test_issued_event_carries_note_and_clipped_placements(
+    api: Api, acme: Vendor, beta: Vendor, schools: None
+) -> None:
+    await api.push(note("25317A000003", MOVER, "2026-11-16", "2026-11-24"))
+    [event] = (await acme.feed())["events"]
+    assert event["type"] == "note.issued"
+    assert event["personId"] == 2
+    assert event["hisMedicalNotice"]["nrnMedicalNotice"] == "25317A000003"
+    assert event["placements"] == [
+        {
+            "institutionId": ACME_SCHOOL,
+            "className": "7",
+            "section": "А",
+            "fromDate": "2026-11-16",
+            "toDate": "2026-11-18",
+        }
+    ]
+    assert "reason" not in event
+    [beta_event] = (await beta.feed())["events"]
+    assert beta_event["placements"] == [
+        {
+            "institutionId": BETA_SCHOOL,
+            "className": "7",
+            "section": "Б",
+            "fromDate": "2026-11-19",
+            "toDate": "2026-11-24",
+        }
+    ]
+
+
+async def test_cursor_paging_and_a_still_cursor(api: Api, acme: Vendor, schools: None) -> None:
+    await api.push(*(note(f"25317A{i:06d}", PUPIL) for i in range(5)))
+    first = await acme.feed(limit=2)
+    assert (len(first["events"]), first["hasMore"]) == (2, True)
+    second = await acme.feed(first["nextCursor"], limit=2)
+    third = await acme.feed(second["nextCursor"], limit=2)
+    assert (len(third["events"]), third["hasMore"]) == (1, False)
+    ids = [e["medicalNoticeId"] for page in (first, second, third) for e in page["events"]]
+    assert ids == [1, 2, 3, 4, 5]
+    still = await acme.feed(third["nextCursor"])
+    assert still["events"] == []
+    assert still["nextCursor"] == third["nextCursor"]
+    assert first["events"][-1]["cursor"] == first["nextCursor"]
+    assert all(len(e["cursor"]) <= 200 for e in first["events"])
+
+
+async def test_bad_and_foreign_cursors_are_400(
+    api: Api, acme: Vendor, beta: Vendor, schools: None
+) -> None:
+    await api.push(note("25317A000001", PUPIL))
+    cursor = (await acme.feed())["nextCursor"]
+    tampered = cursor[:-2] + ("AA" if not cursor.endswith("AA") else "BB")
+    for bad in (tampered, "garbage", "c1.AAAA.BBBB", "x" * 201):
+        assert (await acme.get("/events", after=bad)).status_code == 400, bad
+    assert (await beta.get("/events", after=cursor)).status_code == 400
+    assert (await acme.get("/events", limit=0)).status_code == 400
+    assert (await acme.get("/events", wait=31)).status_code == 400
+
+
+async def test_registry_changes_yield_updated_cancelled_and_issued_again(
+    api: Api, acme: Vendor, schools: None
+) -> None:
+    await api.push(note("25317A000001", PUPIL))
+    await api.put_person(1, person(PUPIL, enrollment(ACME_SCHOOL, "9", "Г")))  # section change
+    await api.put_person(1, person(PUPIL, enrollment(NEISPUO_SCHOOL)))  # no day left with acme
+    await api.put_person(1, person(PUPIL, enrollment(ACME_SCHOOL, "9", "Г")))  # days come back
+    await api.cancel("25317A000001")
+    events = await acme.all_events()
+    assert summary(events) == [
+        ("note.issued", 1, None),
+        ("note.updated", 1, None),
+        ("note.cancelled", 1, "placement"),
+        ("note.issued", 1, None),
+        ("note.cancelled", 1, "annulled"),
+    ]
+    assert events[1]["placements"][0]["section"] == "Г"
+    assert events[2]["placements"] == []
+    assert (await acme.get("/25317A000001")).json()["status"] == "cancelled"
+
+
+async def test_lost_placement_hides_the_note_from_the_vendor(
+    api: Api, acme: Vendor, schools: None
+) -> None:
+    await api.push(note("25317A000001", PUPIL))
+    await api.put_person(1, person(PUPIL, enrollment(NEISPUO_SCHOOL)))
+    assert (await acme.get("/25317A000001")).status_code == 404
+
+
+async def test_late_match_reaches_the_vendor_and_early_annulment_says_nothing(
+    api: Api, acme: Vendor, schools: None
+) -> None:
+    lnch = make_lnch(5151)
+    await api.push(note("25317A000001", lnch, identifier_type=2))
+    assert (await acme.feed())["events"] == []
+    await api.cancel("25317A000002")
+    await api.push(note("25317A000002", PUPIL))  # annulled before it arrived
+    await api.put_person(3, person(lnch, enrollment(ACME_SCHOOL), identifier_type=2))
+    assert summary(await acme.all_events()) == [("note.issued", 1, None)]
+
+
+async def test_acks_show_in_the_views_and_the_latest_wins(
+    api: Api, acme: Vendor, beta: Vendor, schools: None
+) -> None:
+    await api.push(note("25317A000003", MOVER))
+    [event] = (await acme.feed())["events"]
+    ack = await acme.post(f"/events/{event['cursor']}/ack", {"outcome": "pendingTeacher"})
+    assert ack.status_code == 204
+    await api.cancel("25317A000003")
+    again = await acme.post(
+        f"/events/{event['cursor']}/ack",
+        {"outcome": "excused", "excusedAbsences": 3, "comment": "ok"},
+    )
+    assert again.status_code == 204  # allowed after the note was cancelled
+    acks = (await api.view("25317A000003")).json()["vendorAcks"]
+    assert [(a["vendor"], a["outcome"], a["excusedAbsences"], a["comment"]) for a in acks] == [
+        ("acme", "excused", 3, "ok")
+    ]
+    assert (await api.ops("/notes/25317A000003")).json()["vendorAcks"][0]["outcome"] == "excused"
+    # Not this vendor's event, malformed, or invalid bodies.
+    assert (
+        await beta.post(f"/events/{event['cursor']}/ack", {"outcome": "excused"})
+    ).status_code == 404
+    assert (await acme.post("/events/not*a*cursor/ack", {"outcome": "excused"})).status_code == 400
+    assert (await acme.post("/events/c1.AAAA.BBBB/ack", {"outcome": "excused"})).status_code == 404
+    assert (
+        await acme.post(f"/events/{event['cursor']}/ack", {"outcome": "maybe"})
+    ).status_code == 422
+
+
+async def test_retention_purges_and_old_cursors_are_410(
+    api: Api, acme: Vendor, schools: None, db: asyncpg.Connection
+) -> None:
+    await api.push(note("25317A000001", PUPIL))
+    start = await acme.feed()
+    await api.push(note("25317A000002", PUPIL))
+    page = await acme.feed(start["nextCursor"])
+    assert len(page["events"]) == 1
+    await db.execute("UPDATE vendor_events SET occurred_at = now() - interval '100 days'")
+    conn = await asyncpg.connect(plain(api.database_url))
+    try:
+        async with conn.transaction():
+            assert await vendors_service.purge(conn, Settings().event_retention_days) == 2
+    finally:
+        await conn.close()
+    expired = await acme.get("/events", after=start["nextCursor"])
+    assert expired.status_code == 410
+    assert expired.headers["content-type"] == "application/problem+json"
+    # The cursor at the newest purged event lost nothing: it still works.
+    assert (await acme.feed(page["nextCursor"]))["events"] == []
+    fresh = await acme.feed()
+    assert fresh["events"] == []
+    await api.push(note("25317A000003", PUPIL))
+    assert summary((await acme.feed(fresh["nextCursor"]))["events"]) == [("note.issued", 3, None)]
+
+
+async def test_long_poll_answers_soon_after_a_commit(api: Api, acme: Vendor, schools: None) -> None:
+    cursor = (await acme.feed())["nextCursor"]
+
+    async def push_later() -> float:
+        await asyncio.sleep(0.3)
+        await api.push(note("25317A000001", PUPIL))
+        return time.monotonic()
+
+    started = time.monotonic()
+    page, pushed_at = await asyncio.gather(acme.feed(cursor, wait=10), push_later())
+    answered = time.monotonic()
+    assert summary(page["events"]) == [("note.issued", 1, None)]
+    # Woken by NOTIFY: well before the 1 s re-check would have found it (at 1.0 s).
+    assert answered - pushed_at < 0.4
+    assert answered - started < 0.9
+
+
+async def test_long_poll_times_out_empty(api: Api, acme: Vendor, schools: None) -> None:
+    started = time.monotonic()
+    page = await acme.feed(wait=1)
+    assert page["events"] == []
+    assert 0.9 < time.monotonic() - started < 3
+
+
+async def test_feed_metrics(api: Api, acme: Vendor, schools: None) -> None:
+    await api.push(note("25317A000001", PUPIL), note("25317A000002", PUPIL))
+    await acme.feed(limit=1)
+    text = (await api.http.get("/metrics")).text
+    assert 'notegateway_vendor_feed_lag_events{vendor="acme"} 1.0' in text
+    assert 'notegateway_vendor_last_poll_timestamp_seconds{vendor="acme"}' in text
+
+
+async def test_a_vendor_never_sees_another_vendors_pupils(
+    api: Api, acme: Vendor, beta: Vendor, schools: None
+) -> None:
+    await api.push(note("25317A000001", PUPIL))
+    assert (await beta.feed())["events"] == []
+    assert (await beta.get("/next/100")).json()["medicalNotices"] == []
+    assert (await beta.get("/25317A000001")).status_code == 404
+    [event] = (await acme.feed())["events"]
+    assert (
+        await beta.post(f"/events/{event['cursor']}/ack", {"outcome": "rejected"})
+    ).status_code == 404
+    assert (await api.view("25317A000001")).json()["vendorAcks"] == []
