@@ -5,10 +5,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import os
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import asyncpg
@@ -20,24 +16,10 @@ from notegateway.core.config import Settings
 from notegateway.core.migrate import head_revision
 from tests.conftest import plain, with_database
 from tests.factories import bearer, make_egn, note
+from tests.serving import run_cli, served
 
 EGN = make_egn(dt.date(2014, 3, 15), 123)
 LNCH_LIKE = "9999999999"
-
-
-def run_cli(
-    database_url: str, *args: str, cwd: Path | None = None
-) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NOTEGATEWAY_")}
-    env["NOTEGATEWAY_DATABASE_URL"] = database_url
-    return subprocess.run(
-        [sys.executable, "-m", "notegateway", *args],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 async def test_clients_commands(database_url: str) -> None:
@@ -96,61 +78,28 @@ async def test_migrate_from_any_directory(server_url: str, tmp_path: Path) -> No
         await admin.close()
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.mark.smoke
 async def test_served_gateway_logs_no_identifiers(database_url: str, tmp_path: Path) -> None:
     added = await asyncio.to_thread(
         run_cli, database_url, "clients", "add", "nzis-main", "--role", "nzis"
     )
     token = added.stdout.strip().splitlines()[-1]
-    port = free_port()
     log_path = tmp_path / "serve.log"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NOTEGATEWAY_")}
-    env["NOTEGATEWAY_DATABASE_URL"] = database_url
-    with log_path.open("w") as log_file:
-        server = subprocess.Popen(  # noqa: ASYNC220 - a server process, waited for below
-            [sys.executable, "-m", "notegateway", "serve", "--port", str(port)],
-            env=env,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
+    async with served(database_url, log_path) as http:
+        invalid = note("25317A000124", LNCH_LIKE)
+        pushed = await http.post(
+            "/api/v1/hisMedicalNotices",
+            json=[note("25317A000123", EGN), invalid, {"patient": {"identifier": EGN}}],
+            headers=bearer(token),
         )
-        try:
-            base = f"http://127.0.0.1:{port}"
-            async with httpx.AsyncClient(base_url=base, timeout=10) as http:
-                deadline = time.monotonic() + 30
-                while True:
-                    try:
-                        if (await http.get("/health/ready")).status_code == 200:
-                            break
-                    except httpx.TransportError:
-                        pass
-                    assert time.monotonic() < deadline, log_path.read_text()
-                    await asyncio.sleep(0.2)
-                invalid = note("25317A000124", LNCH_LIKE)
-                pushed = await http.post(
-                    "/api/v1/hisMedicalNotices",
-                    json=[note("25317A000123", EGN), invalid, {"patient": {"identifier": EGN}}],
-                    headers=bearer(token),
-                )
-                assert pushed.status_code == 422
-                await http.get(
-                    f"/api/v1/hisMedicalNotices/25317A000123?identifier={EGN}",
-                    headers=bearer(token),
-                )
-                await http.get(f"/api/v1/nowhere/{EGN}", headers=bearer(token))
-                await http.post(
-                    "/api/v1/hisMedicalNotices",
-                    content=f'[{{"x": "{EGN}"'.encode(),
-                    headers=bearer(token),
-                )
-        finally:
-            server.terminate()
-            server.wait(timeout=20)
+        assert pushed.status_code == 422
+        await http.get(
+            f"/api/v1/hisMedicalNotices/25317A000123?identifier={EGN}", headers=bearer(token)
+        )
+        await http.get(f"/api/v1/nowhere/{EGN}", headers=bearer(token))
+        await http.post(
+            "/api/v1/hisMedicalNotices", content=f'[{{"x": "{EGN}"'.encode(), headers=bearer(token)
+        )
     log = log_path.read_text()
     assert "POST /api/v1/hisMedicalNotices 422" in log
     assert "GET /api/v1/hisMedicalNotices/{nrn} 200" in log
