@@ -42,7 +42,7 @@ async def load_demo(db: asyncpg.Connection, key: bytes) -> list[str]:
         (300001, 'ПГ "Иван Вазов"', "Варна", "demo-vendor"),
     ):
         await registry_service.put_institution(
-            db, institution_id, {"name": name, "town": town, "diary": diary}
+            db, institution_id, {"name": name, "town": town, "diary": diary}, "demo"
         )
     school_year = dt.date(2026, 9, 15)
     Enrollment = tuple[int, str, str | None, dt.date, dt.date | None]

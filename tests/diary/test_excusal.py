@@ -369,3 +369,24 @@ async def test_cancellation_before_arrival_is_audited(api: Api, school: None) ->
     await api.push(note("25317A000140", EGN))
     audit = (await api.ops("/notes/25317A000140")).json()["audit"]
     assert [e["action"] for e in audit] == ["note.cancelled_before_arrival", "note.received"]
+
+
+async def test_switch_to_neispuo_applies_the_rules_at_once(api: Api, school: None) -> None:
+    await api.put_institution(SCHOOL, diary="acme")
+    await api.post_absence(absence(140, 1, SCHOOL, "2026-11-18"))
+    await api.push(note("25317A000123", EGN))
+    assert (await api.absence_by_id(140))["kind"] == "unexcused"
+    await api.put_institution(SCHOOL, diary="neispuo")
+    assert (await api.absence_by_id(140))["excusedByNrn"] == "25317A000123"
+    audit = [e for e in (await api.ops("/notes/25317A000123")).json()["audit"]]
+    assert [e["action"] for e in audit][-1] == "absence.excused"
+
+
+async def test_review_item_leaves_the_list_when_the_note_covers_again(api: Api, school: None) -> None:
+    await api.post_absence(absence(150, 1, SCHOOL, "2026-11-18"))
+    await api.push(note("25317A000123", EGN))
+    await api.patch_absence(150, {"comment": "видяно"})
+    await api.put_person(1, person(EGN, enrollment(OTHER_SCHOOL)))
+    assert [r["absenceId"] for r in (await api.ops("/review")).json()["items"]] == [150]
+    await api.put_person(1, person(EGN, enrollment(SCHOOL)))
+    assert (await api.ops("/review")).json()["items"] == []

@@ -27,7 +27,8 @@ exactly these rules, set-based, to every absence in scope.
    if another note covers it, that note takes it over with its own comment.
 
 5. Hands off after a person. An absence a person changed after a note excused it stays
-   as it is when that note stops covering it, and is listed for review (`/api/v1/ops/review`).
+   as it is when that note stops covering it, and is listed for review (`/api/v1/ops/review`)
+   until the note covers it again.
 
 6. When. These rules are applied in the same transaction as whatever changes their
    inputs: a note arriving or cancelled, an absence recorded, a registry write.
@@ -62,6 +63,7 @@ class Action(StrEnum):
     CHANGED_BY_PERSON = "absence.changed_by_person"  # PATCH
     RECORDED = "absence.recorded"  # POST
     REVIEW = "absence.review"  # a person's absence lost its note: listed for review
+    REVIEW_RESOLVED = "absence.review_resolved"  # its note covers it again: off the list
     NOTE_RECEIVED = "note.received"
     NOTE_CANCELLED = "note.cancelled"
     NOTE_MATCHED = "note.matched"

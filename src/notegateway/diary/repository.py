@@ -80,6 +80,18 @@ review AS (
     ON CONFLICT (absence_id, notice_id) DO NOTHING
     RETURNING absence_id, notice_id, why
 ),
+resolved AS (
+    -- A listed absence whose note covers it again is no longer left for review.
+    DELETE FROM review_items AS r
+     USING absences AS a, medical_notices AS n
+     WHERE a.id = r.absence_id AND n.id = r.notice_id
+       AND a.id IN (SELECT id FROM scope)
+       AND n.status = 'active' AND n.person_id = a.person_id AND EXISTS (
+           SELECT 1 FROM placements AS p
+           WHERE p.notice_id = n.id AND p.institution_id = a.institution_id
+             AND a.date BETWEEN p.from_date AND p.to_date)
+    RETURNING r.absence_id, r.notice_id, r.why
+),
 audited AS (
     INSERT INTO audit_log (actor, action, notice_id, absence_id, before, after)
     SELECT $5,
@@ -97,6 +109,10 @@ audited AS (
     UNION ALL
     SELECT $5, '{Action.REVIEW}', r.notice_id, r.absence_id, NULL, jsonb_build_object('why', r.why)
     FROM review AS r
+    UNION ALL
+    SELECT $5, '{Action.REVIEW_RESOLVED}', r.notice_id, r.absence_id,
+           jsonb_build_object('why', r.why), NULL
+    FROM resolved AS r
 )
 SELECT count(*) FILTER (WHERE before_holder IS NULL) AS excused,
        count(*) FILTER (WHERE before_holder IS NOT NULL AND after_holder IS NOT NULL)

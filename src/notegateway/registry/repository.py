@@ -12,23 +12,67 @@ from notegateway.registry.placement_sql import placement_runs
 
 
 async def upsert_institution(
-    db: asyncpg.Connection, institution_id: int, name: str, town: str, diary_client_id: int | None
-) -> bool:
-    """True when the institution is new."""
-    created: bool = await db.fetchval(
+    db: asyncpg.Connection,
+    institution_id: int,
+    name: str,
+    town: str,
+    diary_client_id: int | None,
+    actor: str,
+) -> tuple[bool, bool]:
+    """(new, its diary changed); a diary change is audited."""
+    row = await db.fetchrow(
         """
-        INSERT INTO institutions (id, name, town, diary_client_id) VALUES ($1, $2, $3, $4)
-        ON CONFLICT (id) DO UPDATE
-           SET name = excluded.name, town = excluded.town,
-               diary_client_id = excluded.diary_client_id, updated_at = now()
-        RETURNING xmax = 0
+        WITH before AS (
+            -- No FOR UPDATE: the upsert below updates the row first in this same statement,
+            -- and a row lock would then skip it.
+            SELECT diary_client_id FROM institutions WHERE id = $1
+        ),
+        upserted AS (
+            INSERT INTO institutions (id, name, town, diary_client_id) VALUES ($1, $2, $3, $4)
+            ON CONFLICT (id) DO UPDATE
+               SET name = excluded.name, town = excluded.town,
+                   diary_client_id = excluded.diary_client_id, updated_at = now()
+            RETURNING xmax = 0 AS created
+        ),
+        changed AS (
+            SELECT b.diary_client_id AS was FROM before AS b
+            WHERE b.diary_client_id IS DISTINCT FROM $4::bigint
+        ),
+        audited AS (
+            INSERT INTO audit_log (actor, action, before, after)
+            SELECT $5, 'institution.diary_changed',
+                   jsonb_build_object('institutionId', $1::bigint, 'diary',
+                       coalesce((SELECT name FROM clients WHERE id = c.was), 'neispuo')),
+                   jsonb_build_object('institutionId', $1::bigint, 'diary',
+                       coalesce((SELECT name FROM clients WHERE id = $4::bigint), 'neispuo'))
+            FROM changed AS c
+        )
+        SELECT (SELECT created FROM upserted) AS created,
+               EXISTS (SELECT 1 FROM changed) AS diary_changed
         """,
         institution_id,
         name,
         town,
         diary_client_id,
+        actor,
     )
-    return created
+    assert row is not None
+    return row["created"], row["diary_changed"]
+
+
+async def persons_with_absences_in(db: asyncpg.Connection, institution_id: int) -> list[int]:
+    rows = await db.fetch(
+        "SELECT DISTINCT person_id FROM absences WHERE institution_id = $1", institution_id
+    )
+    return [r["person_id"] for r in rows]
+
+
+async def identities(db: asyncpg.Connection, person_ids: Sequence[int]) -> list[tuple[int, str]]:
+    rows = await db.fetch(
+        "SELECT identifier_kind, identifier FROM persons WHERE id = ANY($1::bigint[])",
+        list(person_ids),
+    )
+    return [(r["identifier_kind"], r["identifier"]) for r in rows]
 
 
 async def get_institution(db: asyncpg.Connection, institution_id: int) -> asyncpg.Record | None:

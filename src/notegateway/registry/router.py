@@ -42,7 +42,9 @@ async def put_institution(
     client: NeispuoClient,
     db: Db,
 ) -> JSONResponse:
-    created = await service.put_institution(db, institution_id, await read_json(request))
+    created = await service.put_institution(
+        db, institution_id, await read_json(request), client.name
+    )
     body = await service.get_institution(db, institution_id)
     return JSONResponse(body, status_code=201 if created else 200)
 

@@ -37,8 +37,14 @@ PERSON_NAMES = known_names(PersonBatchItemIn)
 INSTITUTION_NAMES = known_names(InstitutionIn)
 
 
-async def put_institution(db: asyncpg.Connection, institution_id: int, body: Any) -> bool:
-    """Create or replace an institution; True when new."""
+async def put_institution(
+    db: asyncpg.Connection, institution_id: int, body: Any, actor: str = "registry"
+) -> bool:
+    """Create or replace an institution; True when new.
+
+    Excusals already made stay when the diary changes. When it becomes NEISPUO's own, the
+    rules apply from then on, at once, to the absences kept there.
+    """
     institution, errors = validate_item(InstitutionIn, body, INSTITUTION_NAMES)
     if institution is None:
         raise Unprocessable("the institution is invalid", errors)
@@ -50,9 +56,19 @@ async def put_institution(db: asyncpg.Connection, institution_id: int, body: Any
                 f"diary must be {NEISPUO_DIARY!r} or the name of a vendor client",
                 [{"loc": ["diary"], "msg": "no vendor client has this name"}],
             )
-    return await repository.upsert_institution(
-        db, institution_id, institution.name, institution.town, diary_client_id
+    created, diary_changed = await repository.upsert_institution(
+        db, institution_id, institution.name, institution.town, diary_client_id, actor
     )
+    if diary_changed and diary_client_id is None:
+        person_ids = sorted(await repository.persons_with_absences_in(db, institution_id))
+        await locks.lock_keys(db, [locks.person_key(pid) for pid in person_ids])
+        await locks.lock_keys(
+            db, [locks.identity_key(*i) for i in await repository.identities(db, person_ids)]
+        )
+        await diary_service.apply_rules(
+            db, actor, [(pid, dt.date.min, dt.date.max) for pid in person_ids]
+        )
+    return created
 
 
 async def get_institution(db: asyncpg.Connection, institution_id: int) -> dict[str, Any]:
