@@ -52,9 +52,7 @@ def upgrade() -> None:
     op.create_table(
         "vendor_events",
         sa.Column("seq", sa.BigInteger(), sa.Identity(), nullable=False),
-        sa.Column(
-            "txid", XID8(), server_default=sa.text("pg_current_xact_id()"), nullable=False
-        ),
+        sa.Column("txid", XID8(), server_default=sa.text("pg_current_xact_id()"), nullable=False),
         sa.Column("vendor_id", sa.BigInteger(), nullable=False),
         sa.Column("notice_id", sa.BigInteger(), nullable=False),
         sa.Column("person_id", sa.BigInteger(), nullable=True),

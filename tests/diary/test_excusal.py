@@ -382,7 +382,9 @@ async def test_switch_to_neispuo_applies_the_rules_at_once(api: Api, school: Non
     assert [e["action"] for e in audit][-1] == "absence.excused"
 
 
-async def test_review_item_leaves_the_list_when_the_note_covers_again(api: Api, school: None) -> None:
+async def test_review_item_leaves_the_list_when_the_note_covers_again(
+    api: Api, school: None
+) -> None:
     await api.post_absence(absence(150, 1, SCHOOL, "2026-11-18"))
     await api.push(note("25317A000123", EGN))
     await api.patch_absence(150, {"comment": "видяно"})
