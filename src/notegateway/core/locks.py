@@ -5,15 +5,26 @@ changes what a person's notes excuse (push, cancel, absence, registry write) tak
 lock of the person's identity (kind + identifier). The second of two such transactions
 waits, and its statements then see what the first committed.
 
-No deadlocks: locks are taken in classes, always in this order, each class in one
-statement in sorted order: person keys, then NRN keys, then identity keys.
+Two levels, so that a 1000-note batch does not take 2000 locks (PostgreSQL's shared lock
+table holds about max_locks_per_transaction × max_connections): each key falls in one of
+`BUCKETS` buckets of its class. A transaction with few keys of a class takes their buckets
+SHARED and the keys themselves EXCLUSIVE; one with many takes their buckets EXCLUSIVE and
+no keys. Two transactions touching the same key thus always conflict (on the key, or on
+its bucket), while small transactions on different keys run side by side.
+
+No deadlocks: classes are always taken in this order, person, then NRN, then identity,
+each in one statement, and within a class in (bucket, key) order.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 
 import asyncpg
+
+BUCKETS = 32
+FINE_LIMIT = 16  # at most this many keys of a class: lock them one by one
 
 
 def nrn_key(nrn: str) -> str:
@@ -24,17 +35,62 @@ def identity_key(kind: int, identifier: str) -> str:
     return f"identity:{kind}:{identifier}"
 
 
-async def lock_keys(db: asyncpg.Connection, keys: Iterable[str]) -> None:
-    await db.execute(
-        """
-        SELECT count(pg_advisory_xact_lock(k))
-        FROM (SELECT DISTINCT hashtextextended(key, 0) AS k FROM unnest($1::text[]) AS key
-              ORDER BY 1) AS ordered
-        """,
-        list(keys),
+def person_key(person_id: int) -> str:
+    """Taken before any NRN or identity key by the paths that take both."""
+    return f"person:{person_id}"
+
+
+def _int64(text: str) -> int:
+    return int.from_bytes(
+        hashlib.blake2b(text.encode(), digest_size=8).digest(), "big", signed=True
     )
 
 
-def person_key(person_id: int) -> str:
-    """Taken before any identity key by registry writes (a fixed order: no deadlocks)."""
-    return f"person:{person_id}"
+def _plan(keys: Iterable[str]) -> tuple[list[int], list[bool]]:
+    """(lock ids, shared?) in the order to take them."""
+    by_class: dict[str, set[str]] = {}
+    for key in keys:
+        by_class.setdefault(key.split(":", 1)[0], set()).add(key)
+    if len(by_class) > 1:
+        raise ValueError("lock one class of keys per call, in the documented order")
+    if not by_class:
+        return [], []
+    [(klass, members)] = by_class.items()
+
+    def bucket(key: str) -> int:
+        return _int64(key) % BUCKETS
+
+    def bucket_lock(number: int) -> int:
+        return _int64(f"bucket:{klass}:{number}")
+
+    if len(members) > FINE_LIMIT:
+        buckets = sorted({bucket(k) for k in members})
+        return [bucket_lock(b) for b in buckets], [False] * len(buckets)
+    ids: list[int] = []
+    shared: list[bool] = []
+    taken: set[int] = set()
+    for key in sorted(members, key=lambda k: (bucket(k), _int64(k))):
+        if bucket(key) not in taken:
+            taken.add(bucket(key))
+            ids.append(bucket_lock(bucket(key)))
+            shared.append(True)
+        ids.append(_int64(key))
+        shared.append(False)
+    return ids, shared
+
+
+async def lock_keys(db: asyncpg.Connection, keys: Iterable[str]) -> None:
+    """Take the locks of these keys (all of one class) until the transaction ends."""
+    ids, shared = _plan(keys)
+    if not ids:
+        return
+    await db.execute(
+        """
+        SELECT count(CASE WHEN s THEN pg_advisory_xact_lock_shared(k) END)
+             + count(CASE WHEN NOT s THEN pg_advisory_xact_lock(k) END)
+        FROM (SELECT k, s FROM unnest($1::bigint[], $2::bool[]) WITH ORDINALITY AS t(k, s, o)
+              ORDER BY o) AS ordered
+        """,
+        ids,
+        shared,
+    )
