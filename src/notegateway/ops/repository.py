@@ -22,6 +22,17 @@ async def schema_revision(engine: AsyncEngine, limit_seconds: float = 3.0) -> st
     return await asyncio.wait_for(query(), limit_seconds)
 
 
+# The operators' filters ($1 match, $2 status, $3 NRN, $4 examination NRN, $5 identifier,
+# $6..$7 a period the note overlaps).
+_NOTES_FILTER = """WHERE ($1::text IS NULL OR (n.person_id IS NOT NULL) = ($1 = 'matched'))
+          AND ($2::text IS NULL OR n.status = $2)
+          AND ($3::text IS NULL OR n.nrn = $3)
+          AND ($4::text IS NULL OR n.nrn_examination = $4)
+          AND ($5::text IS NULL OR n.identifier = $5)
+          AND n.to_date >= coalesce($6::date, '-infinity')
+          AND n.from_date <= coalesce($7::date, 'infinity')"""
+
+
 async def search_notes(
     db: asyncpg.Connection,
     match: str | None,
@@ -42,13 +53,7 @@ async def search_notes(
                {held_absences_sql("n")} AS excused,
                count(*) OVER () AS total
         FROM medical_notices AS n
-        WHERE ($1::text IS NULL OR (n.person_id IS NOT NULL) = ($1 = 'matched'))
-          AND ($2::text IS NULL OR n.status = $2)
-          AND ($3::text IS NULL OR n.nrn = $3)
-          AND ($4::text IS NULL OR n.nrn_examination = $4)
-          AND ($5::text IS NULL OR n.identifier = $5)
-          AND n.to_date >= coalesce($6::date, '-infinity')
-          AND n.from_date <= coalesce($7::date, 'infinity')
+        {_NOTES_FILTER}
         ORDER BY n.id DESC
         LIMIT $8 OFFSET $9
         """,
@@ -65,15 +70,9 @@ async def search_notes(
     if rows:
         return rows, rows[0]["total"]
     total: int = await db.fetchval(
-        """
+        f"""
         SELECT count(*) FROM medical_notices AS n
-        WHERE ($1::text IS NULL OR (n.person_id IS NOT NULL) = ($1 = 'matched'))
-          AND ($2::text IS NULL OR n.status = $2)
-          AND ($3::text IS NULL OR n.nrn = $3)
-          AND ($4::text IS NULL OR n.nrn_examination = $4)
-          AND ($5::text IS NULL OR n.identifier = $5)
-          AND n.to_date >= coalesce($6::date, '-infinity')
-          AND n.from_date <= coalesce($7::date, 'infinity')
+        {_NOTES_FILTER}
         """,
         match,
         status,
