@@ -105,3 +105,24 @@ async def test_served_gateway_logs_no_identifiers(database_url: str, tmp_path: P
     assert "GET /api/v1/hisMedicalNotices/{nrn} 200" in log
     for secret in (EGN, LNCH_LIKE, token):
         assert secret not in log
+
+
+async def test_demo_loads_twice_and_its_note_excuses_its_absences(database_url: str) -> None:
+    for _ in range(2):  # tokens are rotated on every run; the data is kept once
+        result = await asyncio.to_thread(run_cli, database_url, "demo")
+        assert result.returncode == 0, result.stderr
+    nzis = next(line.split()[1] for line in result.stdout.splitlines() if "demo-nzis" in line)
+    curl = next(line for line in result.stdout.splitlines() if "-X POST" in line)
+    body = curl.split("-d '", 1)[1].rstrip("'")
+    app = create_app(Settings(secret_key=None), database_url=database_url)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+            pushed = await http.post(
+                "/api/v1/hisMedicalNotices", content=body.encode(), headers=bearer(nzis)
+            )
+            assert pushed.status_code == 200
+            view = (
+                await http.get("/api/v1/hisMedicalNotices/26328A000001", headers=bearer(nzis))
+            ).json()
+    assert view["excusedAbsences"] == 4

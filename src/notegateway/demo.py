@@ -10,6 +10,7 @@ from stdnum.bg import egn
 
 from notegateway.clients import repository as clients_repository
 from notegateway.clients import service as clients_service
+from notegateway.diary import service as diary_service
 from notegateway.registry import service as registry_service
 
 DEMO_CLIENTS = (
@@ -103,6 +104,21 @@ async def load_demo(db: asyncpg.Connection, key: bytes) -> list[str]:
     bad = [r.wire() for r in results if r.outcome in ("invalid", "conflict")]
     if bad:
         raise RuntimeError(f"demo data rejected: {bad}")
+    # Unexcused absences of the first pupil on the days the demo note covers (kept once).
+    for absence_id, day, lesson in ((9001, 18, 1), (9002, 18, 2), (9003, 19, 3), (9004, 20, 1)):
+        await diary_service.record_absence(
+            db,
+            {
+                "absenceId": absence_id,
+                "personId": 1001,
+                "institutionId": 100001,
+                "date": f"2026-11-{day}",
+                "lesson": lesson,
+                "subject": "Математика",
+                "kind": "unexcused",
+            },
+            "demo",
+        )
     note = [
         {
             "nrnMedicalNotice": "26328A000001",
@@ -132,5 +148,9 @@ async def load_demo(db: asyncpg.Connection, key: bytes) -> list[str]:
         "See what became of it:",
         "  curl -s http://127.0.0.1:8000/api/v1/hisMedicalNotices/26328A000001 "
         f"-H 'Authorization: Bearer {tokens['demo-nzis']}'",
+        "and the pupil's absences in the diary (excused by the note once it is pushed):",
+        "  curl -s 'http://127.0.0.1:8000/api/v1/diary/absences?personId=1001' "
+        f"-H 'Authorization: Bearer {tokens['demo-neispuo']}'",
+        "API description: http://127.0.0.1:8000/docs (the contract: ../shared/API.md)",
     ]
     return lines
