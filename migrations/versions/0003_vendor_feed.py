@@ -11,8 +11,6 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-from notegateway.core.tables import XID8
-
 revision: str = "0003"
 down_revision: str | None = "0002"
 branch_labels: str | Sequence[str] | None = None
@@ -41,6 +39,7 @@ def upgrade() -> None:
         sa.Column("notice_id", sa.BigInteger(), nullable=False),
         sa.Column("state", sa.Text(), nullable=False),
         sa.Column("placements", postgresql.JSONB(), nullable=False),
+        sa.Column("person_id", sa.BigInteger(), nullable=True),
         sa.Column("updated_at", sa.DateTime(timezone=True), server_default=NOW, nullable=False),
         sa.CheckConstraint(
             "state IN ('issued', 'annulled', 'gone')", name=op.f("ck_vendor_note_state_state")
@@ -52,14 +51,18 @@ def upgrade() -> None:
     op.create_table(
         "vendor_events",
         sa.Column("seq", sa.BigInteger(), sa.Identity(), nullable=False),
-        sa.Column("txid", XID8(), server_default=sa.text("pg_current_xact_id()"), nullable=False),
         sa.Column("vendor_id", sa.BigInteger(), nullable=False),
         sa.Column("notice_id", sa.BigInteger(), nullable=False),
         sa.Column("person_id", sa.BigInteger(), nullable=True),
         sa.Column("type", sa.Text(), nullable=False),
         sa.Column("reason", sa.Text(), nullable=True),
         sa.Column("placements", postgresql.JSONB(), nullable=False),
-        sa.Column("occurred_at", sa.DateTime(timezone=True), server_default=NOW, nullable=False),
+        sa.Column(
+            "occurred_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("clock_timestamp()"),
+            nullable=False,
+        ),
         sa.CheckConstraint(
             "type IN ('note.issued', 'note.updated', 'note.cancelled')",
             name=op.f("ck_vendor_events_type"),
@@ -68,9 +71,7 @@ def upgrade() -> None:
         _notice_fk("vendor_events"),
         sa.PrimaryKeyConstraint("seq", name=op.f("pk_vendor_events")),
     )
-    op.create_index(
-        "ix_vendor_events_vendor_id_txid_seq", "vendor_events", ["vendor_id", "txid", "seq"]
-    )
+    op.create_index("ix_vendor_events_vendor_id_seq", "vendor_events", ["vendor_id", "seq"])
     op.create_index("ix_vendor_events_occurred_at", "vendor_events", ["occurred_at"])
     # Wake long polls in every server process: one notification per vendor per commit.
     op.execute(
@@ -84,10 +85,17 @@ def upgrade() -> None:
     op.create_table(
         "vendor_feed_purges",
         sa.Column("vendor_id", sa.BigInteger(), nullable=False),
-        sa.Column("txid", XID8(), nullable=False),
         sa.Column("seq", sa.BigInteger(), nullable=False),
         _vendor_fk("vendor_feed_purges"),
         sa.PrimaryKeyConstraint("vendor_id", name=op.f("pk_vendor_feed_purges")),
+    )
+    op.create_table(
+        "vendor_polls",
+        sa.Column("vendor_id", sa.BigInteger(), nullable=False),
+        sa.Column("polled_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("feed_seq", sa.BigInteger(), nullable=True),
+        _vendor_fk("vendor_polls"),
+        sa.PrimaryKeyConstraint("vendor_id", name=op.f("pk_vendor_polls")),
     )
     op.create_table(
         "vendor_reads",
@@ -120,7 +128,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in ("vendor_acks", "vendor_reads", "vendor_feed_purges"):
+    for table in ("vendor_polls", "vendor_acks", "vendor_reads", "vendor_feed_purges"):
         op.drop_table(table)
     op.execute("DROP TRIGGER vendor_events_notify ON vendor_events")
     op.execute("DROP FUNCTION vendor_events_notify()")

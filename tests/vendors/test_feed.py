@@ -219,3 +219,73 @@ async def test_a_vendor_never_sees_another_vendors_pupils(
         await beta.post(f"/events/{event['cursor']}/ack", {"outcome": "rejected"})
     ).status_code == 404
     assert (await api.view("25317A000001")).json()["vendorAcks"] == []
+
+
+async def test_diary_switch_tells_no_vendor_anything_about_notes_handed_on(
+    api: Api, acme: Vendor, beta: Vendor, schools: None
+) -> None:
+    await api.push(note("25317A000001", PUPIL))
+    await api.put_institution(ACME_SCHOOL, diary="beta")
+    # A later registry write that leaves the note's days as they were:
+    await api.put_person(
+        1,
+        person(
+            PUPIL,
+            enrollment(ACME_SCHOOL, "9", "В"),
+            enrollment(NEISPUO_SCHOOL, "9", "В", "2027-01-10"),
+        ),
+    )
+    assert summary(await acme.all_events()) == [("note.issued", 1, None)]
+    assert await beta.all_events() == []
+    # From then on the new diary's rules apply: a real change reaches beta.
+    await api.put_person(1, person(PUPIL, enrollment(ACME_SCHOOL, "9", "Г")))
+    assert summary(await beta.all_events()) == [("note.updated", 1, None)]
+
+
+async def test_annulled_note_stays_visible_after_the_pupil_moves(
+    api: Api, acme: Vendor, schools: None
+) -> None:
+    await api.push(note("25317A000001", PUPIL))
+    await api.cancel("25317A000001")
+    await api.put_person(1, person(PUPIL, enrollment(NEISPUO_SCHOOL)))
+    view = (await acme.get("/25317A000001")).json()
+    assert view["status"] == "cancelled"
+    assert view["placements"][0]["institutionId"] == ACME_SCHOOL
+
+
+async def test_unmatched_note_cancel_event_names_the_pupil(
+    api: Api, acme: Vendor, schools: None
+) -> None:
+    await api.push(note("25317A000001", PUPIL))
+    await api.put_person(1, person(make_lnch(4040), enrollment(ACME_SCHOOL), identifier_type=2))
+    events = await acme.all_events()
+    assert summary(events) == [("note.issued", 1, None), ("note.cancelled", 1, "placement")]
+    assert events[1]["personId"] == 1
+
+
+async def test_cursor_spelled_differently_is_refused(api: Api, acme: Vendor, schools: None) -> None:
+    await api.push(note("25317A000001", PUPIL))
+    [event] = (await acme.feed())["events"]
+    prefix, payload, mac = event["cursor"].split(".")
+    for variant in (
+        f"{prefix}.{payload}~.{mac}",
+        f"{prefix}.~{payload}.{mac}",
+        f"{event['cursor']}~~",
+    ):
+        assert (await acme.get("/events", after=variant)).status_code == 400, variant
+        assert (
+            await acme.post(f"/events/{variant}/ack", {"outcome": "excused"})
+        ).status_code == 404
+
+
+async def test_acknowledge_takes_numeric_strings(api: Api, acme: Vendor, schools: None) -> None:
+    await api.push(note("25317A000001", PUPIL))
+    assert (await acme.post("/acknowledge", ["1"])).status_code == 200
+    assert (await acme.get("/next/100")).json()["medicalNotices"] == []
+    assert (await acme.post("/acknowledge", [True])).status_code == 400
+
+
+async def test_pull_only_vendor_has_a_last_poll_time(api: Api, beta: Vendor, schools: None) -> None:
+    await beta.get("/next/100")
+    text = (await api.http.get("/metrics")).text
+    assert 'notegateway_vendor_last_poll_timestamp_seconds{vendor="beta"}' in text

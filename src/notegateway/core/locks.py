@@ -13,7 +13,8 @@ no keys. Two transactions touching the same key thus always conflict (on the key
 its bucket), while small transactions on different keys run side by side.
 
 No deadlocks: classes are always taken in this order, person, then NRN, then identity,
-each in one statement, and within a class in (bucket, key) order.
+each in one statement, and within a class in (bucket, key) order; last of all, and only
+just before commit, the feed writers' lock.
 """
 
 from __future__ import annotations
@@ -94,3 +95,13 @@ async def lock_keys(db: asyncpg.Connection, keys: Iterable[str]) -> None:
         ids,
         shared,
     )
+
+
+_FEED_WRITERS = _int64("feed-writers")
+
+
+async def lock_feed_writers(db: asyncpg.Connection) -> None:
+    """Taken by every transaction that writes vendor feed events, right before it writes
+    them, and held to commit: events are numbered in the order they commit, so a reader
+    that pages by number never passes one still to commit. Hold it briefly: take it last."""
+    await db.execute("SELECT pg_advisory_xact_lock($1)", _FEED_WRITERS)

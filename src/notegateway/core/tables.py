@@ -21,17 +21,6 @@ from sqlalchemy import (
     func,
 )
 from sqlalchemy.dialects.postgresql import JSONB, TIMESTAMP
-from sqlalchemy.types import UserDefinedType
-
-
-class XID8(UserDefinedType[int]):
-    """PostgreSQL's 64-bit transaction id (13+)."""
-
-    cache_ok = True
-
-    def get_col_spec(self, **kw: object) -> str:
-        return "XID8"
-
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -238,6 +227,7 @@ vendor_note_state = Table(
     Column("notice_id", BigInteger, ForeignKey("medical_notices.id"), primary_key=True),
     Column("state", Text, nullable=False),
     Column("placements", JSONB, nullable=False),
+    Column("person_id", BigInteger, nullable=True),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     CheckConstraint("state IN ('issued', 'annulled', 'gone')", name="state"),
 )
@@ -245,19 +235,22 @@ vendor_note_state = Table(
 vendor_events = Table(
     "vendor_events",
     metadata,
+    # Given under the feed writers' lock, held to commit: seq order is commit order.
     Column("seq", BigInteger, Identity(), primary_key=True),
-    # The writing transaction's id: the feed is read in (txid, seq) order, and only below
-    # the oldest transaction still running, so a later commit never lands behind a cursor.
-    Column("txid", XID8, nullable=False, server_default=func.pg_current_xact_id()),
     Column("vendor_id", BigInteger, ForeignKey("clients.id"), nullable=False),
     Column("notice_id", BigInteger, ForeignKey("medical_notices.id"), nullable=False),
     Column("person_id", BigInteger, nullable=True),
     Column("type", Text, nullable=False),
     Column("reason", Text, nullable=True),
     Column("placements", JSONB, nullable=False),
-    Column("occurred_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column(
+        "occurred_at",
+        DateTime(timezone=True),
+        nullable=False,
+        server_default=func.clock_timestamp(),
+    ),
     CheckConstraint("type IN ('note.issued', 'note.updated', 'note.cancelled')", name="type"),
-    Index("ix_vendor_events_vendor_id_txid_seq", "vendor_id", "txid", "seq"),
+    Index("ix_vendor_events_vendor_id_seq", "vendor_id", "seq"),
     Index("ix_vendor_events_occurred_at", "occurred_at"),
 )
 
@@ -266,8 +259,16 @@ vendor_feed_purges = Table(
     metadata,
     # The newest position purged from a vendor's feed: cursors before it are gone (410).
     Column("vendor_id", BigInteger, ForeignKey("clients.id"), primary_key=True),
-    Column("txid", XID8, nullable=False),
     Column("seq", BigInteger, nullable=False),
+)
+
+vendor_polls = Table(
+    "vendor_polls",
+    metadata,
+    # A vendor's last poll (feed or /next) and the feed position it had then: for metrics.
+    Column("vendor_id", BigInteger, ForeignKey("clients.id"), primary_key=True),
+    Column("polled_at", DateTime(timezone=True), nullable=False),
+    Column("feed_seq", BigInteger, nullable=True),
 )
 
 vendor_reads = Table(

@@ -71,10 +71,7 @@ async def push_notes(db: asyncpg.Connection, items: list[Any], actor: str) -> li
         )
         stored = {s.nrn: s for s in await repository.insert_notes(db, notes, actor)}
         # The new notes excuse what they cover, and reach the vendors whose schools they
-        # concern, in this same transaction.
-        await vendors_service.sync_feed(
-            db, [s.notice_id for s in stored.values() if s.notice_id and s.person_id]
-        )
+        # concern (last: it takes the feed writers' lock), in this same transaction.
         await diary_service.apply_rules(
             db,
             actor,
@@ -87,6 +84,9 @@ async def push_notes(db: asyncpg.Connection, items: list[Any], actor: str) -> li
                 and s.from_date is not None
                 and s.to_date is not None
             ],
+        )
+        await vendors_service.sync_feed(
+            db, [s.notice_id for s in stored.values() if s.notice_id and s.person_id]
         )
         for result, note, first in valid:
             kept = stored[note.nrn]

@@ -12,11 +12,13 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from notegateway.clients.auth import OperatorClient
+from notegateway.core.db import transaction
 from notegateway.core.deps import Db
 from notegateway.core.migrate import head_revision
 from notegateway.notices.router import NrnPath
 from notegateway.ops import repository, service
 from notegateway.ops.schemas import NoteSearch, NoteWithAudit, ReviewList
+from notegateway.vendors import service as vendors_service
 
 router = APIRouter(tags=["Operators"])
 log = logging.getLogger(__name__)
@@ -48,7 +50,12 @@ async def ready(request: Request) -> JSONResponse:
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
-async def metrics() -> Response:
+async def metrics(request: Request) -> Response:
+    try:
+        async with transaction(request.app.state.engine) as db:
+            await vendors_service.refresh_feed_metrics(db)
+    except Exception as exc:  # the process's own metrics are still worth serving
+        log.warning("could not refresh the vendor feed metrics: %s", type(exc).__name__)
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 

@@ -59,7 +59,17 @@ async def put_institution(
     created, diary_changed = await repository.upsert_institution(
         db, institution_id, institution.name, institution.town, diary_client_id, actor
     )
-    if diary_changed and diary_client_id is None:
+    if diary_changed:
+        await _diary_changed(db, institution_id, diary_client_id, actor)
+    return created
+
+
+async def _diary_changed(
+    db: asyncpg.Connection, institution_id: int, diary_client_id: int | None, actor: str
+) -> None:
+    """Excusals already made stay; vendors are told nothing of notes already handed on;
+    from now on the new diary's rules apply (NEISPUO's own: to its absences, at once)."""
+    if diary_client_id is None:
         person_ids = sorted(await repository.persons_with_absences_in(db, institution_id))
         await locks.lock_keys(db, [locks.person_key(pid) for pid in person_ids])
         await locks.lock_keys(
@@ -68,7 +78,7 @@ async def put_institution(
         await diary_service.apply_rules(
             db, actor, [(pid, dt.date.min, dt.date.max) for pid in person_ids]
         )
-    return created
+    await vendors_service.diary_changed(db, institution_id)
 
 
 async def get_institution(db: asyncpg.Connection, institution_id: int) -> dict[str, Any]:
@@ -193,6 +203,7 @@ async def put_persons(
     identities = {(identifier_kind(p.identifier_type), p.identifier) for _, p in valid}
     identities |= {(row["identifier_kind"], row["identifier"]) for row in current.values()}
     await locks.lock_keys(db, [locks.identity_key(k, i) for k, i in identities])
+    changed_notices: list[int] = []  # whose placements may have changed: the vendors hear last
     missing = await repository.missing_institutions(
         db, [e.institution_id for _, p in valid for e in p.enrollments]
     )
@@ -206,11 +217,12 @@ async def put_persons(
         if unknown:
             result.errors = unknown
             continue
-        result.outcome = await _write_person(db, person, current, actor)
+        result.outcome = await _write_person(db, person, current, actor, changed_notices)
         if result.outcome == "conflict":
             result.errors = [
                 {"loc": ["identifier"], "msg": "this identifier is held by another person"}
             ]
+    await vendors_service.sync_feed(db, changed_notices)
     return results
 
 
@@ -219,6 +231,7 @@ async def _write_person(
     person: PersonBatchItemIn,
     current: dict[int, asyncpg.Record],
     actor: str,
+    changed_notices: list[int],
 ) -> str:
     kind = identifier_kind(person.identifier_type)
     if await repository.identifier_holder(db, kind, person.identifier, person.person_id):
@@ -253,7 +266,7 @@ async def _write_person(
         await diary_service.apply_rules(
             db, actor, [(person.person_id, dt.date.min, dt.date.max)], rematched.unmatched
         )
-        await vendors_service.sync_feed(db, rematched.notices + rematched.unmatched)
+        changed_notices.extend(rematched.notices + rematched.unmatched)
         if rematched.newly_matched:
             metrics.NOTES_MATCHED_LATE.inc(rematched.newly_matched)
             log.info("registry write matched %d waiting note(s)", rematched.newly_matched)

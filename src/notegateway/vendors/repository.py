@@ -15,8 +15,6 @@ from typing import Any
 
 import asyncpg
 
-from notegateway.vendors.cursor import Position
-
 VENDOR_PLACEMENTS = """
 vendor_placements AS (
     SELECT p.*
@@ -45,7 +43,7 @@ placed_now AS (
     GROUP BY i.diary_client_id, p.notice_id
 ),
 told AS (
-    SELECT s.vendor_id, s.notice_id, s.state, s.placements
+    SELECT s.vendor_id, s.notice_id, s.state, s.placements, s.person_id
     FROM vendor_note_state AS s JOIN target AS t ON t.notice_id = s.notice_id
     FOR UPDATE OF s
 ),
@@ -53,7 +51,9 @@ pairs AS (
     SELECT coalesce(c.vendor_id, b.vendor_id) AS vendor_id,
            coalesce(c.notice_id, b.notice_id) AS notice_id,
            c.placements AS placed, b.state AS was, b.placements AS was_placed,
-           n.status, n.person_id
+           n.status,
+           -- the pupil the vendor was told of, when the note has just lost its match
+           coalesce(n.person_id, b.person_id) AS person_id
     FROM placed_now AS c
     FULL JOIN told AS b ON b.vendor_id = c.vendor_id AND b.notice_id = c.notice_id
     JOIN medical_notices AS n ON n.id = coalesce(c.notice_id, b.notice_id)
@@ -79,32 +79,43 @@ events AS (
            CASE WHEN event_type = 'note.cancelled' AND why = 'annulled' THEN was_placed
                 ELSE coalesce(placed, '[]'::jsonb) END
     FROM decided
-    WHERE event_type IS NOT NULL
+    WHERE event_type IS NOT NULL AND NOT $2::bool
     ORDER BY notice_id, vendor_id
     RETURNING vendor_id
 ),
 remembered AS (
-    INSERT INTO vendor_note_state (vendor_id, notice_id, state, placements)
+    INSERT INTO vendor_note_state (vendor_id, notice_id, state, placements, person_id)
     SELECT vendor_id, notice_id,
            CASE WHEN event_type <> 'note.cancelled' THEN 'issued'
                 WHEN why = 'annulled' THEN 'annulled' ELSE 'gone' END,
            CASE WHEN event_type = 'note.cancelled' THEN coalesce(was_placed, '[]'::jsonb)
-                ELSE placed END
+                ELSE placed END,
+           person_id
     FROM decided
     WHERE event_type IS NOT NULL
     ON CONFLICT (vendor_id, notice_id) DO UPDATE
-       SET state = excluded.state, placements = excluded.placements, updated_at = now()
+       SET state = excluded.state, placements = excluded.placements,
+           person_id = excluded.person_id, updated_at = now()
 )
 SELECT count(*) FROM events
 """
 
 
-async def sync_feed(db: asyncpg.Connection, notice_ids: Sequence[int]) -> int:
-    """Write the feed events these notes' changes mean to each vendor; how many."""
-    if not notice_ids:
-        return 0
-    count: int = await db.fetchval(_SYNC_FEED, list(notice_ids))
+async def sync_feed(db: asyncpg.Connection, notice_ids: Sequence[int], silent: bool) -> int:
+    """Write the feed events these notes' changes mean to each vendor; how many.
+
+    `silent`: bring what each vendor is taken to know up to date without telling it (a
+    diary switch). The caller holds the feed writers' lock.
+    """
+    count: int = await db.fetchval(_SYNC_FEED, list(notice_ids), silent)
     return count
+
+
+async def notices_placed_in(db: asyncpg.Connection, institution_id: int) -> list[int]:
+    rows = await db.fetch(
+        "SELECT DISTINCT notice_id FROM placements WHERE institution_id = $1", institution_id
+    )
+    return [r["notice_id"] for r in rows]
 
 
 async def next_notices(db: asyncpg.Connection, vendor_id: int, count: int) -> list[asyncpg.Record]:
@@ -151,75 +162,87 @@ async def mark_read(db: asyncpg.Connection, vendor_id: int, notice_ids: Sequence
 
 
 async def feed_page(
-    db: asyncpg.Connection, vendor_id: int, after: Position, limit: int
+    db: asyncpg.Connection, vendor_id: int, after_seq: int, limit: int
 ) -> list[asyncpg.Record]:
-    """This vendor's events after `after`, in feed order, only those that can no longer be
-    overtaken: written by transactions older than every transaction still running."""
+    """This vendor's events after `after_seq`, in order. Writers number events under the
+    feed writers' lock held to commit, so every committed event has a smaller number than
+    any event still to commit: paging by number passes none."""
     rows: list[asyncpg.Record] = await db.fetch(
         """
-        SELECT e.seq, e.txid::text::bigint AS txid, e.type, e.reason, e.occurred_at,
-               e.notice_id, e.person_id, e.placements::text AS placements,
-               n.payload::text AS payload
+        SELECT e.seq, e.type, e.reason, e.occurred_at, e.notice_id, e.person_id,
+               e.placements::text AS placements, n.payload::text AS payload
         FROM vendor_events AS e
         JOIN medical_notices AS n ON n.id = e.notice_id
-        WHERE e.vendor_id = $1
-          AND (e.txid, e.seq) > ($2::text::xid8, $3::bigint)
-          AND e.txid < pg_snapshot_xmin(pg_current_snapshot())
-        ORDER BY e.txid, e.seq
-        LIMIT $4
+        WHERE e.vendor_id = $1 AND e.seq > $2
+        ORDER BY e.seq
+        LIMIT $3
         """,
         vendor_id,
-        str(after.txid),
-        after.seq,
+        after_seq,
         limit,
     )
     return rows
 
 
-async def feed_lag(
-    db: asyncpg.Connection, vendor_id: int, after: Position
-) -> tuple[int, dt.datetime | None]:
-    """Events of this vendor past `after` (committed ones), and when the oldest occurred."""
-    row = await db.fetchrow(
+async def record_poll(db: asyncpg.Connection, vendor_id: int, feed_seq: int | None) -> None:
+    """The vendor's last poll (and the feed position it has, when it read the feed)."""
+    await db.execute(
         """
-        SELECT count(*) AS behind, min(occurred_at) AS oldest
-        FROM vendor_events
-        WHERE vendor_id = $1 AND (txid, seq) > ($2::text::xid8, $3::bigint)
+        INSERT INTO vendor_polls (vendor_id, polled_at, feed_seq) VALUES ($1, now(), $2)
+        ON CONFLICT (vendor_id) DO UPDATE
+           SET polled_at = excluded.polled_at,
+               feed_seq = coalesce(excluded.feed_seq, vendor_polls.feed_seq)
         """,
         vendor_id,
-        str(after.txid),
-        after.seq,
+        feed_seq,
     )
-    assert row is not None
-    return row["behind"], row["oldest"]
 
 
-async def purged_up_to(db: asyncpg.Connection, vendor_id: int) -> Position:
-    row = await db.fetchrow(
-        "SELECT txid::text::bigint AS txid, seq FROM vendor_feed_purges WHERE vendor_id = $1",
-        vendor_id,
+async def vendor_feed_status(db: asyncpg.Connection) -> list[asyncpg.Record]:
+    """Per vendor: last poll, events past its last position, age of the oldest of them."""
+    rows: list[asyncpg.Record] = await db.fetch(
+        """
+        SELECT c.name, p.polled_at, lag.behind, lag.oldest
+        FROM clients AS c
+        LEFT JOIN vendor_polls AS p ON p.vendor_id = c.id
+        CROSS JOIN LATERAL (
+            SELECT count(*) AS behind, min(e.occurred_at) AS oldest
+            FROM vendor_events AS e
+            WHERE e.vendor_id = c.id AND e.seq > coalesce(p.feed_seq, 0)
+        ) AS lag
+        WHERE c.role = 'vendor'
+        """
     )
-    return Position(row["txid"], row["seq"]) if row else Position(0, 0)
+    return rows
+
+
+async def purged_up_to(db: asyncpg.Connection, vendor_id: int) -> int:
+    value: int | None = await db.fetchval(
+        "SELECT seq FROM vendor_feed_purges WHERE vendor_id = $1", vendor_id
+    )
+    return value or 0
 
 
 async def purge_events(db: asyncpg.Connection, older_than: dt.datetime) -> int:
-    """Delete events older than `older_than`, remembering per vendor how far it went."""
+    """Delete the events up to the newest one older than `older_than` (by number, so the
+    kept ones are always a tail of each feed), remembering per vendor how far it went."""
     count: int = await db.fetchval(
         """
-        WITH gone AS (
-            DELETE FROM vendor_events WHERE occurred_at < $1
-            RETURNING vendor_id, txid, seq
+        WITH cut AS (
+            SELECT max(seq) AS seq FROM vendor_events WHERE occurred_at < $1
+        ),
+        gone AS (
+            DELETE FROM vendor_events WHERE seq <= (SELECT seq FROM cut)
+            RETURNING vendor_id, seq
         ),
         newest AS (
-            SELECT DISTINCT ON (vendor_id) vendor_id, txid, seq
-            FROM gone ORDER BY vendor_id, txid DESC, seq DESC
+            SELECT vendor_id, max(seq) AS seq FROM gone GROUP BY vendor_id
         ),
         remembered AS (
-            INSERT INTO vendor_feed_purges (vendor_id, txid, seq)
-            SELECT vendor_id, txid, seq FROM newest
-            ON CONFLICT (vendor_id) DO UPDATE SET txid = excluded.txid, seq = excluded.seq
-            WHERE (vendor_feed_purges.txid, vendor_feed_purges.seq)
-                  < (excluded.txid, excluded.seq)
+            INSERT INTO vendor_feed_purges (vendor_id, seq)
+            SELECT vendor_id, seq FROM newest
+            ON CONFLICT (vendor_id) DO UPDATE SET seq = excluded.seq
+            WHERE vendor_feed_purges.seq < excluded.seq
         )
         SELECT count(*) FROM gone
         """,
@@ -228,16 +251,10 @@ async def purge_events(db: asyncpg.Connection, older_than: dt.datetime) -> int:
     return count
 
 
-async def event_of_vendor(db: asyncpg.Connection, vendor_id: int, position: Position) -> int | None:
-    """The note of this vendor's event at `position`, if it is still kept."""
+async def event_of_vendor(db: asyncpg.Connection, vendor_id: int, seq: int) -> int | None:
+    """The note of this vendor's event `seq`, if it is still kept."""
     value: int | None = await db.fetchval(
-        """
-        SELECT notice_id FROM vendor_events
-        WHERE vendor_id = $1 AND seq = $3 AND txid = $2::text::xid8
-        """,
-        vendor_id,
-        str(position.txid),
-        position.seq,
+        "SELECT notice_id FROM vendor_events WHERE vendor_id = $1 AND seq = $2", vendor_id, seq
     )
     return value
 
@@ -271,17 +288,23 @@ async def record_ack(
 
 
 async def vendor_view(db: asyncpg.Connection, vendor_id: int, nrn: str) -> asyncpg.Record | None:
-    """A note as this vendor may see it: only with placements in its institutions."""
+    """A note as this vendor may see it: with its placements in the vendor's institutions,
+    or, once annulled, as the vendor was last told of it."""
     return await db.fetchrow(
         f"""
         WITH {VENDOR_PLACEMENTS}
         SELECT n.id, n.status, n.payload::text AS payload,
-               jsonb_agg({_placement_json("vp")}
-                         ORDER BY vp.from_date, vp.institution_id)::text AS placements
+               coalesce(
+                   (SELECT jsonb_agg({_placement_json("vp")}
+                                     ORDER BY vp.from_date, vp.institution_id)
+                    FROM vendor_placements AS vp WHERE vp.notice_id = n.id),
+                   told.placements)::text AS placements
         FROM medical_notices AS n
-        JOIN vendor_placements AS vp ON vp.notice_id = n.id
+        LEFT JOIN vendor_note_state AS told
+               ON told.vendor_id = $1 AND told.notice_id = n.id AND told.state = 'annulled'
         WHERE n.nrn = $2
-        GROUP BY n.id
+          AND (EXISTS (SELECT 1 FROM vendor_placements AS vp WHERE vp.notice_id = n.id)
+               OR told.notice_id IS NOT NULL)
         """,
         vendor_id,
         nrn,

@@ -65,12 +65,11 @@ async def events(
         # Taken before looking, so a commit between the look and the wait still wakes us.
         waiter = feed.waiter(client.id)
         async with transaction(engine) as db:
-            page = await service.feed_page(db, key, (client.id, client.name), position, limit)
+            page = await service.feed_page(db, key, client.id, position, limit)
         remaining = deadline - time.monotonic()
         if page["events"] or remaining <= 0:
             return JSONResponse(page)
-        # Woken by NOTIFY at once; the 1 s ceiling covers events held back until an older
-        # transaction ends (the feed serves only what can no longer be overtaken).
+        # Woken by NOTIFY at commit; the 1 s re-check covers a lost listener connection.
         await notifier.wait_for(waiter, min(remaining, 1.0))
 
 

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import time
 from typing import Any
 
 import asyncpg
 
-from notegateway.core import metrics
+from notegateway.core import locks, metrics
 from notegateway.core.errors import BadRequest, DomainError, NotFound, Unprocessable
 from notegateway.core.timeutil import SOFIA, neispuo_datetime
 from notegateway.core.wire import known_names, validate_item
 from notegateway.vendors import cursor, repository
-from notegateway.vendors.cursor import InvalidCursor, Position
+from notegateway.vendors.cursor import InvalidCursor
 from notegateway.vendors.schemas import EventAckIn
 
 ACK_NAMES = known_names(EventAckIn)
@@ -26,14 +25,25 @@ class CursorExpired(DomainError):
     title = "Gone"
 
 
-async def sync_feed(db: asyncpg.Connection, notice_ids: list[int]) -> None:
-    """Tell each vendor what these notes' changes mean for it (called by every writer)."""
-    await repository.sync_feed(db, notice_ids)
+async def sync_feed(db: asyncpg.Connection, notice_ids: list[int], silent: bool = False) -> None:
+    """Tell each vendor what these notes' changes mean for it. Every writer calls this as its
+    last step: it takes the feed writers' lock, held to commit (core/locks.py)."""
+    if not notice_ids:
+        return
+    await locks.lock_feed_writers(db)
+    await repository.sync_feed(db, notice_ids, silent)
+
+
+async def diary_changed(db: asyncpg.Connection, institution_id: int) -> None:
+    """An institution changed diaries: what each vendor is taken to know of the notes placed
+    there is brought up to date, and no vendor is told anything about them."""
+    await sync_feed(db, await repository.notices_placed_in(db, institution_id), silent=True)
 
 
 async def next_notices(db: asyncpg.Connection, vendor_id: int, count: int) -> dict[str, Any]:
     rows = await repository.next_notices(db, vendor_id, count + 1)
     last_push = await repository.last_push_time(db)
+    await repository.record_poll(db, vendor_id, None)
     return {
         "medicalNotices": [
             {
@@ -48,17 +58,30 @@ async def next_notices(db: asyncpg.Connection, vendor_id: int, count: int) -> di
     }
 
 
+def _notice_id(item: Any) -> int:
+    """A medicalNoticeId: a number, or a numeric string (as ASP.NET accepts)."""
+    if isinstance(item, bool):
+        raise ValueError
+    if isinstance(item, int):
+        return item
+    if isinstance(item, str) and item.strip().isdigit():
+        return int(item.strip())
+    raise ValueError
+
+
 async def acknowledge(db: asyncpg.Connection, vendor_id: int, body: Any) -> None:
-    if not isinstance(body, list) or not all(
-        isinstance(i, int) and not isinstance(i, bool) for i in body
-    ):
+    if not isinstance(body, list):
         raise BadRequest("the body must be a JSON array of medicalNoticeId numbers")
     if not body:
         raise BadRequest("the array of medicalNoticeId is empty")
-    await repository.mark_read(db, vendor_id, [i for i in body if 0 < i < 2**63])
+    try:
+        ids = [_notice_id(item) for item in body]
+    except ValueError:
+        raise BadRequest("the body must be a JSON array of medicalNoticeId numbers") from None
+    await repository.mark_read(db, vendor_id, [i for i in ids if 0 < i < 2**63])
 
 
-def read_cursor(key: bytes, vendor_id: int, after: str | None) -> Position | None:
+def read_cursor(key: bytes, vendor_id: int, after: str | None) -> int | None:
     """The position `after` names; None when omitted. 400 when it is not this vendor's."""
     if after is None:
         return None
@@ -69,10 +92,9 @@ def read_cursor(key: bytes, vendor_id: int, after: str | None) -> Position | Non
 
 
 async def feed_page(
-    db: asyncpg.Connection, key: bytes, vendor: tuple[int, str], after: Position | None, limit: int
+    db: asyncpg.Connection, key: bytes, vendor_id: int, after: int | None, limit: int
 ) -> dict[str, Any]:
     """One page of the vendor's feed after `after` (the oldest kept event when None)."""
-    vendor_id, vendor_name = vendor
     purged = await repository.purged_up_to(db, vendor_id)
     if after is None:
         after = purged
@@ -80,15 +102,10 @@ async def feed_page(
         raise CursorExpired("this cursor is older than the feed keeps; start again without one")
     rows = await repository.feed_page(db, vendor_id, after, limit + 1)
     page = rows[:limit]
-    events = [_event(key, vendor_id, row) for row in page]
-    position = Position(page[-1]["txid"], page[-1]["seq"]) if page else after
-    behind, oldest = await repository.feed_lag(db, vendor_id, position)
-    metrics.VENDOR_LAST_POLL.labels(vendor_name).set(time.time())
-    metrics.VENDOR_FEED_LAG_EVENTS.labels(vendor_name).set(behind)
-    lag = (dt.datetime.now(dt.UTC) - oldest).total_seconds() if oldest else 0.0
-    metrics.VENDOR_FEED_LAG_SECONDS.labels(vendor_name).set(max(lag, 0.0))
+    position = page[-1]["seq"] if page else after
+    await repository.record_poll(db, vendor_id, position)
     return {
-        "events": events,
+        "events": [_event(key, vendor_id, row) for row in page],
         "nextCursor": cursor.encode(key, vendor_id, position),
         "hasMore": len(rows) > limit,
     }
@@ -96,7 +113,7 @@ async def feed_page(
 
 def _event(key: bytes, vendor_id: int, row: asyncpg.Record) -> dict[str, Any]:
     event: dict[str, Any] = {
-        "cursor": cursor.encode(key, vendor_id, Position(row["txid"], row["seq"])),
+        "cursor": cursor.encode(key, vendor_id, row["seq"]),
         "type": row["type"],
         "occurredAt": row["occurred_at"].isoformat(),
         "medicalNoticeId": row["notice_id"],
@@ -119,14 +136,14 @@ async def ack_event(
     if ack is None:
         raise Unprocessable("the acknowledgement is invalid", errors)
     try:
-        position = cursor.decode(key, vendor_id, event_cursor)
+        seq = cursor.decode(key, vendor_id, event_cursor)
     except InvalidCursor:
         raise NotFound("no such event in this vendor's feed") from None
-    notice_id = await repository.event_of_vendor(db, vendor_id, position)
+    notice_id = await repository.event_of_vendor(db, vendor_id, seq)
     if notice_id is None:
         raise NotFound("no such event in this vendor's feed (or it has expired)")
     await repository.record_ack(
-        db, vendor_id, notice_id, position.seq, ack.outcome, ack.excused_absences, ack.comment
+        db, vendor_id, notice_id, seq, ack.outcome, ack.excused_absences, ack.comment
     )
     metrics.VENDOR_ACKS.labels(vendor_name, ack.outcome).inc()
 
@@ -150,3 +167,18 @@ async def purge(db: asyncpg.Connection, retention_days: int) -> int:
 
 async def acks_of_note(db: asyncpg.Connection, notice_id: int) -> list[dict[str, Any]]:
     return await repository.acks_of_note(db, notice_id)
+
+
+async def refresh_feed_metrics(db: asyncpg.Connection) -> None:
+    """Per vendor, from the database (so every process reports the same): last poll, events
+    past its last feed position, and the age of the oldest of them."""
+    now = dt.datetime.now(dt.UTC)
+    for row in await repository.vendor_feed_status(db):
+        name = row["name"]
+        if row["polled_at"] is not None:
+            metrics.VENDOR_LAST_POLL.labels(name).set(row["polled_at"].timestamp())
+        metrics.VENDOR_FEED_LAG_EVENTS.labels(name).set(row["behind"])
+        oldest = row["oldest"]
+        metrics.VENDOR_FEED_LAG_SECONDS.labels(name).set(
+            max((now - oldest).total_seconds(), 0.0) if oldest else 0.0
+        )
