@@ -17,6 +17,8 @@ import datetime as dt
 import itertools
 import os
 import random
+import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -127,6 +129,58 @@ async def _drive(
     return done, errors
 
 
+WRK_SCRIPT = """
+local counter = 0
+local thread_count = 0
+setup = function(thread)
+  thread:set("tid", thread_count)
+  thread_count = thread_count + 1
+end
+init = function(args)
+  math.randomseed(tid + 7)
+end
+request = function()
+  counter = counter + 1
+  local nrn = string.format("W%01d%010d", tid, counter)
+  local ident = ids[math.random(#ids)]
+  local body = '[{"nrnMedicalNotice":"' .. nrn .. '","nrnExamination":"26317A000077",'
+    .. '"patient":{"identifierType":1,"identifier":"' .. ident .. '","givenName":"ИВАН",'
+    .. '"familyName":"ТОДОРОВ"},"practitioner":{"pmi":"2300011922"},'
+    .. '"medicalNotice":{"fromDate":"2026-11-18","toDate":"2026-11-20",'
+    .. '"authoredOn":"2026-11-20T10:31:00"}}]'
+  return wrk.format("POST", nil, wrk.headers, body)
+end
+"""
+
+
+def _wrk(
+    url: str, token: str | None, identifiers: list[str], seconds: float, run: int
+) -> tuple[float, int]:
+    """Single-note pushes driven by wrk (C, 2 threads, 32 connections): (requests/s, non-2xx)."""
+    script = Path(f"/tmp/notegateway-bench-{os.getpid()}-{run}.lua")
+    header = f'wrk.headers["Authorization"] = "Bearer {token}"\n' if token else ""
+    script.write_text(
+        'wrk.headers["Content-Type"] = "application/json"\n'
+        + header
+        + "ids = {"
+        + ",".join(f'"{i}"' for i in identifiers)
+        + "}\n"
+        + WRK_SCRIPT
+    )
+    try:
+        out = subprocess.run(
+            ["wrk", "-t2", f"-c{CONCURRENCY}", f"-d{int(seconds)}s", "-s", str(script), url],
+            capture_output=True,
+            text=True,
+            timeout=seconds + 60,
+        ).stdout
+    finally:
+        script.unlink(missing_ok=True)
+    rate = float(re.search(r"Requests/sec:\s+([0-9.]+)", out).group(1))  # type: ignore[union-attr]
+    bad = re.search(r"Non-2xx or 3xx responses:\s+([0-9]+)", out)
+    return rate, int(bad.group(1)) if bad else 0
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=8.0)
@@ -180,6 +234,21 @@ async def main() -> None:
             )
         )
 
+        if shutil.which("wrk"):
+            bare_rate, bare_err = await asyncio.to_thread(
+                _wrk, f"http://127.0.0.1:{bare_port}/bare", None, identifiers, args.seconds, 1
+            )
+            gate_rate, gate_err = await asyncio.to_thread(
+                _wrk,
+                f"http://127.0.0.1:{gateway_port}/api/v1/hisMedicalNotices",
+                token,
+                identifiers,
+                args.seconds,
+                2,
+            )
+            wrk_row = ("single-note (wrk)", bare_rate, gate_rate, bare_err, gate_err)
+        else:
+            wrk_row = None
         rng = random.Random(7)
         counter = itertools.count()
 
@@ -208,6 +277,8 @@ async def main() -> None:
             bare_rate = bare * per_request / args.seconds
             gate_rate = gate * per_request / args.seconds
             rows.append((label, bare_rate, gate_rate, bare_err, gate_err))
+        if wrk_row:
+            rows.insert(0, wrk_row)
         print(
             f"{PUPILS} pupils, {CONCURRENCY} concurrent clients, {args.seconds:.0f} s per run, server {server.split('@')[-1]}"
         )
