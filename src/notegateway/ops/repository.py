@@ -46,6 +46,7 @@ async def search_notes(
     offset: int,
 ) -> tuple[list[asyncpg.Record], int]:
     """Notes newest first by the operators' filters, and how many match in all."""
+    filters = (match, status, nrn, nrn_examination, identifier, from_date, to_date)
     rows = await db.fetch(
         f"""
         SELECT n.id, n.nrn, n.nrn_examination, n.received_at, n.processed_at, n.status,
@@ -57,13 +58,7 @@ async def search_notes(
         ORDER BY n.id DESC
         LIMIT $8 OFFSET $9
         """,
-        match,
-        status,
-        nrn,
-        nrn_examination,
-        identifier,
-        from_date,
-        to_date,
+        *filters,
         limit,
         offset,
     )
@@ -74,13 +69,7 @@ async def search_notes(
         SELECT count(*) FROM medical_notices AS n
         {_NOTES_FILTER}
         """,
-        match,
-        status,
-        nrn,
-        nrn_examination,
-        identifier,
-        from_date,
-        to_date,
+        *filters,
     )
     return [], total
 
