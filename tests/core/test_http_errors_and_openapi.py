@@ -71,6 +71,18 @@ async def test_openapi_document_is_served_and_matches_the_repository(api: Api) -
         ("/health/live", "get"),
         ("/health/ready", "get"),
         ("/metrics", "get"),
+        ("/api/v1/diary/absences", "post"),
+        ("/api/v1/diary/absences", "get"),
+        ("/api/v1/diary/absences/{absenceId}", "patch"),
+        ("/api/v1/diary/institutions/{institutionId}/medicalNotices", "get"),
+        ("/api/v1/medicalNotices/next/{next}", "get"),
+        ("/api/v1/medicalNotices/acknowledge", "post"),
+        ("/api/v1/medicalNotices/events", "get"),
+        ("/api/v1/medicalNotices/events/{cursor}/ack", "post"),
+        ("/api/v1/medicalNotices/{nrn}", "get"),
+        ("/api/v1/ops/notes", "get"),
+        ("/api/v1/ops/notes/{nrn}", "get"),
+        ("/api/v1/ops/review", "get"),
     ]:
         assert method in paths[path], (path, method)
     body = paths["/api/v1/hisMedicalNotices"]["post"]["requestBody"]["content"]["application/json"]
