@@ -82,7 +82,18 @@ def _plan(keys: Iterable[str]) -> tuple[list[int], list[bool]]:
 
 async def lock_keys(db: asyncpg.Connection, keys: Iterable[str]) -> None:
     """Take the locks of these keys (all of one class) until the transaction ends."""
-    ids, shared = _plan(keys)
+    await lock_classes(db, keys)
+
+
+async def lock_classes(db: asyncpg.Connection, *classes: Iterable[str]) -> None:
+    """Take the locks of several classes of keys, given in the documented class order, in
+    one round trip (the order of taking is kept)."""
+    ids: list[int] = []
+    shared: list[bool] = []
+    for keys in classes:
+        class_ids, class_shared = _plan(keys)
+        ids += class_ids
+        shared += class_shared
     if not ids:
         return
     await db.execute(

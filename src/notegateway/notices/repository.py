@@ -43,7 +43,12 @@ inserted AS (
 placed AS (
     INSERT INTO placements (notice_id, institution_id, class_name, section, from_date, to_date)
     {placement_runs("inserted")}
-    RETURNING notice_id
+    RETURNING notice_id, institution_id
+),
+for_vendors AS (
+    SELECT DISTINCT p.notice_id
+    FROM placed AS p JOIN institutions AS inst ON inst.id = p.institution_id
+    WHERE inst.diary_client_id IS NOT NULL
 ),
 audited AS (
     INSERT INTO audit_log (actor, action, notice_id, after)
@@ -54,6 +59,7 @@ audited AS (
     FROM inserted
 )
 SELECT i.nrn, ins.notice_id, ins.person_id, ins.status, ins.from_date, ins.to_date,
+       ins.notice_id IN (SELECT notice_id FROM for_vendors) AS for_vendors,
        existing.payload::text AS stored_payload
 FROM input AS i
 LEFT JOIN inserted AS ins ON ins.nrn = i.nrn
@@ -69,6 +75,7 @@ class StoredNote:
     cancelled: bool
     from_date: dt.date | None
     to_date: dt.date | None
+    for_vendors: bool  # placed at least one day in a vendor's institution
     stored_payload: dict[str, Any] | None  # the note kept before, when not created
 
 
@@ -99,6 +106,7 @@ async def insert_notes(
             cancelled=row["status"] == "cancelled",
             from_date=row["from_date"],
             to_date=row["to_date"],
+            for_vendors=bool(row["for_vendors"]),
             stored_payload=json.loads(row["stored_payload"]) if row["stored_payload"] else None,
         )
         for row in rows

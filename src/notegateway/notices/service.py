@@ -65,9 +65,10 @@ async def push_notes(db: asyncpg.Connection, items: list[Any], actor: str) -> li
 
     if first_of_nrn:
         notes = list(first_of_nrn.values())
-        await locks.lock_keys(db, [locks.nrn_key(n.nrn) for n in notes])
-        await locks.lock_keys(
-            db, [locks.identity_key(n.identifier_kind, n.identifier) for n in notes]
+        await locks.lock_classes(
+            db,
+            [locks.nrn_key(n.nrn) for n in notes],
+            [locks.identity_key(n.identifier_kind, n.identifier) for n in notes],
         )
         stored = {s.nrn: s for s in await repository.insert_notes(db, notes, actor)}
         # The new notes excuse what they cover, and reach the vendors whose schools they
@@ -85,8 +86,9 @@ async def push_notes(db: asyncpg.Connection, items: list[Any], actor: str) -> li
                 and s.to_date is not None
             ],
         )
+        # A new note has nothing to tell a vendor unless it placed a day in its schools.
         await vendors_service.sync_feed(
-            db, [s.notice_id for s in stored.values() if s.notice_id and s.person_id]
+            db, [s.notice_id for s in stored.values() if s.notice_id and s.for_vendors]
         )
         for result, note, first in valid:
             kept = stored[note.nrn]
