@@ -7,7 +7,7 @@ import re
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from pydantic import BeforeValidator, PlainSerializer
+from pydantic import BeforeValidator
 
 SOFIA = ZoneInfo("Europe/Sofia")
 
@@ -48,11 +48,6 @@ def parse_local_date(value: Any) -> dt.date:
 
 LocalDate = Annotated[dt.date, BeforeValidator(parse_local_date)]
 LocalDateTime = Annotated[dt.datetime, BeforeValidator(parse_local_datetime)]
-
-# Output in the dialect NEISPUO writes (inside hisMedicalNotice objects).
-NeispuoDate = Annotated[
-    dt.date, PlainSerializer(lambda d: f"{d.isoformat()}T00:00:00", return_type=str)
-]
 
 
 def neispuo_date(value: dt.date) -> str:

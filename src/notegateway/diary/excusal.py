@@ -18,7 +18,8 @@ exactly these rules, set-based, to every absence in scope.
    valid that day).
 
 3. Who holds it. Of the notes that cover an absence, the one received first holds it
-   (`HOLDER_ORDER`: the smallest medicalNoticeId), at all times.
+   (the smallest medicalNoticeId: ids are given in arrival order, in input order within
+   a batch), at all times.
 
 4. What holding means. A held absence is `excused`, reason `medical`, `excusedByNrn` the
    holder, and carries the holder's comment (`excusal_comment` below). An absence in the
@@ -51,7 +52,6 @@ class Kind(StrEnum):
 
 MEDICAL_REASON = "medical"
 NEISPUO_DIARY = "neispuo"
-HOLDER_ORDER = "medical_notices.id"  # received first holds: ids are given in arrival order
 
 
 class Action(StrEnum):

@@ -9,7 +9,6 @@ reach a note.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -331,8 +330,3 @@ async def acks_of_note(db: asyncpg.Connection, notice_id: int) -> list[dict[str,
         }
         for r in rows
     ]
-
-
-def placements(text: str) -> list[dict[str, Any]]:
-    loaded: list[dict[str, Any]] = json.loads(text)
-    return loaded
