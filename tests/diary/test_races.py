@@ -114,3 +114,23 @@ async def test_same_absence_id_for_two_persons_at_once(
         api.post_absence(absence(970, 2, SCHOOL, "2026-11-19")),
     )
     assert sorted([first.status_code, second.status_code]) == [201, 409]
+
+
+async def test_absence_recorded_during_a_switch_to_neispuo(
+    api: Api, pupil: None, db: asyncpg.Connection
+) -> None:
+    await api.token("vendor", "acme")
+    await api.put_institution(SCHOOL, diary="acme")
+    await api.push(note("25317A000980", EGN))
+    await linger(db, "audit_log", 0.5)
+
+    async def later(seconds: float, call):  # type: ignore[no-untyped-def]
+        await asyncio.sleep(seconds)
+        return await call
+
+    recorded, switched = await asyncio.gather(
+        api.post_absence(absence(980, 1, SCHOOL, "2026-11-19")),
+        later(0.2, api.put_institution(SCHOOL, diary="neispuo")),
+    )
+    assert (recorded.status_code, switched.status_code) == (201, 200)
+    assert (await api.absence_by_id(980))["excusedByNrn"] == "25317A000980"

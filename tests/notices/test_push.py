@@ -325,3 +325,22 @@ async def test_non_json_constants_and_absurd_nesting_are_400(api: Api, body: byt
 async def test_whole_body_problem_names_the_error(api: Api) -> None:
     problem = (await api.push(raw={})).json()
     assert problem["errors"][0]["loc"] == []
+
+
+async def test_lone_surrogates_are_invalid_and_never_fail_the_batch(
+    api: Api, db: asyncpg.Connection
+) -> None:
+    headers = await api.as_role("nzis")
+    good = json.dumps(note("25317A000198", EGN))
+    bad_identifier = json.dumps(_with(BASE, ["patient", "identifierType"], 4)).replace(
+        EGN, "AB\\ud800"
+    )
+    bad_nrn = '{"nrnMedicalNotice": "X\\ud800"}'
+    bad_key = '{"a\\ud800": 1, "A\\ud800": 2}'
+    body = f"[{good}, {bad_identifier}, {bad_nrn}, {bad_key}]"
+    response = await api.http.post(
+        "/api/v1/hisMedicalNotices", content=body.encode(), headers=headers
+    )
+    assert response.status_code == 422
+    assert [r["outcome"] for r in response.json()["results"]] == ["created"] + ["invalid"] * 3
+    assert await db.fetchval("SELECT count(*) FROM medical_notices") == 1

@@ -304,3 +304,19 @@ async def test_batch_person_ids_out_of_range_are_invalid(api: Api, person_id: ob
     response = await api.put_persons([{"personId": person_id, **person(EGN)}])
     assert response.status_code == 422
     assert response.json()["results"][0]["outcome"] == "invalid"
+
+
+async def test_open_ended_and_extreme_dates(api: Api) -> None:
+    await api.put_institution(100001)
+    body = person(EGN, enrollment(100001, to_date="9999-12-31"))
+    assert (await api.put_person(1, body)).json()["enrollments"][0]["toDate"] is None
+    assert (await api.put_person(1, body)).status_code == 200  # and again, unchanged
+    far = await api.put_person(1, person(EGN, enrollment(100001, from_date="0001-01-01")))
+    assert far.status_code == 422
+
+
+@pytest.mark.parametrize("person_id", ["²", "9" * 5000])
+async def test_odd_person_id_strings_are_invalid(api: Api, person_id: str) -> None:
+    response = await api.put_persons([{"personId": person_id, **person("bad")}])
+    assert response.status_code == 422
+    assert response.json()["results"][0]["personId"] is None

@@ -53,6 +53,22 @@ async def read_json(request: Request, *, optional: bool = False) -> Any:
     return parse_json(body)
 
 
+NOT_TEXT = "not valid Unicode text (a lone surrogate)"
+
+
+def is_text(value: str) -> bool:
+    """False for strings holding lone surrogates (JSON lets "\\ud800" through)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def printable(value: str) -> str:
+    return value.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def canonicalise(
     value: Any,
     known: Mapping[str, str],
@@ -74,6 +90,9 @@ def canonicalise(
             renamed: dict[str, Any] = {}
             seen: set[str] = set()
             for key, item in node.items():
+                if not is_text(key):
+                    errors.append({"loc": [*path, printable(key)], "msg": NOT_TEXT})
+                    continue
                 folded = key.casefold()
                 if folded in seen:
                     errors.append(
@@ -92,6 +111,8 @@ def canonicalise(
             return [walk(item, (*path, index)) for index, item in enumerate(node)]
         if isinstance(node, str) and "\x00" in node:
             errors.append({"loc": list(path), "msg": "must not contain the NUL character"})
+        elif isinstance(node, str) and not is_text(node):
+            errors.append({"loc": list(path), "msg": NOT_TEXT})
         return node
 
     return walk(value, ()), errors

@@ -14,7 +14,8 @@ its bucket), while small transactions on different keys run side by side.
 
 No deadlocks: classes are always taken in this order, person, then NRN, then identity,
 each in one statement, and within a class in (bucket, key) order; last of all, and only
-just before commit, the feed writers' lock.
+just before commit, the feed writers' lock. Before all of them come institution rows: a
+diary switch updates the row, an absence being recorded holds it FOR SHARE.
 """
 
 from __future__ import annotations

@@ -10,6 +10,8 @@ from zoneinfo import ZoneInfo
 from pydantic import BeforeValidator
 
 SOFIA = ZoneInfo("Europe/Sofia")
+# Dates outside these years are refused (the database driver reads the extremes as ±infinity).
+MIN_YEAR, MAX_YEAR = 1900, 9998
 
 # `YYYY-MM-DD`, or that with `THH:MM`, optional seconds and fraction, optional offset.
 _DATE_OR_DATETIME = re.compile(
@@ -39,6 +41,8 @@ def parse_local_datetime(value: Any) -> dt.datetime:
             parsed = parsed.astimezone(SOFIA).replace(tzinfo=None)
         except OverflowError:
             raise ValueError("out of the range of dates") from None
+    if not MIN_YEAR <= parsed.year <= MAX_YEAR:
+        raise ValueError(f"the year must be from {MIN_YEAR} to {MAX_YEAR}")
     return parsed
 
 
@@ -60,3 +64,10 @@ def neispuo_datetime(value: dt.datetime) -> str:
 
 def today_in_sofia() -> dt.date:
     return dt.datetime.now(SOFIA).date()
+
+
+def open_end(value: Any) -> Any:
+    """NEISPUO writes an open-ended enrollment as 9999-12-31: read it as no end date."""
+    if isinstance(value, str) and value.strip().startswith("9999-"):
+        return None
+    return value

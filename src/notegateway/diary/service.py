@@ -48,12 +48,14 @@ async def record_absence(
     absence, errors = validate_item(AbsenceIn, body, ABSENCE_NAMES)
     if absence is None:
         raise Unprocessable("the absence is invalid", errors)
-    if not await registry_service.lock_person(db, absence.person_id):
-        raise Unprocessable("no such person", [{"loc": ["personId"], "msg": "no such person"}])
-    if not await registry_service.institution_exists(db, absence.institution_id):
+    # The institution first (its diary decides), then the person: the order a diary
+    # switch takes them in.
+    if not await registry_service.hold_institution(db, absence.institution_id):
         raise Unprocessable(
             "no such institution", [{"loc": ["institutionId"], "msg": "no such institution"}]
         )
+    if not await registry_service.lock_person(db, absence.person_id):
+        raise Unprocessable("no such person", [{"loc": ["personId"], "msg": "no such person"}])
     posted = {
         "personId": absence.person_id,
         "institutionId": absence.institution_id,

@@ -8,6 +8,7 @@ from typing import Any
 
 from notegateway.core.errors import ErrorItem
 from notegateway.core.identifiers import identifier_kind, identifier_problem
+from notegateway.core.jsonbody import printable
 from notegateway.core.timeutil import neispuo_date, neispuo_datetime
 from notegateway.core.wire import known_names, validate_item
 from notegateway.diary.excusal import excusal_comment
@@ -125,5 +126,5 @@ def raw_nrn(raw: Any) -> str | None:
     if isinstance(raw, dict):
         for key, value in raw.items():
             if key.casefold() == "nrnmedicalnotice" and isinstance(value, str):
-                return value
+                return printable(value)
     return None

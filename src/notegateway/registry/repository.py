@@ -242,6 +242,11 @@ async def person_identity(db: asyncpg.Connection, person_id: int) -> tuple[int, 
     return (row["identifier_kind"], row["identifier"]) if row else None
 
 
+async def share_lock_institution(db: asyncpg.Connection, institution_id: int) -> bool:
+    value = await db.fetchval("SELECT id FROM institutions WHERE id = $1 FOR SHARE", institution_id)
+    return value is not None
+
+
 async def institution_exists(db: asyncpg.Connection, institution_id: int) -> bool:
     value: bool = await db.fetchval(
         "SELECT EXISTS (SELECT 1 FROM institutions WHERE id = $1)", institution_id

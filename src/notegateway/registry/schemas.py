@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import BeforeValidator, Field
 
 from notegateway.core.identifiers import IdentifierTypeField
-from notegateway.core.timeutil import LocalDate
+from notegateway.core.timeutil import LocalDate, open_end
 from notegateway.core.wire import OutModel, WireModel
 
 NEISPUO_DIARY = "neispuo"
@@ -28,7 +28,7 @@ class EnrollmentIn(WireModel):
     class_name: Annotated[str, Field(min_length=1, max_length=100)]
     section: Annotated[str | None, Field(max_length=50)] = None
     from_date: LocalDate
-    to_date: LocalDate | None = None
+    to_date: Annotated[LocalDate | None, BeforeValidator(open_end)] = None
 
 
 class PersonIn(WireModel):

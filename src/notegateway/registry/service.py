@@ -179,6 +179,12 @@ async def institution_exists(db: asyncpg.Connection, institution_id: int) -> boo
     return await repository.institution_exists(db, institution_id)
 
 
+async def hold_institution(db: asyncpg.Connection, institution_id: int) -> bool:
+    """Keep the institution's diary as it is until this transaction ends (a diary switch
+    waits); False when there is no such institution."""
+    return await repository.share_lock_institution(db, institution_id)
+
+
 async def put_persons(
     db: asyncpg.Connection, items: list[Any], actor: str = "registry"
 ) -> list[PersonResult]:
@@ -286,7 +292,13 @@ def _raw_person_id(raw: Any) -> int | None:
                 and not isinstance(value, bool)
             ):
                 return value
-            if key.casefold() == "personid" and isinstance(value, str) and value.isdigit():
+            if (
+                key.casefold() == "personid"
+                and isinstance(value, str)
+                and value.isascii()
+                and value.isdigit()
+                and len(value) <= 19
+            ):
                 return int(value)
     return None
 
