@@ -289,3 +289,26 @@ async def test_pull_only_vendor_has_a_last_poll_time(api: Api, beta: Vendor, sch
     await beta.get("/next/100")
     text = (await api.http.get("/metrics")).text
     assert 'notegateway_vendor_last_poll_timestamp_seconds{vendor="beta"}' in text
+
+
+async def test_long_polls_survive_a_lost_listener_connection(
+    api: Api, acme: Vendor, schools: None, db: asyncpg.Connection
+) -> None:
+    notifier = api.app.state.feed_notifier
+    old_pid = notifier.listener_pid()
+    await db.execute("SELECT pg_terminate_backend($1)", old_pid)
+    for _ in range(50):  # reconnects within moments
+        await asyncio.sleep(0.1)
+        if notifier.listening and notifier.listener_pid() != old_pid:
+            break
+    assert notifier.listener_pid() not in (None, old_pid)
+    cursor = (await acme.feed())["nextCursor"]
+
+    async def push_later() -> float:
+        await asyncio.sleep(0.3)
+        await api.push(note("25317A000001", PUPIL))
+        return time.monotonic()
+
+    page, pushed_at = await asyncio.gather(acme.feed(cursor, wait=10), push_later())
+    assert summary(page["events"]) == [("note.issued", 1, None)]
+    assert time.monotonic() - pushed_at < 0.4  # woken by NOTIFY on the new connection

@@ -2,7 +2,8 @@
 
 A trigger on vendor_events sends `NOTIFY notegateway_feed, '<vendor id>'`; PostgreSQL
 delivers it at commit to every listening connection. Each process keeps one listening
-connection and wakes the requests waiting for that vendor.
+connection, wakes the requests waiting for that vendor, and reconnects when the
+connection is lost (waking everyone then: notifications may have been missed).
 """
 
 from __future__ import annotations
@@ -21,12 +22,55 @@ class FeedNotifier:
     def __init__(self) -> None:
         self._waiters: dict[int, asyncio.Event] = {}
         self._connection: asyncpg.Connection | None = None
+        self._dsn = ""
+        self._stopping = False
+        self._reconnecting: asyncio.Task[None] | None = None
 
     async def start(self, dsn: str) -> None:
-        self._connection = await asyncpg.connect(dsn)
-        await self._connection.add_listener(CHANNEL, self._on_notify)
+        self._dsn = dsn
+        await self._connect()
+
+    async def _connect(self) -> None:
+        connection = await asyncpg.connect(self._dsn)
+        await connection.add_listener(CHANNEL, self._on_notify)
+        connection.add_termination_listener(self._on_lost)
+        self._connection = connection
+
+    def _on_lost(self, _connection: object) -> None:
+        if self._stopping or self._reconnecting is not None:
+            return
+        log.warning("the feed listener lost its connection; reconnecting")
+        self._reconnecting = asyncio.get_running_loop().create_task(self._reconnect())
+
+    async def _reconnect(self) -> None:
+        delay = 0.2
+        try:
+            while not self._stopping:
+                try:
+                    await self._connect()
+                except (OSError, asyncpg.PostgresError) as exc:
+                    log.warning("feed listener reconnect failed: %s", type(exc).__name__)
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 10.0)
+                    continue
+                log.info("the feed listener is listening again")
+                for vendor_id in list(self._waiters):
+                    self.wake(vendor_id)
+                return
+        finally:
+            self._reconnecting = None
+
+    @property
+    def listening(self) -> bool:
+        return self._connection is not None and not self._connection.is_closed()
+
+    def listener_pid(self) -> int | None:
+        return self._connection.get_server_pid() if self.listening else None  # type: ignore[union-attr]
 
     async def stop(self) -> None:
+        self._stopping = True
+        if self._reconnecting is not None:
+            self._reconnecting.cancel()
         if self._connection is not None:
             with contextlib.suppress(Exception):
                 await self._connection.close()
