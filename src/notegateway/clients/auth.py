@@ -59,14 +59,20 @@ def require(*roles: Role, operator_reads: bool = False) -> Callable[..., Awaitab
     """A dependency admitting `roles`, and operators on GET when `operator_reads`."""
 
     async def dependency(request: Request, db: Db) -> Client:
-        client = await authenticate(request, db)
-        if client.role in roles:
-            return client
-        if operator_reads and client.role is Role.OPERATOR and request.method in READ_METHODS:
-            return client
-        raise Forbidden(f"the role {client.role.value!r} may not call this endpoint")
+        return _admit(request, await authenticate(request, db), roles, operator_reads)
 
     return dependency
+
+
+def _admit(
+    request: Request, client: Client, roles: tuple[Role, ...], operator_reads: bool
+) -> Client:
+    """The role table: `client` may call this endpoint, or 403."""
+    if client.role in roles:
+        return client
+    if operator_reads and client.role is Role.OPERATOR and request.method in READ_METHODS:
+        return client
+    raise Forbidden(f"the role {client.role.value!r} may not call this endpoint")
 
 
 def require_briefly(*roles: Role) -> Callable[..., Awaitable[Client]]:
@@ -76,9 +82,7 @@ def require_briefly(*roles: Role) -> Callable[..., Awaitable[Client]]:
     async def dependency(request: Request) -> Client:
         async with transaction(request.app.state.engine) as db:
             client = await authenticate(request, db)
-        if client.role in roles:
-            return client
-        raise Forbidden(f"the role {client.role.value!r} may not call this endpoint")
+        return _admit(request, client, roles, operator_reads=False)
 
     return dependency
 

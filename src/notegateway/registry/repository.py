@@ -235,13 +235,6 @@ async def rematch_and_place(
     return Rematched(list(row["unmatched"]), row["matched"], list(row["notices"]))
 
 
-async def person_identity(db: asyncpg.Connection, person_id: int) -> tuple[int, str] | None:
-    row = await db.fetchrow(
-        "SELECT identifier_kind, identifier FROM persons WHERE id = $1", person_id
-    )
-    return (row["identifier_kind"], row["identifier"]) if row else None
-
-
 async def share_lock_institution(db: asyncpg.Connection, institution_id: int) -> bool:
     value = await db.fetchval("SELECT id FROM institutions WHERE id = $1 FOR SHARE", institution_id)
     return value is not None

@@ -70,11 +70,8 @@ async def _diary_changed(
     """Excusals already made stay; vendors are told nothing of notes already handed on;
     from now on the new diary's rules apply (NEISPUO's own: to its absences, at once)."""
     if diary_client_id is None:
-        person_ids = sorted(await repository.persons_with_absences_in(db, institution_id))
-        await locks.lock_keys(db, [locks.person_key(pid) for pid in person_ids])
-        await locks.lock_keys(
-            db, [locks.identity_key(*i) for i in await repository.identities(db, person_ids)]
-        )
+        person_ids = await repository.persons_with_absences_in(db, institution_id)
+        await lock_persons(db, person_ids)
         await diary_service.apply_rules(
             db, actor, [(pid, dt.date.min, dt.date.max) for pid in person_ids]
         )
@@ -161,18 +158,21 @@ def _stored_enrollments(row: asyncpg.Record) -> list[repository.EnrollmentRow]:
     )
 
 
-async def lock_person(db: asyncpg.Connection, person_id: int) -> bool:
-    """Take the person's lock, then their identity's (the order registry writes use).
+async def lock_persons(db: asyncpg.Connection, person_ids: list[int]) -> int:
+    """Take the persons' locks, then their identities' (the order registry writes use).
 
-    Holding both, nothing else can change the person's identity, notes or excusals until
-    this transaction ends. False when there is no such person.
+    Holding both, nothing else can change these persons' identities, notes or excusals
+    until this transaction ends. Returns how many of them exist.
     """
-    await locks.lock_keys(db, [locks.person_key(person_id)])
-    identity = await repository.person_identity(db, person_id)
-    if identity is None:
-        return False
-    await locks.lock_keys(db, [locks.identity_key(*identity)])
-    return True
+    await locks.lock_keys(db, [locks.person_key(pid) for pid in person_ids])
+    identities = await repository.identities(db, person_ids)
+    await locks.lock_keys(db, [locks.identity_key(*i) for i in identities])
+    return len(identities)
+
+
+async def lock_person(db: asyncpg.Connection, person_id: int) -> bool:
+    """`lock_persons` for one person; False when there is no such person."""
+    return await lock_persons(db, [person_id]) == 1
 
 
 async def institution_exists(db: asyncpg.Connection, institution_id: int) -> bool:
