@@ -19,15 +19,19 @@ def json_body(
     _BODY_MODELS[model.__name__] = model
     schema: dict[str, Any] = {"$ref": _REF.format(model=model.__name__)}
     if array is not None:
-        schema = {"type": "array", "items": schema, "minItems": array[0], "maxItems": array[1]}
-    return {
-        "requestBody": {"required": required, "content": {"application/json": {"schema": schema}}}
-    }
+        return json_array_body(schema, *array)
+    return _request_body(schema, required)
 
 
 def json_array_body(item_schema: dict[str, Any], min_items: int, max_items: int) -> dict[str, Any]:
     schema = {"type": "array", "items": item_schema, "minItems": min_items, "maxItems": max_items}
-    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+    return _request_body(schema, required=True)
+
+
+def _request_body(schema: dict[str, Any], required: bool) -> dict[str, Any]:
+    return {
+        "requestBody": {"required": required, "content": {"application/json": {"schema": schema}}}
+    }
 
 
 def install_openapi(app: FastAPI) -> None:
