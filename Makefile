@@ -45,6 +45,7 @@ openapi: install
 
 bench: install
 	$(BIN)/python -m benchmarks.push $(BENCH_ARGS)
+	$(BIN)/python -m benchmarks.registry
 
 clean:
 	rm -rf $(VENV) .notegateway-test .pytest_cache .mypy_cache .ruff_cache

@@ -60,6 +60,10 @@ async def _seed(url: str) -> tuple[list[str], str]:
             "FROM generate_series(1, $1) AS g",
             INSTITUTIONS,
         )
+        await conn.execute(
+            "INSERT INTO institution_diaries (institution_id, from_date, to_date) "
+            "SELECT id, '-infinity', 'infinity' FROM institutions"
+        )
         identifiers = [
             make_egn(dt.date(2010, 1, 1) + dt.timedelta(days=i % 3000), i // 3000 * 7 + 1)
             for i in range(PUPILS)

@@ -137,12 +137,29 @@ class Api:
             f"/api/v1/hisMedicalNotices/{nrn}", headers=await self.as_role("nzis")
         )
 
+    async def whole_note(self, nrn: str) -> dict[str, Any]:
+        """The operators' view of a note (with its person and placements)."""
+        response = await self.ops(f"/notes/{nrn}")
+        assert response.status_code == 200, response.text
+        view: dict[str, Any] = response.json()
+        return view
+
     async def put_institution(
-        self, institution_id: int, diary: str = "neispuo", name: str = "Училище"
+        self,
+        institution_id: int,
+        diary: str = "neispuo",
+        name: str = "Училище",
+        diary_from: str | None = None,
+        region: str | None = None,
     ) -> httpx.Response:
+        body: dict[str, Any] = {"name": name, "town": "София", "diary": diary}
+        if diary_from is not None:
+            body["diaryFrom"] = diary_from
+        if region is not None:
+            body["region"] = region
         return await self.http.put(
             f"/api/v1/registry/institutions/{institution_id}",
-            json={"name": name, "town": "София", "diary": diary},
+            json=body,
             headers=await self.as_role("neispuo"),
         )
 

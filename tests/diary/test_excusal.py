@@ -106,9 +106,7 @@ async def test_vendor_school_absences_are_never_touched(api: Api, school: None) 
     await api.post_absence(absence(40, 1, VENDOR_SCHOOL, "2026-11-18"))
     await api.push(note("25317A000123", EGN))
     assert await kinds(api) == {40: ("unexcused", None)}
-    assert (await api.view("25317A000123")).json()["placements"][0][
-        "institutionId"
-    ] == VENDOR_SCHOOL
+    assert (await api.whole_note("25317A000123"))["placements"][0]["institutionId"] == VENDOR_SCHOOL
 
 
 async def test_cancel_reverts_exactly_and_repeat_changes_nothing(
@@ -231,7 +229,7 @@ async def test_earlier_note_takes_over_when_registry_makes_it_cover(api: Api, sc
 async def test_diary_switch_keeps_excusals_and_stops_new_ones(api: Api, school: None) -> None:
     await api.post_absence(absence(97, 1, SCHOOL, "2026-11-18"))
     await api.push(note("25317A000123", EGN))
-    await api.put_institution(SCHOOL, diary="acme")
+    await api.put_institution(SCHOOL, diary="acme", diary_from="2026-11-01")
     await api.post_absence(absence(98, 1, SCHOOL, "2026-11-19"))
     assert await kinds(api) == {97: ("excused", "25317A000123"), 98: ("unexcused", None)}
     await api.cancel("25317A000123")
@@ -372,11 +370,12 @@ async def test_cancellation_before_arrival_is_audited(api: Api, school: None) ->
 
 
 async def test_switch_to_neispuo_applies_the_rules_at_once(api: Api, school: None) -> None:
-    await api.put_institution(SCHOOL, diary="acme")
+    await api.put_institution(SCHOOL, diary="acme", diary_from="2026-11-01")
     await api.post_absence(absence(140, 1, SCHOOL, "2026-11-18"))
     await api.push(note("25317A000123", EGN))
     assert (await api.absence_by_id(140))["kind"] == "unexcused"
-    await api.put_institution(SCHOOL, diary="neispuo")
+    # Back on the same first day: the two periods are one NEISPUO period again.
+    await api.put_institution(SCHOOL, diary="neispuo", diary_from="2026-11-01")
     assert (await api.absence_by_id(140))["excusedByNrn"] == "25317A000123"
     audit = [e for e in (await api.ops("/notes/25317A000123")).json()["audit"]]
     assert [e["action"] for e in audit][-1] == "absence.excused"

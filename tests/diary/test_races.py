@@ -120,7 +120,7 @@ async def test_absence_recorded_during_a_switch_to_neispuo(
     api: Api, pupil: None, db: asyncpg.Connection
 ) -> None:
     await api.token("vendor", "acme")
-    await api.put_institution(SCHOOL, diary="acme")
+    await api.put_institution(SCHOOL, diary="acme", diary_from="2026-11-01")
     await api.push(note("25317A000980", EGN))
     await linger(db, "audit_log", 0.5)
 
@@ -130,7 +130,7 @@ async def test_absence_recorded_during_a_switch_to_neispuo(
 
     recorded, switched = await asyncio.gather(
         api.post_absence(absence(980, 1, SCHOOL, "2026-11-19")),
-        later(0.2, api.put_institution(SCHOOL, diary="neispuo")),
+        later(0.2, api.put_institution(SCHOOL, diary="neispuo", diary_from="2026-11-01")),
     )
     assert (recorded.status_code, switched.status_code) == (201, 200)
     assert (await api.absence_by_id(980))["excusedByNrn"] == "25317A000980"

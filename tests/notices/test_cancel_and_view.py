@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 
 import asyncpg
 import pytest
@@ -108,21 +109,15 @@ async def test_view_shape(api: Api) -> None:
         "processedAt",
         "status",
         "match",
-        "placements",
         "excusedAbsences",
+        "delivered",
         "vendorAcks",
         "hisMedicalNotice",
     }
     assert view["match"] == "matched"
     assert view["status"] == "active"
-    assert view["placements"] == [
-        {
-            "institutionId": 100001,
-            "className": "5",
-            "section": "А",
-            "fromDate": "2026-11-18",
-            "toDate": "2026-11-20",
-        }
-    ]
+    assert view["delivered"] == {"neispuoDiary": True, "vendors": 0}
+    # Nothing of where the pupil studies, anywhere in it.
+    assert "100001" not in json.dumps(view)
     assert dt.datetime.fromisoformat(view["receivedAt"]).tzinfo is not None
     assert view["hisMedicalNotice"]["medicalNotice"]["authoredOn"] == "2026-11-20T10:31:00"

@@ -75,14 +75,19 @@ def _admit(
     raise Forbidden(f"the role {client.role.value!r} may not call this endpoint")
 
 
-def require_briefly(*roles: Role) -> Callable[..., Awaitable[Client]]:
-    """Like `require`, in a transaction of its own: for requests that must not hold a
-    connection while they wait (long polls)."""
+def require_briefly(
+    *roles: Role, on_admit: Callable[[asyncpg.Connection], Awaitable[None]] | None = None
+) -> Callable[..., Awaitable[Client]]:
+    """Like `require`, in a transaction of its own, before the request's: for requests
+    that must not hold a connection while they wait (long polls), or that must leave a
+    trace whatever their answer (`on_admit` runs in that transaction once admitted)."""
 
     async def dependency(request: Request) -> Client:
         async with transaction(request.app.state.engine) as db:
-            client = await authenticate(request, db)
-        return _admit(request, client, roles, operator_reads=False)
+            client = _admit(request, await authenticate(request, db), roles, False)
+            if on_admit is not None:
+                await on_admit(db)
+        return client
 
     return dependency
 

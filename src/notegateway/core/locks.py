@@ -2,7 +2,8 @@
 
 Every path that could race on a note (push, cancel) takes the NRN's lock; every path that
 changes what a person's notes excuse (push, cancel, absence, registry write) takes the
-lock of the person's identity (kind + identifier). The second of two such transactions
+locks of the person's identities (kind + identifier): the current one and every former
+one, since notes under any of them match the person. The second of two such transactions
 waits, and its statements then see what the first committed.
 
 Two levels, so that a 1000-note batch does not take 2000 locks (PostgreSQL's shared lock
@@ -21,7 +22,7 @@ diary switch updates the row, an absence being recorded holds it FOR SHARE.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import asyncpg
 
@@ -107,6 +108,32 @@ async def lock_classes(db: asyncpg.Connection, *classes: Iterable[str]) -> None:
         ids,
         shared,
     )
+
+
+_IDENTITIES = """
+SELECT id AS person_id, identifier_kind, identifier FROM persons WHERE id = ANY($1::bigint[])
+UNION ALL
+SELECT person_id, identifier_kind, identifier FROM former_identifiers
+WHERE person_id = ANY($1::bigint[])
+"""
+
+
+async def lock_persons(
+    db: asyncpg.Connection,
+    person_ids: Sequence[int],
+    also: Iterable[tuple[int, str]] = (),
+) -> set[int]:
+    """Take the persons' locks, then the locks of every identity they hold (current and
+    former) and of the identities `also`; returns the ids of those persons that exist.
+
+    Holding them, nothing else can change these persons' identities, notes or excusals
+    until this transaction ends (a push takes the identity of its note).
+    """
+    await lock_keys(db, [person_key(pid) for pid in person_ids])
+    rows = await db.fetch(_IDENTITIES, list(person_ids))
+    identities = {(r["identifier_kind"], r["identifier"]) for r in rows} | set(also)
+    await lock_keys(db, [identity_key(kind, ident) for kind, ident in identities])
+    return {r["person_id"] for r in rows}
 
 
 _FEED_WRITERS = _int64("feed-writers")

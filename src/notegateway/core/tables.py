@@ -69,9 +69,28 @@ institutions = Table(
     Column("id", BigInteger, primary_key=True, autoincrement=False),
     Column("name", Text, nullable=False),
     Column("town", Text, nullable=False),
-    # NULL: the institution keeps its diary in NEISPUO; else the vendor client that keeps it.
-    Column("diary_client_id", BigInteger, ForeignKey("clients.id"), nullable=True),
+    Column("region", Text, nullable=True),  # the oblast, for reports
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+institution_diaries = Table(
+    "institution_diaries",
+    metadata,
+    # Which diary keeps an institution's days: periods that tile the whole calendar, the
+    # first from '-infinity', the last to 'infinity' (ex_institution_diaries_no_overlap in
+    # the migration keeps them apart).
+    Column(
+        "institution_id",
+        BigInteger,
+        ForeignKey("institutions.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("from_date", Date, primary_key=True),
+    Column("to_date", Date, nullable=False),
+    # NULL: NEISPUO's own diary; else the vendor client that keeps these days.
+    Column("diary_client_id", BigInteger, ForeignKey("clients.id"), nullable=True),
+    CheckConstraint("from_date <= to_date", name="dates"),
+    Index("ix_institution_diaries_diary_client_id", "diary_client_id"),
 )
 
 persons = Table(
@@ -88,6 +107,19 @@ persons = Table(
     UniqueConstraint("identifier_kind", "identifier"),
 )
 
+former_identifiers = Table(
+    "former_identifiers",
+    metadata,
+    # Identifiers a person held before its current one: notes under them still match it.
+    # An identity (kind + identifier) belongs to one person at most, current or former.
+    Column("identifier_kind", SmallInteger, primary_key=True),
+    Column("identifier", Text, primary_key=True),
+    Column("identifier_type", SmallInteger, nullable=False),
+    Column("person_id", BigInteger, ForeignKey("persons.id", ondelete="CASCADE"), nullable=False),
+    Column("until", DateTime(timezone=True), nullable=False),
+    Index("ix_former_identifiers_person_id", "person_id"),
+)
+
 enrollments = Table(
     "enrollments",
     metadata,
@@ -101,8 +133,8 @@ enrollments = Table(
     CheckConstraint("to_date IS NULL OR to_date >= from_date", name="dates"),
     Index("ix_enrollments_person_id", "person_id"),
     Index("ix_enrollments_institution_id", "institution_id"),
-    # The EXCLUDE constraint against overlapping enrollments of one person lives in the
-    # migration (ex_enrollments_no_overlap); Core cannot express it portably.
+    # The EXCLUDE constraint against two overlapping enrollments of one person in the same
+    # institution, class and section lives in the migration (ex_enrollments_no_overlap).
 )
 
 medical_notices = Table(
@@ -260,6 +292,15 @@ vendor_feed_purges = Table(
     # The newest position purged from a vendor's feed: cursors before it are gone (410).
     Column("vendor_id", BigInteger, ForeignKey("clients.id"), primary_key=True),
     Column("seq", BigInteger, nullable=False),
+)
+
+nzis_sync = Table(
+    "nzis_sync",
+    metadata,
+    # One row: when NZIS last called the push or cancel endpoint, whatever the answer.
+    Column("id", SmallInteger, primary_key=True),
+    Column("called_at", DateTime(timezone=True), nullable=False),
+    CheckConstraint("id = 1", name="one_row"),
 )
 
 vendor_polls = Table(

@@ -10,6 +10,7 @@ from typing import Any
 
 import asyncpg
 
+from notegateway.core.placement_sql import by_diary, placements_array
 from notegateway.diary.excusal import MEDICAL_REASON, Action, Kind
 
 # Rule 1 (in the gateway's hands), rule 2 (covers), rule 3 (received first holds),
@@ -28,8 +29,10 @@ in_hand AS MATERIALIZED (
            a.excused_by_notice_id
     FROM absences AS a
     JOIN scope USING (id)
-    JOIN institutions AS i ON i.id = a.institution_id
-    WHERE i.diary_client_id IS NULL
+    -- Rule 1: the diary that keeps this institution-day is NEISPUO's own.
+    JOIN institution_diaries AS d
+      ON d.institution_id = a.institution_id AND a.date BETWEEN d.from_date AND d.to_date
+    WHERE d.diary_client_id IS NULL
       AND NOT a.set_by_person
       AND (a.kind = '{Kind.UNEXCUSED}' OR a.excused_by_notice_id IS NOT NULL)
     FOR UPDATE OF a
@@ -304,25 +307,30 @@ async def institution_notices(
     from_date: dt.date | None,
     to_date: dt.date | None,
 ) -> list[asyncpg.Record]:
+    """The class view: notes placed in this institution (and class and section) on days
+    NEISPUO's diary keeps, with those placements."""
     rows: list[asyncpg.Record] = await db.fetch(
         f"""
+        WITH kept AS (
+            SELECT * FROM ({by_diary("(SELECT * FROM placements WHERE institution_id = $1)")})
+                AS cut
+            WHERE cut.diary_client_id IS NULL
+        ),
+        listed AS (
+            SELECT n.id FROM medical_notices AS n
+            WHERE EXISTS (SELECT 1 FROM kept AS k
+                          WHERE k.notice_id = n.id
+                            AND ($2::text IS NULL OR k.class_name = $2)
+                            AND ($3::text IS NULL OR k.section = $3))
+              AND ($4::bigint IS NULL OR n.person_id = $4)
+              AND n.to_date >= coalesce($5::date, '-infinity')
+              AND n.from_date <= coalesce($6::date, 'infinity')
+        )
         SELECT n.id, n.person_id, n.status, n.payload::text AS payload,
                {held_absences_sql("n", "$1")} AS excused,
-               coalesce((SELECT json_agg(json_build_object(
-                            'institutionId', p.institution_id, 'className', p.class_name,
-                            'section', p.section, 'fromDate', p.from_date, 'toDate', p.to_date)
-                            ORDER BY p.from_date)
-                         FROM placements AS p
-                         WHERE p.notice_id = n.id AND p.institution_id = $1), '[]')::text
+               (SELECT {placements_array("k")} FROM kept AS k WHERE k.notice_id = n.id)::text
                    AS placements
-        FROM medical_notices AS n
-        WHERE EXISTS (SELECT 1 FROM placements AS p
-                      WHERE p.notice_id = n.id AND p.institution_id = $1
-                        AND ($2::text IS NULL OR p.class_name = $2)
-                        AND ($3::text IS NULL OR p.section = $3))
-          AND ($4::bigint IS NULL OR n.person_id = $4)
-          AND n.to_date >= coalesce($5::date, '-infinity')
-          AND n.from_date <= coalesce($6::date, 'infinity')
+        FROM medical_notices AS n JOIN listed USING (id)
         ORDER BY n.from_date DESC, n.id DESC
         """,
         institution_id,
@@ -333,6 +341,20 @@ async def institution_notices(
         to_date,
     )
     return rows
+
+
+async def institution_exists(db: asyncpg.Connection, institution_id: int) -> bool:
+    value: bool = await db.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM institutions WHERE id = $1)", institution_id
+    )
+    return value
+
+
+async def hold_institution(db: asyncpg.Connection, institution_id: int) -> bool:
+    """Keep the institution's diary periods as they are until this transaction ends (a
+    diary switch updates the row first, so it waits); False when there is none."""
+    value = await db.fetchval("SELECT id FROM institutions WHERE id = $1 FOR SHARE", institution_id)
+    return value is not None
 
 
 def held_absences_sql(notice: str, institution: str | None = None) -> str:

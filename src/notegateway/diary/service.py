@@ -9,36 +9,16 @@ from typing import Any
 
 import asyncpg
 
-from notegateway.core import metrics
+from notegateway.core import locks
 from notegateway.core.errors import Conflict, NotFound, Unprocessable
 from notegateway.core.wire import known_names, validate_item
 from notegateway.diary import repository
 from notegateway.diary.excusal import Kind
 from notegateway.diary.schemas import AbsenceIn, AbsencePatchIn
-from notegateway.registry import service as registry_service
+from notegateway.diary.settle import Changes, settle
 
 ABSENCE_NAMES = known_names(AbsenceIn)
 PATCH_NAMES = known_names(AbsencePatchIn)
-
-
-def count_reconciled(result: repository.Reconciled) -> None:
-    metrics.ABSENCES_EXCUSED.inc(result.excused)
-    metrics.ABSENCES_REVERTED.inc(result.reverted)
-    metrics.ABSENCES_REATTRIBUTED.inc(result.reattributed)
-
-
-async def apply_rules(
-    db: asyncpg.Connection,
-    actor: str,
-    person_periods: list[tuple[int, dt.date, dt.date]] | None = None,
-    held_by_notices: list[int] | None = None,
-) -> repository.Reconciled:
-    """Apply the excusal rules to these persons' days and these notes' absences; count them."""
-    result = await repository.reconcile_absences(
-        db, actor, person_periods or [], held_by_notices or []
-    )
-    count_reconciled(result)
-    return result
 
 
 async def record_absence(
@@ -50,11 +30,11 @@ async def record_absence(
         raise Unprocessable("the absence is invalid", errors)
     # The institution first (its diary decides), then the person: the order a diary
     # switch takes them in.
-    if not await registry_service.hold_institution(db, absence.institution_id):
+    if not await repository.hold_institution(db, absence.institution_id):
         raise Unprocessable(
             "no such institution", [{"loc": ["institutionId"], "msg": "no such institution"}]
         )
-    if not await registry_service.lock_person(db, absence.person_id):
+    if not await locks.lock_persons(db, [absence.person_id]):
         raise Unprocessable("no such person", [{"loc": ["personId"], "msg": "no such person"}])
     posted = {
         "personId": absence.person_id,
@@ -72,7 +52,9 @@ async def record_absence(
             f"absence {absence.absence_id} was posted with other fields; change it with PATCH"
         )
     if existing is None and Kind(absence.kind) is Kind.UNEXCUSED:
-        await apply_rules(db, actor, [(absence.person_id, absence.date, absence.date)])
+        changes = Changes()
+        changes.person(absence.person_id, (absence.date, absence.date))
+        await settle(db, actor, changes)
     stored = await repository.get_absence(db, absence.absence_id)
     assert stored is not None
     return existing is None, stored
@@ -93,7 +75,7 @@ async def change_absence(
     person_id = await repository.person_of_absence(db, absence_id)
     if person_id is None:
         raise NotFound(f"no absence {absence_id}")
-    await registry_service.lock_person(db, person_id)
+    await locks.lock_persons(db, [person_id])
     await repository.set_by_person(db, absence_id, changes, actor)
     stored = await repository.get_absence(db, absence_id)
     assert stored is not None
@@ -121,7 +103,7 @@ async def institution_notices(
     from_date: dt.date | None,
     to_date: dt.date | None,
 ) -> dict[str, Any]:
-    if not await registry_service.institution_exists(db, institution_id):
+    if not await repository.institution_exists(db, institution_id):
         raise NotFound(f"no institution {institution_id}")
     rows = await repository.institution_notices(
         db, institution_id, class_name, section, person_id, from_date, to_date

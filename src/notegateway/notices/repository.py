@@ -10,9 +10,9 @@ from typing import Any
 
 import asyncpg
 
+from notegateway.core.placement_sql import by_diary, placement_runs, placements_array
 from notegateway.diary.repository import held_absences_sql
 from notegateway.notices.validation import ValidNote
-from notegateway.registry.placement_sql import placement_runs
 
 _INSERT_NOTES = f"""
 WITH input AS (
@@ -29,12 +29,15 @@ inserted AS (
     SELECT i.nrn, i.nrn_examination, i.identifier_type, i.identifier_kind, i.identifier,
            i.pmi, i.from_date, i.to_date, i.authored_on, i.payload::jsonb, i.excusal_comment,
            CASE WHEN c.nrn IS NULL THEN 'active' ELSE 'cancelled' END,
-           p.id,
-           CASE WHEN p.id IS NOT NULL THEN now() END,
+           coalesce(p.id, f.person_id),
+           CASE WHEN coalesce(p.id, f.person_id) IS NOT NULL THEN now() END,
            CASE WHEN c.nrn IS NOT NULL THEN now() END
     FROM input AS i
+    -- The person whose identifier it is now, or was before (former identifiers match too).
     LEFT JOIN persons AS p
            ON p.identifier_kind = i.identifier_kind AND p.identifier = i.identifier
+    LEFT JOIN former_identifiers AS f
+           ON f.identifier_kind = i.identifier_kind AND f.identifier = i.identifier
     LEFT JOIN notice_cancellations AS c ON c.nrn = i.nrn
     ORDER BY i.ord  -- ids in input order: "received first" holds
     ON CONFLICT (nrn) DO NOTHING
@@ -43,12 +46,11 @@ inserted AS (
 placed AS (
     INSERT INTO placements (notice_id, institution_id, class_name, section, from_date, to_date)
     {placement_runs("inserted")}
-    RETURNING notice_id, institution_id
+    RETURNING *
 ),
 for_vendors AS (
-    SELECT DISTINCT p.notice_id
-    FROM placed AS p JOIN institutions AS inst ON inst.id = p.institution_id
-    WHERE inst.diary_client_id IS NOT NULL
+    SELECT DISTINCT notice_id FROM ({by_diary("placed")}) AS cut
+    WHERE cut.diary_client_id IS NOT NULL
 ),
 audited AS (
     INSERT INTO audit_log (actor, action, notice_id, after)
@@ -75,7 +77,7 @@ class StoredNote:
     cancelled: bool
     from_date: dt.date | None
     to_date: dt.date | None
-    for_vendors: bool  # placed at least one day in a vendor's institution
+    for_vendors: bool  # placed at least one day kept in a vendor's diary
     stored_payload: dict[str, Any] | None  # the note kept before, when not created
 
 
@@ -196,22 +198,34 @@ async def note_identity(db: asyncpg.Connection, nrn: str) -> tuple[int, str] | N
     return (row["identifier_kind"], row["identifier"]) if row else None
 
 
-_PLACEMENTS_JSON = """
-coalesce((SELECT json_agg(json_build_object(
-                 'institutionId', p.institution_id, 'className', p.class_name,
-                 'section', p.section, 'fromDate', p.from_date, 'toDate', p.to_date)
-                 ORDER BY p.from_date)
-          FROM placements AS p WHERE p.notice_id = n.id), '[]')::text
-"""
+async def record_nzis_call(db: asyncpg.Connection) -> None:
+    """NZIS called the push or cancel endpoint (lastHisSyncTime), whatever the answer."""
+    await db.execute(
+        """
+        INSERT INTO nzis_sync (id, called_at) VALUES (1, now())
+        ON CONFLICT (id) DO UPDATE SET called_at = greatest(nzis_sync.called_at, now())
+        """
+    )
 
 
 async def notice_view_row(db: asyncpg.Connection, nrn: str) -> asyncpg.Record | None:
+    """A note with its placements, the absences it holds, and where it was delivered:
+    whether it covers a day NEISPUO's diary keeps, and how many vendors' days."""
     return await db.fetchrow(
         f"""
+        WITH note AS (SELECT * FROM medical_notices WHERE nrn = $1),
+        its_placements AS (
+            SELECT p.* FROM placements AS p JOIN note ON note.id = p.notice_id
+        ),
+        kept AS (SELECT cut.diary_client_id FROM ({by_diary("its_placements")}) AS cut)
         SELECT n.id, n.nrn, n.received_at, n.processed_at, n.status, n.person_id,
-               n.payload::text AS payload, {_PLACEMENTS_JSON} AS placements,
-               {held_absences_sql("n")} AS excused
-        FROM medical_notices AS n WHERE n.nrn = $1
+               n.payload::text AS payload,
+               coalesce((SELECT {placements_array("p")} FROM placements AS p
+                         WHERE p.notice_id = n.id), '[]')::text AS placements,
+               {held_absences_sql("n")} AS excused,
+               EXISTS (SELECT 1 FROM kept WHERE diary_client_id IS NULL) AS neispuo_diary,
+               (SELECT count(DISTINCT diary_client_id) FROM kept) AS vendors
+        FROM note AS n
         """,
         nrn,
     )

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import JSONResponse
 
-from notegateway.clients.auth import NzisClient
+from notegateway.clients.auth import NzisClient, require_briefly
+from notegateway.clients.schemas import Client, Role
 from notegateway.core.deps import Db
 from notegateway.core.errors import Unprocessable
 from notegateway.core.jsonbody import read_json
@@ -27,6 +28,9 @@ router = APIRouter(prefix="/api/v1/hisMedicalNotices", tags=["NZIS"])
 MAX_BATCH = 1000
 NrnPath = Annotated[str, Path(pattern=r"^[0-9A-Z]{12}$", description="the note's NRN")]
 _CANCEL_NAMES = known_names(CancelIn)
+# NZIS calling push or cancel: lastHisSyncTime moves whatever the answer, so the call is
+# recorded in a transaction of its own, before the request's.
+NzisCaller = Annotated[Client, Depends(require_briefly(Role.NZIS, on_admit=service.record_call))]
 
 
 @router.post(
@@ -36,7 +40,7 @@ _CANCEL_NAMES = known_names(CancelIn)
     responses={409: {"model": PushResults}, 422: {"model": PushResults}},
     openapi_extra=json_body(HisMedicalNoticeIn, array=(1, MAX_BATCH)),
 )
-async def push_notes(request: Request, client: NzisClient, db: Db) -> JSONResponse:
+async def push_notes(request: Request, client: NzisCaller, db: Db) -> JSONResponse:
     body = await read_json(request)
     if not isinstance(body, list) or not 1 <= len(body) <= MAX_BATCH:
         message = f"the body must be a JSON array of 1 to {MAX_BATCH} notes"
@@ -54,7 +58,7 @@ async def push_notes(request: Request, client: NzisClient, db: Db) -> JSONRespon
     responses={202: {"model": CancelResult}},
     openapi_extra=json_body(CancelIn, required=False),
 )
-async def cancel_note(nrn: NrnPath, request: Request, client: NzisClient, db: Db) -> JSONResponse:
+async def cancel_note(nrn: NrnPath, request: Request, client: NzisCaller, db: Db) -> JSONResponse:
     body = await read_json(request, optional=True)
     reason = None
     if body is not None:
@@ -68,4 +72,4 @@ async def cancel_note(nrn: NrnPath, request: Request, client: NzisClient, db: Db
 
 @router.get("/{nrn}", summary="What became of a note", response_model=NoticeView)
 async def get_note(nrn: NrnPath, client: NzisClient, db: Db) -> NoticeView:
-    return NoticeView.model_validate(await service.notice_view(db, nrn))
+    return NoticeView.model_validate(await service.delivery_view(db, nrn))

@@ -136,22 +136,37 @@ class Placement(OutModel):
     to_date: dt.date
 
 
-class VendorAck(OutModel):
-    vendor: str
+class DeliveryAck(OutModel):
+    """What a vendor's diary did with the note, without naming the vendor."""
+
     outcome: str
     excused_absences: int
-    comment: str | None
     at: dt.datetime
 
 
-class NoticeView(OutModel):
+class VendorAck(DeliveryAck):
+    vendor: str
+    comment: str | None
+
+
+class Delivered(OutModel):
+    neispuo_diary: bool  # it covers a day kept in NEISPUO's diary
+    vendors: int  # how many vendors' days it covers
+
+
+class NoticeBase(OutModel):
     medical_notice_id: int
     nrn_medical_notice: str
     received_at: dt.datetime
     processed_at: dt.datetime
     status: Literal["active", "cancelled"]
     match: Literal["matched", "unmatched"]
-    placements: list[Placement]
     excused_absences: int
-    vendor_acks: list[VendorAck]
+    delivered: Delivered
     his_medical_notice: HisMedicalNoticeOut
+
+
+class NoticeView(NoticeBase):
+    """NZIS's view: delivery feedback only, nothing of where the pupil studies."""
+
+    vendor_acks: list[DeliveryAck]

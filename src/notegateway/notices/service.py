@@ -12,8 +12,8 @@ import asyncpg
 from notegateway.core import locks, metrics
 from notegateway.core.errors import ErrorItem, NotFound
 from notegateway.core.timeutil import today_in_sofia
-from notegateway.diary import repository as diary_repository
-from notegateway.diary import service as diary_service
+from notegateway.diary.repository import Reconciled
+from notegateway.diary.settle import Changes, settle
 from notegateway.notices import repository
 from notegateway.notices.validation import ValidNote, raw_nrn, validate_note
 from notegateway.vendors import service as vendors_service
@@ -71,25 +71,17 @@ async def push_notes(db: asyncpg.Connection, items: list[Any], actor: str) -> li
             [locks.identity_key(n.identifier_kind, n.identifier) for n in notes],
         )
         stored = {s.nrn: s for s in await repository.insert_notes(db, notes, actor)}
-        # The new notes excuse what they cover, and reach the vendors whose schools they
-        # concern (last: it takes the feed writers' lock), in this same transaction.
-        await diary_service.apply_rules(
-            db,
-            actor,
-            [
-                (s.person_id, s.from_date, s.to_date)
-                for s in stored.values()
-                if s.notice_id is not None
-                and s.person_id is not None
-                and not s.cancelled
-                and s.from_date is not None
-                and s.to_date is not None
-            ],
-        )
-        # A new note has nothing to tell a vendor unless it placed a day in its schools.
-        await vendors_service.sync_feed(
-            db, [s.notice_id for s in stored.values() if s.notice_id and s.for_vendors]
-        )
+        # The new notes excuse what they cover, and reach the vendors whose days they
+        # cover (a new note has nothing to tell a vendor unless it placed a day there).
+        changes = Changes()
+        for s in stored.values():
+            if s.notice_id is None:
+                continue
+            if s.person_id is not None and not s.cancelled and s.from_date and s.to_date:
+                changes.person(s.person_id, (s.from_date, s.to_date))
+            if s.for_vendors:
+                changes.notes.append(s.notice_id)
+        await settle(db, actor, changes)
         for result, note, first in valid:
             kept = stored[note.nrn]
             if first and kept.notice_id is not None:
@@ -125,10 +117,9 @@ async def cancel(
     if not await repository.insert_cancellation(db, nrn, reason):
         return await repository.first_cancellation_answer(db, nrn)
     notice_id = await repository.mark_cancelled(db, nrn, reason, actor)
-    reconciled = diary_repository.Reconciled()
+    reconciled = Reconciled()
     if notice_id is not None:
-        reconciled = await diary_service.apply_rules(db, actor, held_by_notices=[notice_id])
-        await vendors_service.sync_feed(db, [notice_id])
+        reconciled = await settle(db, actor, Changes(released=[notice_id], notes=[notice_id]))
     else:
         await repository.audit_early_cancellation(db, nrn, reason, actor)
     status_code = 200 if notice_id is not None else 202
@@ -142,8 +133,12 @@ async def cancel(
     return status_code, answer
 
 
+async def record_call(db: asyncpg.Connection) -> None:
+    await repository.record_nzis_call(db)
+
+
 async def notice_view(db: asyncpg.Connection, nrn: str) -> dict[str, Any]:
-    """The gateway's view of a note, as NZIS and operators see it."""
+    """The whole note, as operators see it; `delivery_view` is what NZIS may see of it."""
     row = await repository.notice_view_row(db, nrn)
     if row is None:
         raise NotFound(f"no medical notice {nrn} has been received")
@@ -154,8 +149,26 @@ async def notice_view(db: asyncpg.Connection, nrn: str) -> dict[str, Any]:
         "processedAt": row["processed_at"],
         "status": row["status"],
         "match": "matched" if row["person_id"] is not None else "unmatched",
+        "personId": row["person_id"],
         "placements": json.loads(row["placements"]),
         "excusedAbsences": row["excused"],
+        "delivered": {"neispuoDiary": row["neispuo_diary"], "vendors": row["vendors"]},
         "vendorAcks": await vendors_service.acks_of_note(db, row["id"]),
         "hisMedicalNotice": json.loads(row["payload"]),
     }
+
+
+_NOT_FOR_NZIS = ("personId", "placements")
+_ACK_NOT_FOR_NZIS = ("vendor", "comment")
+
+
+async def delivery_view(db: asyncpg.Connection, nrn: str) -> dict[str, Any]:
+    """Delivery feedback for NZIS: that the note arrived and served, and nothing of where
+    the pupil studies (no person, institution, class, placement, vendor name or comment)."""
+    view = await notice_view(db, nrn)
+    for name in _NOT_FOR_NZIS:
+        del view[name]
+    view["vendorAcks"] = [
+        {k: v for k, v in ack.items() if k not in _ACK_NOT_FOR_NZIS} for ack in view["vendorAcks"]
+    ]
+    return view

@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Any, Literal
 
 from notegateway.core.wire import OutModel
-from notegateway.notices.schemas import HisMedicalNoticeOut, NoticeView
+from notegateway.notices.schemas import HisMedicalNoticeOut, NoticeBase, Placement, VendorAck
 
 
 class NoteSummary(OutModel):
@@ -38,7 +38,13 @@ class AuditEntry(OutModel):
     after: dict[str, Any] | None
 
 
-class NoteWithAudit(NoticeView):
+class NoteWithAudit(NoticeBase):
+    """The whole note, for operators: NZIS's view plus the pupil, the placements, the
+    vendors' acks with their names and comments, and the audit trail."""
+
+    person_id: int | None
+    placements: list[Placement]
+    vendor_acks: list[VendorAck]
     audit: list[AuditEntry]
 
 

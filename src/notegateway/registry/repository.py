@@ -1,89 +1,151 @@
-"""All SQL of the registry, including re-matching and re-placing a person's notes."""
+"""All SQL of the registry: institutions and their diary periods, persons, identifiers,
+enrollments, and re-matching and re-placing notes, set-based (a statement per step for a
+whole batch, never one per person)."""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
 
-from notegateway.registry.placement_sql import placement_runs
+from notegateway.core.placement_sql import placement_runs
+
+EnrollmentRow = tuple[int, str, str | None, dt.date, dt.date | None]
+Identity = tuple[int, str]  # (identifier kind, identifier)
+
+
+def enrollment_order(row: EnrollmentRow) -> tuple[dt.date, int, str, str, dt.date]:
+    return (row[3], row[0], row[1], row[2] or "", row[4] or dt.date.max)
+
+
+# Institutions and diary periods
+
+
+@dataclass(frozen=True, slots=True)
+class DiaryPeriod:
+    from_date: dt.date  # date.min: the first period, from the beginning
+    to_date: dt.date  # date.max: open
+    diary_client_id: int | None  # None: NEISPUO's own diary
+    diary: str  # "neispuo" or the vendor client's name
+
+
+@dataclass(frozen=True, slots=True)
+class StoredInstitution:
+    institution_id: int
+    name: str
+    town: str
+    region: str | None
+    diaries: list[DiaryPeriod]
 
 
 async def upsert_institution(
-    db: asyncpg.Connection,
-    institution_id: int,
-    name: str,
-    town: str,
-    diary_client_id: int | None,
-    actor: str,
-) -> tuple[bool, bool]:
-    """(new, its diary changed); a diary change is audited."""
-    row = await db.fetchrow(
+    db: asyncpg.Connection, institution_id: int, name: str, town: str, region: str | None
+) -> bool:
+    """Create or update the institution's row (locking it: absences being recorded hold it
+    FOR SHARE); True when new."""
+    created: bool = await db.fetchval(
         """
-        WITH before AS (
-            -- No FOR UPDATE: the upsert below updates the row first in this same statement,
-            -- and a row lock would then skip it.
-            SELECT diary_client_id FROM institutions WHERE id = $1
-        ),
-        upserted AS (
-            INSERT INTO institutions (id, name, town, diary_client_id) VALUES ($1, $2, $3, $4)
-            ON CONFLICT (id) DO UPDATE
-               SET name = excluded.name, town = excluded.town,
-                   diary_client_id = excluded.diary_client_id, updated_at = now()
-            RETURNING xmax = 0 AS created
-        ),
-        changed AS (
-            SELECT b.diary_client_id AS was FROM before AS b
-            WHERE b.diary_client_id IS DISTINCT FROM $4::bigint
-        ),
-        audited AS (
-            INSERT INTO audit_log (actor, action, before, after)
-            SELECT $5, 'institution.diary_changed',
-                   jsonb_build_object('institutionId', $1::bigint, 'diary',
-                       coalesce((SELECT name FROM clients WHERE id = c.was), 'neispuo')),
-                   jsonb_build_object('institutionId', $1::bigint, 'diary',
-                       coalesce((SELECT name FROM clients WHERE id = $4::bigint), 'neispuo'))
-            FROM changed AS c
-        )
-        SELECT (SELECT created FROM upserted) AS created,
-               EXISTS (SELECT 1 FROM changed) AS diary_changed
+        INSERT INTO institutions (id, name, town, region) VALUES ($1, $2, $3, $4)
+        ON CONFLICT (id) DO UPDATE
+           SET name = excluded.name, town = excluded.town, region = excluded.region,
+               updated_at = now()
+        RETURNING xmax = 0
         """,
         institution_id,
         name,
         town,
-        diary_client_id,
-        actor,
+        region,
     )
-    assert row is not None
-    return row["created"], row["diary_changed"]
+    return created
 
 
-async def persons_with_absences_in(db: asyncpg.Connection, institution_id: int) -> list[int]:
+async def get_institution(db: asyncpg.Connection, institution_id: int) -> StoredInstitution | None:
     rows = await db.fetch(
-        "SELECT DISTINCT person_id FROM absences WHERE institution_id = $1", institution_id
+        """
+        SELECT i.id, i.name, i.town, i.region, d.from_date, d.to_date, d.diary_client_id,
+               coalesce(c.name, 'neispuo') AS diary
+        FROM institutions AS i
+        JOIN institution_diaries AS d ON d.institution_id = i.id
+        LEFT JOIN clients AS c ON c.id = d.diary_client_id
+        WHERE i.id = $1
+        ORDER BY d.from_date
+        """,
+        institution_id,
+    )
+    if not rows:
+        return None
+    first = rows[0]
+    return StoredInstitution(
+        first["id"],
+        first["name"],
+        first["town"],
+        first["region"],
+        [DiaryPeriod(r["from_date"], r["to_date"], r["diary_client_id"], r["diary"]) for r in rows],
+    )
+
+
+async def write_diary_periods(
+    db: asyncpg.Connection,
+    institution_id: int,
+    delete_from: Sequence[dt.date],
+    upsert: Sequence[tuple[dt.date, dt.date, int | None]],
+    audit: tuple[dict[str, Any] | None, dict[str, Any]],
+    actor: str,
+) -> None:
+    """Delete the periods starting on `delete_from`, then write `upsert` (from, to, diary),
+    and audit the change. The no-overlap constraint is checked row by row, so deletions
+    go first and a shortened period is written before the one that follows it."""
+    await db.execute(
+        """
+        DELETE FROM institution_diaries
+        WHERE institution_id = $1 AND from_date = ANY($2::date[])
+        """,
+        institution_id,
+        list(delete_from),
+    )
+    await db.execute(
+        """
+        WITH written AS (
+            INSERT INTO institution_diaries (institution_id, from_date, to_date, diary_client_id)
+            SELECT $1, f, t, c FROM unnest($2::date[], $3::date[], $4::bigint[]) AS u(f, t, c)
+            ORDER BY t  -- a shortened period before the one that starts after it
+            ON CONFLICT (institution_id, from_date) DO UPDATE
+               SET to_date = excluded.to_date, diary_client_id = excluded.diary_client_id
+        )
+        INSERT INTO audit_log (actor, action, before, after)
+        VALUES ($5, 'institution.diary_changed', $6::jsonb, $7::jsonb)
+        """,
+        institution_id,
+        [u[0] for u in upsert],
+        [u[1] for u in upsert],
+        [u[2] for u in upsert],
+        actor,
+        json.dumps(audit[0]) if audit[0] is not None else None,
+        json.dumps(audit[1]),
+    )
+
+
+async def absences_from(
+    db: asyncpg.Connection, institution_id: int, from_date: dt.date
+) -> list[int]:
+    """The persons with absences in this institution on or after `from_date`."""
+    rows = await db.fetch(
+        "SELECT DISTINCT person_id FROM absences WHERE institution_id = $1 AND date >= $2",
+        institution_id,
+        from_date,
     )
     return [r["person_id"] for r in rows]
 
 
-async def identities(db: asyncpg.Connection, person_ids: Sequence[int]) -> list[tuple[int, str]]:
+async def notices_placed_in(db: asyncpg.Connection, institution_id: int) -> list[int]:
     rows = await db.fetch(
-        "SELECT identifier_kind, identifier FROM persons WHERE id = ANY($1::bigint[])",
-        list(person_ids),
+        "SELECT DISTINCT notice_id FROM placements WHERE institution_id = $1", institution_id
     )
-    return [(r["identifier_kind"], r["identifier"]) for r in rows]
-
-
-async def get_institution(db: asyncpg.Connection, institution_id: int) -> asyncpg.Record | None:
-    return await db.fetchrow(
-        """
-        SELECT i.id, i.name, i.town, coalesce(c.name, 'neispuo') AS diary
-        FROM institutions AS i LEFT JOIN clients AS c ON c.id = i.diary_client_id
-        WHERE i.id = $1
-        """,
-        institution_id,
-    )
+    return [r["notice_id"] for r in rows]
 
 
 async def missing_institutions(db: asyncpg.Connection, ids: Sequence[int]) -> set[int]:
@@ -93,10 +155,36 @@ async def missing_institutions(db: asyncpg.Connection, ids: Sequence[int]) -> se
     return {row["id"] for row in rows}
 
 
-async def current_persons(
+# Persons and their identifiers
+
+
+@dataclass(frozen=True, slots=True)
+class StoredPerson:
+    person_id: int
+    identifier_type: int
+    identifier_kind: int
+    identifier: str
+    given_name: str
+    family_name: str
+    enrollments: tuple[EnrollmentRow, ...]  # in enrollment_order
+
+    @property
+    def identity(self) -> Identity:
+        return (self.identifier_kind, self.identifier)
+
+
+@dataclass(frozen=True, slots=True)
+class Holder:
+    """Who holds an identity: as its current identifier, or as a former one."""
+
+    person_id: int
+    current: bool
+    identifier_type: int
+
+
+async def stored_persons(
     db: asyncpg.Connection, person_ids: Sequence[int]
-) -> dict[int, asyncpg.Record]:
-    """Persons as stored, with their enrollments, for these ids."""
+) -> dict[int, StoredPerson]:
     rows = await db.fetch(
         """
         SELECT p.id, p.identifier_type, p.identifier_kind, p.identifier, p.given_name,
@@ -110,154 +198,219 @@ async def current_persons(
         """,
         list(person_ids),
     )
-    return {row["id"]: row for row in rows}
+    persons = {}
+    for row in rows:
+        enrollments: list[EnrollmentRow] = [
+            (
+                inst,
+                cls,
+                sec,
+                dt.date.fromisoformat(start),
+                dt.date.fromisoformat(end) if end else None,
+            )
+            for inst, cls, sec, start, end in json.loads(row["enrollments"])
+        ]
+        persons[row["id"]] = StoredPerson(
+            row["id"],
+            row["identifier_type"],
+            row["identifier_kind"],
+            row["identifier"],
+            row["given_name"],
+            row["family_name"],
+            tuple(sorted(enrollments, key=enrollment_order)),
+        )
+    return persons
 
 
-async def identifier_holder(
-    db: asyncpg.Connection, kind: int, identifier: str, except_person: int
-) -> int | None:
-    value: int | None = await db.fetchval(
-        "SELECT id FROM persons WHERE identifier_kind = $1 AND identifier = $2 AND id <> $3",
-        kind,
-        identifier,
-        except_person,
+async def holders(db: asyncpg.Connection, identities: Sequence[Identity]) -> dict[Identity, Holder]:
+    """Who holds each of these identities now (current or former), where anyone does."""
+    rows = await db.fetch(
+        """
+        WITH wanted AS (SELECT * FROM unnest($1::int2[], $2::text[]) AS w(kind, ident))
+        SELECT p.identifier_kind AS kind, p.identifier AS ident, p.id AS person_id,
+               true AS current, p.identifier_type
+        FROM wanted AS w JOIN persons AS p ON p.identifier_kind = w.kind AND p.identifier = w.ident
+        UNION ALL
+        SELECT f.identifier_kind, f.identifier, f.person_id, false, f.identifier_type
+        FROM wanted AS w
+        JOIN former_identifiers AS f ON f.identifier_kind = w.kind AND f.identifier = w.ident
+        """,
+        [i[0] for i in identities],
+        [i[1] for i in identities],
     )
-    return value
+    return {
+        (r["kind"], r["ident"]): Holder(r["person_id"], r["current"], r["identifier_type"])
+        for r in rows
+    }
 
 
-async def upsert_person(
-    db: asyncpg.Connection,
-    person_id: int,
-    identifier_type: int,
-    kind: int,
-    identifier: str,
-    given_name: str,
-    family_name: str,
-) -> None:
+async def upsert_persons(db: asyncpg.Connection, persons: Sequence[StoredPerson]) -> None:
+    """Write these persons, in this order (an identifier one releases, a later one may
+    claim: the unique check is made row by row)."""
     await db.execute(
         """
         INSERT INTO persons (id, identifier_type, identifier_kind, identifier, given_name,
                              family_name)
-        VALUES ($1, $2, $3, $4, $5, $6)
+        SELECT id, t, k, i, g, f
+        FROM unnest($1::bigint[], $2::int2[], $3::int2[], $4::text[], $5::text[], $6::text[])
+             WITH ORDINALITY AS u(id, t, k, i, g, f, ord)
+        ORDER BY ord
         ON CONFLICT (id) DO UPDATE
            SET identifier_type = excluded.identifier_type,
                identifier_kind = excluded.identifier_kind,
                identifier = excluded.identifier, given_name = excluded.given_name,
                family_name = excluded.family_name, updated_at = now()
         """,
-        person_id,
-        identifier_type,
-        kind,
-        identifier,
-        given_name,
-        family_name,
+        [p.person_id for p in persons],
+        [p.identifier_type for p in persons],
+        [p.identifier_kind for p in persons],
+        [p.identifier for p in persons],
+        [p.given_name for p in persons],
+        [p.family_name for p in persons],
     )
 
 
-EnrollmentRow = tuple[int, str, str | None, dt.date, dt.date | None]
+async def write_former_identifiers(
+    db: asyncpg.Connection, claimed: Sequence[Identity], released: Sequence[tuple[Identity, Holder]]
+) -> None:
+    """Identities now someone's current one leave the former list; released ones join it
+    (as their last holder's, until now)."""
+    await db.execute(
+        """
+        WITH claimed AS (
+            DELETE FROM former_identifiers AS f
+             USING unnest($1::int2[], $2::text[]) AS c(kind, ident)
+             WHERE f.identifier_kind = c.kind AND f.identifier = c.ident
+        )
+        INSERT INTO former_identifiers (identifier_kind, identifier, identifier_type, person_id,
+                                        until)
+        SELECT kind, ident, type, person_id, now()
+        FROM unnest($3::int2[], $4::text[], $5::int2[], $6::bigint[])
+             AS r(kind, ident, type, person_id)
+        ON CONFLICT (identifier_kind, identifier) DO UPDATE
+           SET identifier_type = excluded.identifier_type, person_id = excluded.person_id,
+               until = excluded.until
+        """,
+        [c[0] for c in claimed],
+        [c[1] for c in claimed],
+        [r[0][0] for r in released],
+        [r[0][1] for r in released],
+        [r[1].identifier_type for r in released],
+        [r[1].person_id for r in released],
+    )
 
 
 async def replace_enrollments(
-    db: asyncpg.Connection, person_id: int, enrollments: Sequence[EnrollmentRow]
+    db: asyncpg.Connection, enrollments: dict[int, tuple[EnrollmentRow, ...]]
 ) -> None:
-    await db.execute("DELETE FROM enrollments WHERE person_id = $1", person_id)
-    if enrollments:
+    """Replace these persons' enrollments (two statements: the old rows must be gone
+    before the new ones are checked against them)."""
+    await db.execute(
+        "DELETE FROM enrollments WHERE person_id = ANY($1::bigint[])", list(enrollments)
+    )
+    rows = [(pid, *row) for pid, rows in enrollments.items() for row in rows]
+    if rows:
         await db.execute(
             """
             INSERT INTO enrollments (person_id, institution_id, class_name, section, from_date,
                                      to_date)
-            SELECT $1, * FROM unnest($2::bigint[], $3::text[], $4::text[], $5::date[],
-                                     $6::date[])
+            SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[],
+                                 $5::date[], $6::date[])
             """,
-            person_id,
-            [e[0] for e in enrollments],
-            [e[1] for e in enrollments],
-            [e[2] for e in enrollments],
-            [e[3] for e in enrollments],
-            [e[4] for e in enrollments],
+            *([r[i] for r in rows] for i in range(6)),
         )
 
 
 _REMATCH = f"""
-WITH unmatched AS (
-    UPDATE medical_notices
-       SET person_id = NULL, matched_at = NULL, processed_at = now()
-     WHERE person_id = $1 AND (identifier_kind, identifier) <> ($2::int2, $3::text)
-    RETURNING id
+WITH affected AS (SELECT * FROM unnest($1::int2[], $2::text[]) AS a(kind, ident)),
+holder AS (
+    SELECT a.kind, a.ident, coalesce(p.id, f.person_id) AS person_id
+    FROM affected AS a
+    LEFT JOIN persons AS p ON p.identifier_kind = a.kind AND p.identifier = a.ident
+    LEFT JOIN former_identifiers AS f ON f.identifier_kind = a.kind AND f.identifier = a.ident
 ),
-matched AS (
-    UPDATE medical_notices
-       SET person_id = $1, matched_at = now(), processed_at = now()
-     WHERE identifier_kind = $2 AND identifier = $3 AND person_id IS NULL
-    RETURNING id
+before AS (
+    SELECT n.id, n.person_id AS was, h.person_id AS now
+    FROM holder AS h
+    JOIN medical_notices AS n ON n.identifier_kind = h.kind AND n.identifier = h.ident
+    WHERE n.person_id IS DISTINCT FROM h.person_id
+),
+moved AS (
+    UPDATE medical_notices AS n
+       SET person_id = b.now, matched_at = CASE WHEN b.now IS NULL THEN NULL ELSE now() END,
+           processed_at = now()
+      FROM before AS b
+     WHERE n.id = b.id
+    RETURNING n.id, b.was, b.now
 ),
 audited AS (
     INSERT INTO audit_log (actor, action, notice_id, before, after)
-    SELECT $4, 'note.unmatched', id, jsonb_build_object('personId', $1::bigint), NULL
-    FROM unmatched
-    UNION ALL
-    SELECT $4, 'note.matched', id, NULL, jsonb_build_object('personId', $1::bigint)
-    FROM matched
+    SELECT $4, CASE WHEN now IS NULL THEN 'note.unmatched' ELSE 'note.matched' END, id,
+           CASE WHEN was IS NOT NULL THEN jsonb_build_object('personId', was) END,
+           CASE WHEN now IS NOT NULL THEN jsonb_build_object('personId', now) END
+    FROM moved
 ),
-person_notices AS (
-    SELECT n.id AS notice_id, $1::bigint AS person_id, n.from_date, n.to_date
-    FROM medical_notices AS n
-    WHERE n.identifier_kind = $2 AND n.identifier = $3
+to_place AS (
+    SELECT id AS notice_id, now AS person_id FROM moved
+    UNION
+    SELECT n.id, n.person_id FROM medical_notices AS n
+    WHERE n.person_id = ANY($3::bigint[]) AND n.id NOT IN (SELECT id FROM moved)
+),
+to_place_notes AS (
+    SELECT pl.notice_id, pl.person_id, n.from_date, n.to_date
+    FROM to_place AS pl JOIN medical_notices AS n ON n.id = pl.notice_id
 ),
 cleared AS (
-    DELETE FROM placements
-     WHERE notice_id IN (SELECT id FROM unmatched UNION ALL SELECT notice_id FROM person_notices)
+    DELETE FROM placements WHERE notice_id IN (SELECT notice_id FROM to_place)
 ),
 placed AS (
     INSERT INTO placements (notice_id, institution_id, class_name, section, from_date, to_date)
-    {placement_runs("person_notices")}
-    RETURNING notice_id
+    {placement_runs("to_place_notes")}
 )
-SELECT (SELECT coalesce(array_agg(id), '{{}}') FROM unmatched) AS unmatched,
-       (SELECT count(*) FROM matched) AS matched,
-       (SELECT coalesce(array_agg(notice_id), '{{}}') FROM person_notices) AS notices
+SELECT (SELECT coalesce(array_agg(id), '{{}}') FROM moved) AS moved,
+       (SELECT count(*) FROM moved WHERE was IS NULL) AS newly_matched,
+       (SELECT coalesce(array_agg(notice_id), '{{}}') FROM to_place) AS placed
 """
 
 
 @dataclass(frozen=True, slots=True)
 class Rematched:
-    unmatched: list[int]  # notes that left the person
-    newly_matched: int
-    notices: list[int]  # the person's notes now
+    moved: list[int]  # notes whose person changed (matched, unmatched or passed on)
+    newly_matched: int  # of them, notes that had no person before
+    placed: list[int]  # notes placed anew (the moved ones and those of `replaced` persons)
 
 
 async def rematch_and_place(
-    db: asyncpg.Connection, person_id: int, kind: int, identifier: str, actor: str
+    db: asyncpg.Connection, identities: Sequence[Identity], replaced: Sequence[int], actor: str
 ) -> Rematched:
-    """Match the person's notes to them by identifier (and unmatch the rest), place every day."""
-    row = await db.fetchrow(_REMATCH, person_id, kind, identifier, actor)
-    assert row is not None
-    return Rematched(list(row["unmatched"]), row["matched"], list(row["notices"]))
-
-
-async def share_lock_institution(db: asyncpg.Connection, institution_id: int) -> bool:
-    value = await db.fetchval("SELECT id FROM institutions WHERE id = $1 FOR SHARE", institution_id)
-    return value is not None
-
-
-async def institution_exists(db: asyncpg.Connection, institution_id: int) -> bool:
-    value: bool = await db.fetchval(
-        "SELECT EXISTS (SELECT 1 FROM institutions WHERE id = $1)", institution_id
+    """Give every note under these identities to the identity's holder now (or none), and
+    place anew those notes and every note of the persons `replaced` (enrollments changed)."""
+    row = await db.fetchrow(
+        _REMATCH,
+        [i[0] for i in identities],
+        [i[1] for i in identities],
+        list(replaced),
+        actor,
     )
-    return value
+    assert row is not None
+    return Rematched(list(row["moved"]), row["newly_matched"], list(row["placed"]))
 
 
-async def get_person(db: asyncpg.Connection, person_id: int) -> asyncpg.Record | None:
-    return await db.fetchrow(
+@dataclass(frozen=True, slots=True)
+class PersonView:
+    person: StoredPerson
+    former: list[tuple[int, str, dt.datetime]]  # (type, identifier, until), newest first
+
+
+async def get_person(db: asyncpg.Connection, person_id: int) -> PersonView | None:
+    stored = (await stored_persons(db, [person_id])).get(person_id)
+    if stored is None:
+        return None
+    rows = await db.fetch(
         """
-        SELECT p.id, p.identifier_type, p.identifier, p.given_name, p.family_name,
-               coalesce((SELECT json_agg(json_build_object(
-                            'institutionId', e.institution_id, 'className', e.class_name,
-                            'section', e.section, 'fromDate', e.from_date, 'toDate', e.to_date)
-                            ORDER BY e.from_date)
-                         FROM enrollments AS e WHERE e.person_id = p.id), '[]')::text
-                   AS enrollments
-        FROM persons AS p WHERE p.id = $1
+        SELECT identifier_type, identifier, until FROM former_identifiers
+        WHERE person_id = $1 ORDER BY until DESC, identifier
         """,
         person_id,
     )
+    return PersonView(stored, [(r["identifier_type"], r["identifier"], r["until"]) for r in rows])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Literal
 
 from pydantic import BeforeValidator, Field
@@ -17,10 +18,18 @@ MAX_ID = 2**62  # NEISPUO ids are integers; kept well inside bigint
 class InstitutionIn(WireModel):
     name: Annotated[str, Field(min_length=1, max_length=500)]
     town: Annotated[str, Field(max_length=255)] = ""
+    region: Annotated[str | None, Field(max_length=255, description="the oblast")] = None
     diary: Annotated[
         str,
         Field(min_length=1, max_length=100, description='"neispuo" or the name of a vendor client'),
     ]
+    diary_from: Annotated[
+        LocalDate | None,
+        Field(
+            description="the first day the diary keeps when it changes (default: today in "
+            "Sofia); ignored for a new institution, whose first diary holds every day"
+        ),
+    ] = None
 
 
 class EnrollmentIn(WireModel):
@@ -67,6 +76,12 @@ class EnrollmentOut(OutModel):
     to_date: str | None
 
 
+class FormerIdentifierOut(OutModel):
+    identifier_type: int
+    identifier: str
+    until: dt.datetime  # when it stopped being current
+
+
 class PersonOut(OutModel):
     person_id: int
     identifier_type: int
@@ -74,10 +89,19 @@ class PersonOut(OutModel):
     given_name: str
     family_name: str
     enrollments: list[EnrollmentOut]
+    former_identifiers: list[FormerIdentifierOut]  # newest first
+
+
+class DiaryPeriodOut(OutModel):
+    diary: str
+    from_date: dt.date | None  # null: from the beginning
+    to_date: dt.date | None  # null: open
 
 
 class InstitutionOut(OutModel):
     institution_id: int
     name: str
     town: str
-    diary: str
+    region: str | None
+    diary: str  # today's
+    diaries: list[DiaryPeriodOut]  # in date order

@@ -1,17 +1,17 @@
-"""Registry rules: institutions and their diaries, persons, enrollments, and re-matching.
+"""Registry rules: institutions and their diary periods, persons, identifier history,
+enrollments, and re-matching.
 
-A person write re-matches that person's notes by identifier and re-places their days in
-the same transaction, under the identity's lock, so a note and a registry write that
-commit at the same moment never leave a note unmatched while its person is registered.
+A person write re-matches the notes of the identities it touches and re-places the
+person's days in the same transaction, under the locks of the persons and of every
+identity involved (core/locks.py), so a note and a registry write that commit at the same
+moment never leave a note unmatched, or on the wrong person.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import itertools
-import json
 import logging
-from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
@@ -20,18 +20,17 @@ from notegateway.clients import repository as clients_repository
 from notegateway.core import locks, metrics
 from notegateway.core.errors import Conflict, ErrorItem, NotFound, Unprocessable
 from notegateway.core.identifiers import identifier_kind, identifier_problem
+from notegateway.core.timeutil import today_in_sofia
 from notegateway.core.wire import known_names, validate_item
-from notegateway.diary import service as diary_service
+from notegateway.diary.settle import Changes, settle
 from notegateway.registry import repository
-from notegateway.registry.schemas import (
-    NEISPUO_DIARY,
-    InstitutionIn,
-    PersonBatchItemIn,
-    PersonIn,
-)
-from notegateway.vendors import service as vendors_service
+from notegateway.registry.persons_plan import Chunk, PersonResult, plan_writes
+from notegateway.registry.repository import DiaryPeriod, EnrollmentRow, enrollment_order
+from notegateway.registry.schemas import NEISPUO_DIARY, InstitutionIn, PersonBatchItemIn
 
 log = logging.getLogger(__name__)
+
+NEVER, FOREVER = dt.date.min, dt.date.max  # the first period's start, the last one's end
 
 PERSON_NAMES = known_names(PersonBatchItemIn)
 INSTITUTION_NAMES = known_names(InstitutionIn)
@@ -42,8 +41,12 @@ async def put_institution(
 ) -> bool:
     """Create or replace an institution; True when new.
 
-    Excusals already made stay when the diary changes. When it becomes NEISPUO's own, the
-    rules apply from then on, at once, to the absences kept there.
+    Diary periods: the first diary holds every day up to its next change. Naming a diary
+    other than the latest period's starts a new period on `diaryFrom` (default: today in
+    Sofia), which holds until the next one; a `diaryFrom` on the latest period's first day
+    replaces that period's diary; one before it: 422. Excusals already made stay; for the
+    new period's days vendors are told nothing of notes already handed on, and NEISPUO's
+    rules, when the diary is its own, apply at once.
     """
     institution, errors = validate_item(InstitutionIn, body, INSTITUTION_NAMES)
     if institution is None:
@@ -56,139 +59,163 @@ async def put_institution(
                 f"diary must be {NEISPUO_DIARY!r} or the name of a vendor client",
                 [{"loc": ["diary"], "msg": "no vendor client has this name"}],
             )
-    created, diary_changed = await repository.upsert_institution(
-        db, institution_id, institution.name, institution.town, diary_client_id, actor
+    created = await repository.upsert_institution(
+        db, institution_id, institution.name, institution.town, institution.region
     )
-    if diary_changed:
-        await _diary_changed(db, institution_id, diary_client_id, actor)
+    stored = await repository.get_institution(db, institution_id)
+    periods = stored.diaries if stored else []
+    if periods and periods[-1].diary_client_id == diary_client_id:
+        return created  # the latest period's diary: no period changes
+    start = institution.diary_from or today_in_sofia()
+    if periods and start < periods[-1].from_date:
+        raise Unprocessable(
+            "diaryFrom is before the start of the latest diary period",
+            [
+                {
+                    "loc": ["diaryFrom"],
+                    "msg": f"must not be before {periods[-1].from_date.isoformat()}",
+                }
+            ],
+        )
+    start = await _new_period(
+        db, institution_id, periods, start, (diary_client_id, institution.diary), actor
+    )
+    if created:
+        return True
+    changes = Changes(quietly=await repository.notices_placed_in(db, institution_id))
+    if diary_client_id is None:
+        person_ids = await repository.absences_from(db, institution_id, start)
+        await locks.lock_persons(db, person_ids)
+        for person_id in person_ids:
+            changes.person(person_id, (start, FOREVER))
+    await settle(db, actor, changes)
     return created
 
 
-async def _diary_changed(
-    db: asyncpg.Connection, institution_id: int, diary_client_id: int | None, actor: str
-) -> None:
-    """Excusals already made stay; vendors are told nothing of notes already handed on;
-    from now on the new diary's rules apply (NEISPUO's own: to its absences, at once)."""
-    if diary_client_id is None:
-        person_ids = await repository.persons_with_absences_in(db, institution_id)
-        await lock_persons(db, person_ids)
-        await diary_service.apply_rules(
-            db, actor, [(pid, dt.date.min, dt.date.max) for pid in person_ids]
+async def _new_period(
+    db: asyncpg.Connection,
+    institution_id: int,
+    periods: list[DiaryPeriod],
+    start: dt.date,
+    diary: tuple[int | None, str],
+    actor: str,
+) -> dt.date:
+    """Write the diary period that `diary` (client id, name) keeps from `start` on; the
+    first day whose diary changed."""
+    diary_client_id, name = diary
+    new_name = {"institutionId": institution_id, "diary": name}
+    if not periods:  # a new institution: its first diary holds every day
+        await repository.write_diary_periods(
+            db, institution_id, [], [(NEVER, FOREVER, diary_client_id)], (None, new_name), actor
         )
-    await vendors_service.diary_changed(db, institution_id)
+        return NEVER
+    latest = periods[-1]
+    before = {
+        "institutionId": institution_id,
+        "diary": latest.diary,
+        "fromDate": _wire_date(latest.from_date),
+    }
+    after = {"institutionId": institution_id, "diary": name, "fromDate": start.isoformat()}
+    if start == latest.from_date:
+        previous = periods[-2] if len(periods) > 1 else None
+        if previous is not None and previous.diary_client_id == diary_client_id:
+            # Back to the diary before it: the two periods are one again.
+            upsert = [(previous.from_date, FOREVER, diary_client_id)]
+            await repository.write_diary_periods(
+                db, institution_id, [latest.from_date], upsert, (before, after), actor
+            )
+            return start
+        upsert = [(latest.from_date, FOREVER, diary_client_id)]
+    else:
+        end = start - dt.timedelta(days=1)
+        upsert = [
+            (latest.from_date, end, latest.diary_client_id),
+            (start, FOREVER, diary_client_id),
+        ]
+    await repository.write_diary_periods(db, institution_id, [], upsert, (before, after), actor)
+    return start
+
+
+def _wire_date(value: dt.date) -> str | None:
+    return None if value in (NEVER, FOREVER) else value.isoformat()
 
 
 async def get_institution(db: asyncpg.Connection, institution_id: int) -> dict[str, Any]:
-    row = await repository.get_institution(db, institution_id)
-    if row is None:
+    stored = await repository.get_institution(db, institution_id)
+    if stored is None:
         raise NotFound(f"no institution {institution_id}")
+    today = today_in_sofia()
     return {
-        "institutionId": row["id"],
-        "name": row["name"],
-        "town": row["town"],
-        "diary": row["diary"],
+        "institutionId": stored.institution_id,
+        "name": stored.name,
+        "town": stored.town,
+        "region": stored.region,
+        "diary": next(p.diary for p in stored.diaries if p.from_date <= today <= p.to_date),
+        "diaries": [
+            {
+                "diary": p.diary,
+                "fromDate": _wire_date(p.from_date),
+                "toDate": _wire_date(p.to_date),
+            }
+            for p in stored.diaries
+        ],
     }
 
 
-@dataclass(slots=True)
-class PersonResult:
-    index: int
-    person_id: int | None
-    outcome: str
-    errors: list[ErrorItem] = field(default_factory=list)
-
-    def wire(self) -> dict[str, Any]:
-        item: dict[str, Any] = {
-            "index": self.index,
-            "personId": self.person_id,
-            "outcome": self.outcome,
-        }
-        if self.errors:
-            item["errors"] = self.errors
-        return item
-
-
-def _enrollment_rows(person: PersonIn) -> list[repository.EnrollmentRow]:
-    return sorted(
-        (
-            (e.institution_id, e.class_name, e.section, e.from_date, e.to_date)
-            for e in person.enrollments
-        ),
-        key=lambda row: row[3],
-    )
-
-
-def _person_rule_errors(person: PersonIn) -> list[ErrorItem]:
+def _person_rule_errors(person: PersonBatchItemIn) -> list[ErrorItem]:
+    """The identifier follows the note rules; two enrollments in the same institution,
+    class and section may not overlap (in others they may)."""
     errors: list[ErrorItem] = []
     problem = identifier_problem(person.identifier_type, person.identifier)
     if problem:
         errors.append({"loc": ["identifier"], "msg": problem})
-    order = sorted(range(len(person.enrollments)), key=lambda i: person.enrollments[i].from_date)
-    for i in order:
-        e = person.enrollments[i]
+    enrollments = person.enrollments
+    for i, e in enumerate(enrollments):
         if e.to_date is not None and e.to_date < e.from_date:
             errors.append(
                 {"loc": ["enrollments", i, "toDate"], "msg": "must not be before fromDate"}
             )
-    for prev, nxt in itertools.pairwise(order):
-        ends = person.enrollments[prev].to_date
-        if ends is None or person.enrollments[nxt].from_date <= ends:
-            errors.append(
-                {
-                    "loc": ["enrollments", nxt, "fromDate"],
-                    "msg": f"overlaps enrollment {prev}: one enrollment at a time",
-                }
-            )
+
+    def key(i: int) -> tuple[int, str, str]:
+        e = enrollments[i]
+        return (e.institution_id, e.class_name, e.section or "")
+
+    for _, same in itertools.groupby(sorted(range(len(enrollments)), key=key), key=key):
+        ordered = sorted(same, key=lambda i: enrollments[i].from_date)
+        for prev, nxt in itertools.pairwise(ordered):
+            ends = enrollments[prev].to_date
+            if ends is None or enrollments[nxt].from_date <= ends:
+                errors.append(
+                    {
+                        "loc": ["enrollments", nxt, "fromDate"],
+                        "msg": f"overlaps enrollment {prev} in the same institution, "
+                        "class and section",
+                    }
+                )
     return errors
 
 
-def _stored_enrollments(row: asyncpg.Record) -> list[repository.EnrollmentRow]:
-    return sorted(
-        (
-            (
-                inst,
-                cls,
-                sec,
-                dt.date.fromisoformat(start),
-                dt.date.fromisoformat(end) if end else None,
-            )
-            for inst, cls, sec, start, end in json.loads(row["enrollments"])
-        ),
-        key=lambda row: row[3],
+def _wanted(person: PersonBatchItemIn) -> repository.StoredPerson:
+    rows: list[EnrollmentRow] = [
+        (e.institution_id, e.class_name, e.section, e.from_date, e.to_date)
+        for e in person.enrollments
+    ]
+    return repository.StoredPerson(
+        person.person_id,
+        person.identifier_type,
+        identifier_kind(person.identifier_type),
+        person.identifier,
+        person.given_name or "",
+        person.family_name or "",
+        tuple(sorted(rows, key=enrollment_order)),
     )
-
-
-async def lock_persons(db: asyncpg.Connection, person_ids: list[int]) -> int:
-    """Take the persons' locks, then their identities' (the order registry writes use).
-
-    Holding both, nothing else can change these persons' identities, notes or excusals
-    until this transaction ends. Returns how many of them exist.
-    """
-    await locks.lock_keys(db, [locks.person_key(pid) for pid in person_ids])
-    identities = await repository.identities(db, person_ids)
-    await locks.lock_keys(db, [locks.identity_key(*i) for i in identities])
-    return len(identities)
-
-
-async def lock_person(db: asyncpg.Connection, person_id: int) -> bool:
-    """`lock_persons` for one person; False when there is no such person."""
-    return await lock_persons(db, [person_id]) == 1
-
-
-async def institution_exists(db: asyncpg.Connection, institution_id: int) -> bool:
-    return await repository.institution_exists(db, institution_id)
-
-
-async def hold_institution(db: asyncpg.Connection, institution_id: int) -> bool:
-    """Keep the institution's diary as it is until this transaction ends (a diary switch
-    waits); False when there is no such institution."""
-    return await repository.share_lock_institution(db, institution_id)
 
 
 async def put_persons(
     db: asyncpg.Connection, items: list[Any], actor: str = "registry"
 ) -> list[PersonResult]:
-    """Create or replace persons one by one in input order, in this one transaction."""
+    """Create or replace persons as if one by one in input order, in a bounded number of
+    set-based statements, and apply the rules once for all of them."""
     results: list[PersonResult] = []
     valid: list[tuple[PersonResult, PersonBatchItemIn]] = []
     for index, raw in enumerate(items):
@@ -200,105 +227,63 @@ async def put_persons(
         results.append(result)
         if person is not None and not errors:
             valid.append((result, person))
-    if not valid:
-        return results
-
-    person_ids = sorted({p.person_id for _, p in valid})
-    await locks.lock_keys(db, [locks.person_key(pid) for pid in person_ids])
-    current = await repository.current_persons(db, person_ids)
-    identities = {(identifier_kind(p.identifier_type), p.identifier) for _, p in valid}
-    identities |= {(row["identifier_kind"], row["identifier"]) for row in current.values()}
-    await locks.lock_keys(db, [locks.identity_key(k, i) for k, i in identities])
-    changed_notices: list[int] = []  # whose placements may have changed: the vendors hear last
     missing = await repository.missing_institutions(
         db, [e.institution_id for _, p in valid for e in p.enrollments]
     )
-
+    known: list[tuple[PersonResult, repository.StoredPerson]] = []
     for result, person in valid:
-        unknown = [
+        result.errors = [
             {"loc": ["enrollments", i, "institutionId"], "msg": "no such institution"}
             for i, e in enumerate(person.enrollments)
             if e.institution_id in missing
         ]
-        if unknown:
-            result.errors = unknown
-            continue
-        result.outcome = await _write_person(db, person, current, actor, changed_notices)
-        if result.outcome == "conflict":
-            result.errors = [
-                {"loc": ["identifier"], "msg": "this identifier is held by another person"}
-            ]
-    await vendors_service.sync_feed(db, changed_notices)
+        if not result.errors:
+            known.append((result, _wanted(person)))
+    if not known:
+        return results
+
+    person_ids = sorted({p.person_id for _, p in known})
+    named = {p.identity for _, p in known}
+    await locks.lock_persons(db, person_ids, also=named)
+    stored = await repository.stored_persons(db, person_ids)
+    holders = await repository.holders(db, sorted(named | {p.identity for p in stored.values()}))
+    changes = Changes()
+    for chunk in plan_writes(known, stored, holders):
+        await _write(db, chunk, actor, changes)
+    await settle(db, actor, changes)
     return results
 
 
-async def _write_person(
-    db: asyncpg.Connection,
-    person: PersonBatchItemIn,
-    current: dict[int, asyncpg.Record],
-    actor: str,
-    changed_notices: list[int],
-) -> str:
-    kind = identifier_kind(person.identifier_type)
-    if await repository.identifier_holder(db, kind, person.identifier, person.person_id):
-        return "conflict"
-    given, family = person.given_name or "", person.family_name or ""
-    enrollments = _enrollment_rows(person)
-    before = current.get(person.person_id)
-    same_identity = before is not None and (before["identifier_kind"], before["identifier"]) == (
-        kind,
-        person.identifier,
-    )
-    same_enrollments = before is not None and _stored_enrollments(before) == enrollments
-    if (
-        before is not None
-        and same_identity
-        and same_enrollments
-        and (before["identifier_type"], before["given_name"], before["family_name"])
-        == (person.identifier_type, given, family)
-    ):
-        return "unchanged"
-    await repository.upsert_person(
-        db, person.person_id, person.identifier_type, kind, person.identifier, given, family
-    )
-    if not same_enrollments:
-        await repository.replace_enrollments(db, person.person_id, enrollments)
-    if not (same_identity and same_enrollments):
-        rematched = await repository.rematch_and_place(
-            db, person.person_id, kind, person.identifier, actor
-        )
-        # Re-apply the excusal rules to all of the person's days, and to whatever the notes
-        # that left them held; tell the vendors what changed for them.
-        await diary_service.apply_rules(
-            db, actor, [(person.person_id, dt.date.min, dt.date.max)], rematched.unmatched
-        )
-        changed_notices.extend(rematched.notices + rematched.unmatched)
-        if rematched.newly_matched:
-            metrics.NOTES_MATCHED_LATE.inc(rematched.newly_matched)
-            log.info("registry write matched %d waiting note(s)", rematched.newly_matched)
-    # Later writes in the same batch compare against what this one stored.
-    current.pop(person.person_id, None)
-    fresh = await repository.current_persons(db, [person.person_id])
-    current.update(fresh)
-    return "created" if before is None else "updated"
+async def _write(db: asyncpg.Connection, chunk: Chunk, actor: str, changes: Changes) -> None:
+    """One chunk of the batch (each person once), set-based; what it changed goes into
+    `changes` for the one settle step."""
+    await repository.upsert_persons(db, list(chunk.persons.values()))
+    if chunk.identities:
+        await repository.write_former_identifiers(db, chunk.claimed(), chunk.released())
+    if chunk.enrollments:
+        await repository.replace_enrollments(db, chunk.enrollments)
+    replaced = list(chunk.enrollments)
+    if not (chunk.identities or replaced):
+        return
+    rematched = await repository.rematch_and_place(db, list(chunk.identities), replaced, actor)
+    # Every day of the persons written, and whatever the notes that moved held before.
+    for person_id in {*replaced, *(h.person_id for h in chunk.identities.values())}:
+        changes.person(person_id)
+    changes.released += rematched.moved
+    changes.notes += rematched.placed
+    if rematched.newly_matched:
+        metrics.NOTES_MATCHED_LATE.inc(rematched.newly_matched)
+        log.info("registry write matched %d waiting note(s)", rematched.newly_matched)
 
 
 def _raw_person_id(raw: Any) -> int | None:
     if isinstance(raw, dict):
         for key, value in raw.items():
-            if (
-                key.casefold() == "personid"
-                and isinstance(value, int)
-                and not isinstance(value, bool)
-            ):
+            if key.casefold() != "personid":
+                continue
+            if isinstance(value, int) and not isinstance(value, bool):
                 return value
-            if (
-                key.casefold() == "personid"
-                and isinstance(value, str)
-                and value.isascii()
-                and value.isdigit()
-                and len(value) <= 19
-            ):
+            if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 19:
                 return int(value)
     return None
 
@@ -321,14 +306,28 @@ async def put_person(
 
 
 async def get_person(db: asyncpg.Connection, person_id: int) -> dict[str, Any]:
-    row = await repository.get_person(db, person_id)
-    if row is None:
+    view = await repository.get_person(db, person_id)
+    if view is None:
         raise NotFound(f"no person {person_id}")
+    p = view.person
     return {
-        "personId": row["id"],
-        "identifierType": row["identifier_type"],
-        "identifier": row["identifier"],
-        "givenName": row["given_name"],
-        "familyName": row["family_name"],
-        "enrollments": json.loads(row["enrollments"]),
+        "personId": p.person_id,
+        "identifierType": p.identifier_type,
+        "identifier": p.identifier,
+        "givenName": p.given_name,
+        "familyName": p.family_name,
+        "enrollments": [
+            {
+                "institutionId": inst,
+                "className": cls,
+                "section": sec,
+                "fromDate": start.isoformat(),
+                "toDate": end.isoformat() if end else None,
+            }
+            for inst, cls, sec, start, end in p.enrollments
+        ],
+        "formerIdentifiers": [
+            {"identifierType": kind, "identifier": ident, "until": until.isoformat()}
+            for kind, ident, until in view.former
+        ],
     }

@@ -1,8 +1,8 @@
 """All SQL of the vendors' side.
 
 Authorization lives here, in one place: every query a vendor's request runs starts from
-`VENDOR_PLACEMENTS` (placements in the institutions whose diary is this vendor, `$1`) or
-from rows keyed by `vendor_id = $1`. A query that forgot the scope would have no way to
+`VENDOR_PLACEMENTS` (placements cut to the institution-days whose diary is this vendor,
+`$1`) or from rows keyed by `vendor_id = $1`. A query that forgot the scope would have no way to
 reach a note.
 """
 
@@ -14,32 +14,28 @@ from typing import Any
 
 import asyncpg
 
-VENDOR_PLACEMENTS = """
+from notegateway.core.placement_sql import by_diary, placements_array
+
+VENDOR_PLACEMENTS = f"""
 vendor_placements AS (
-    SELECT p.*
-    FROM placements AS p
-    JOIN institutions AS i ON i.id = p.institution_id
-    WHERE i.diary_client_id = $1
+    SELECT cut.notice_id, cut.institution_id, cut.class_name, cut.section, cut.from_date,
+           cut.to_date
+    FROM ({by_diary("placements")}) AS cut
+    WHERE cut.diary_client_id = $1
 )
 """
-
-
-def _placement_json(alias: str) -> str:
-    return f"""jsonb_build_object(
-        'institutionId', {alias}.institution_id, 'className', {alias}.class_name,
-        'section', {alias}.section, 'fromDate', {alias}.from_date, 'toDate', {alias}.to_date)"""
 
 
 # What each vendor is told when a note or its placements change (one statement, all vendors).
 _SYNC_FEED = f"""
 WITH target AS (SELECT DISTINCT unnest($1::bigint[]) AS notice_id),
 placed_now AS (
-    SELECT i.diary_client_id AS vendor_id, p.notice_id,
-           jsonb_agg({_placement_json("p")} ORDER BY p.from_date, p.institution_id) AS placements
-    FROM target AS t
-    JOIN placements AS p ON p.notice_id = t.notice_id
-    JOIN institutions AS i ON i.id = p.institution_id AND i.diary_client_id IS NOT NULL
-    GROUP BY i.diary_client_id, p.notice_id
+    -- Each vendor's placements: the days of the note that its diary keeps.
+    SELECT cut.diary_client_id AS vendor_id, cut.notice_id, {placements_array("cut")} AS placements
+    FROM ({by_diary("(SELECT p.* FROM target AS t JOIN placements AS p USING (notice_id))")})
+        AS cut
+    WHERE cut.diary_client_id IS NOT NULL
+    GROUP BY cut.diary_client_id, cut.notice_id
 ),
 told AS (
     SELECT s.vendor_id, s.notice_id, s.state, s.placements, s.person_id
@@ -50,9 +46,10 @@ pairs AS (
     SELECT coalesce(c.vendor_id, b.vendor_id) AS vendor_id,
            coalesce(c.notice_id, b.notice_id) AS notice_id,
            c.placements AS placed, b.state AS was, b.placements AS was_placed,
-           n.status,
-           -- the pupil the vendor was told of, when the note has just lost its match
-           coalesce(n.person_id, b.person_id) AS person_id
+           n.status, b.person_id AS was_person,
+           -- a note gone from the vendor's days names the pupil the vendor was told of
+           CASE WHEN c.placements IS NULL THEN coalesce(b.person_id, n.person_id)
+                ELSE n.person_id END AS person_id
     FROM placed_now AS c
     FULL JOIN told AS b ON b.vendor_id = c.vendor_id AND b.notice_id = c.notice_id
     JOIN medical_notices AS n ON n.id = coalesce(c.notice_id, b.notice_id)
@@ -64,7 +61,8 @@ decided AS (
                WHEN status = 'cancelled' AND was = 'issued' THEN 'note.cancelled'
                WHEN status = 'cancelled' THEN NULL  -- never handed on: nothing to say
                WHEN placed IS NOT NULL AND (was IS NULL OR was = 'gone') THEN 'note.issued'
-               WHEN placed IS NOT NULL AND was = 'issued' AND placed <> was_placed
+               WHEN placed IS NOT NULL AND was = 'issued'
+                    AND (placed <> was_placed OR person_id IS DISTINCT FROM was_person)
                    THEN 'note.updated'
                WHEN placed IS NULL AND was = 'issued' THEN 'note.cancelled'
            END AS event_type,
@@ -110,13 +108,6 @@ async def sync_feed(db: asyncpg.Connection, notice_ids: Sequence[int], silent: b
     return count
 
 
-async def notices_placed_in(db: asyncpg.Connection, institution_id: int) -> list[int]:
-    rows = await db.fetch(
-        "SELECT DISTINCT notice_id FROM placements WHERE institution_id = $1", institution_id
-    )
-    return [r["notice_id"] for r in rows]
-
-
 async def next_notices(db: asyncpg.Connection, vendor_id: int, count: int) -> list[asyncpg.Record]:
     """NEISPUO's /next: active notes placed with this vendor, last 3 months, not yet read."""
     rows: list[asyncpg.Record] = await db.fetch(
@@ -139,7 +130,7 @@ async def next_notices(db: asyncpg.Connection, vendor_id: int, count: int) -> li
 
 
 async def last_push_time(db: asyncpg.Connection) -> dt.datetime | None:
-    value: dt.datetime | None = await db.fetchval("SELECT max(received_at) FROM medical_notices")
+    value: dt.datetime | None = await db.fetchval("SELECT called_at FROM nzis_sync")
     return value
 
 
@@ -294,8 +285,7 @@ async def vendor_view(db: asyncpg.Connection, vendor_id: int, nrn: str) -> async
         WITH {VENDOR_PLACEMENTS}
         SELECT n.id, n.status, n.payload::text AS payload,
                coalesce(
-                   (SELECT jsonb_agg({_placement_json("vp")}
-                                     ORDER BY vp.from_date, vp.institution_id)
+                   (SELECT {placements_array("vp")}
                     FROM vendor_placements AS vp WHERE vp.notice_id = n.id),
                    told.placements)::text AS placements
         FROM medical_notices AS n

@@ -34,12 +34,6 @@ async def sync_feed(db: asyncpg.Connection, notice_ids: list[int], silent: bool 
     await repository.sync_feed(db, notice_ids, silent)
 
 
-async def diary_changed(db: asyncpg.Connection, institution_id: int) -> None:
-    """An institution changed diaries: what each vendor is taken to know of the notes placed
-    there is brought up to date, and no vendor is told anything about them."""
-    await sync_feed(db, await repository.notices_placed_in(db, institution_id), silent=True)
-
-
 async def next_notices(db: asyncpg.Connection, vendor_id: int, count: int) -> dict[str, Any]:
     rows = await repository.next_notices(db, vendor_id, count + 1)
     last_push = await repository.last_push_time(db)

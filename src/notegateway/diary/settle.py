@@ -1,0 +1,50 @@
+"""The one step every write ends with: apply the excusal rules, count, tell the vendors.
+
+A writer (a push, a cancellation, an absence, a registry write, a diary switch) records in
+`Changes` what it changed and calls `settle` once, last, in its own transaction. Order
+matters: the rules first (they decide the absences), then the metrics, then the vendor
+feeds (they take the feed writers' lock, held to commit: core/locks.py).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import asyncpg
+
+from notegateway.core import metrics
+from notegateway.diary import repository
+from notegateway.diary.repository import Reconciled
+from notegateway.vendors import service as vendors_service
+
+EVER = (dt.date.min, dt.date.max)
+
+
+@dataclass(slots=True)
+class Changes:
+    """What a request changed, for the rules and the feeds. Callers hold the persons'
+    identity locks (core/locks.py) for every person named here."""
+
+    # The days of these persons whose absences the rules must decide again.
+    person_days: list[tuple[int, dt.date, dt.date]] = field(default_factory=list)
+    # Notes whose held absences must be decided again (cancelled, or moved off a person).
+    released: list[int] = field(default_factory=list)
+    # Notes whose status, person or placements changed: each vendor hears what it means.
+    notes: list[int] = field(default_factory=list)
+    # Notes whose vendors' view changed by a diary switch: brought up to date silently.
+    quietly: list[int] = field(default_factory=list)
+
+    def person(self, person_id: int, days: tuple[dt.date, dt.date] = EVER) -> None:
+        self.person_days.append((person_id, *days))
+
+
+async def settle(db: asyncpg.Connection, actor: str, changes: Changes) -> Reconciled:
+    """Reconcile, count, sync the feeds; once per request, as its last step."""
+    result = await repository.reconcile_absences(db, actor, changes.person_days, changes.released)
+    metrics.ABSENCES_EXCUSED.inc(result.excused)
+    metrics.ABSENCES_REVERTED.inc(result.reverted)
+    metrics.ABSENCES_REATTRIBUTED.inc(result.reattributed)
+    await vendors_service.sync_feed(db, changes.notes)
+    await vendors_service.sync_feed(db, changes.quietly, silent=True)
+    return result
