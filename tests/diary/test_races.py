@@ -14,7 +14,7 @@ import datetime as dt
 import asyncpg
 import pytest
 
-from tests.factories import Api, absence, enrollment, linger, make_egn, note, person
+from tests.factories import Api, absence, enrollment, linger, make_egn, make_lnch, note, person
 
 EGN = make_egn(dt.date(2014, 3, 15), 123)
 SCHOOL = 100001
@@ -34,6 +34,24 @@ async def test_note_and_absence_committed_concurrently(
     await linger(db, "audit_log", 0.25)
     for i in range(3):
         nrn, absence_id = f"25317A{800 + i:06d}", 800 + i
+        pushed, recorded = await asyncio.gather(
+            api.push(note(nrn, EGN, "2026-11-18", "2026-11-18")),
+            api.post_absence(absence(absence_id, 1, SCHOOL, "2026-11-18", lesson=i + 1)),
+        )
+        assert (pushed.status_code, recorded.status_code) == (200, 201)
+        stored = await api.absence_by_id(absence_id)
+        assert stored["kind"] == "excused", f"round {i}: absence left unexcused"
+
+
+async def test_note_under_a_former_identifier_and_absence_committed_concurrently(
+    api: Api, pupil: None, db: asyncpg.Connection
+) -> None:
+    """The absence path locks every identity of the pupil, former ones too: a note under
+    the ЛНЧ the pupil had before is a note of theirs."""
+    await api.put_person(1, person(make_lnch(5151), enrollment(SCHOOL), identifier_type=2))
+    await linger(db, "audit_log", 0.25)
+    for i in range(3):
+        nrn, absence_id = f"25317A{850 + i:06d}", 850 + i
         pushed, recorded = await asyncio.gather(
             api.push(note(nrn, EGN, "2026-11-18", "2026-11-18")),
             api.post_absence(absence(absence_id, 1, SCHOOL, "2026-11-18", lesson=i + 1)),

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 
+import asyncpg
 import pytest
 
+from notegateway.core.timeutil import SOFIA
 from tests.factories import Api, make_egn, note
 from tests.vendors.conftest import MOVER, PUPIL, Vendor
 
@@ -104,3 +106,38 @@ async def test_other_roles_cannot_use_vendor_endpoints(api: Api, schools: None) 
             "/api/v1/medicalNotices/next/100", headers=await api.as_role(role)
         )
         assert response.status_code == 403
+
+
+async def test_last_sync_time_moves_on_every_push_or_cancel_call(
+    api: Api, acme: Vendor, schools: None, db: asyncpg.Connection
+) -> None:
+    async def sync_time() -> dt.datetime | None:
+        value: dt.datetime | None = await db.fetchval("SELECT called_at FROM nzis_sync")
+        return value
+
+    assert (await acme.get("/next/100")).json()["lastHisSyncTime"] is None
+    calls = [
+        lambda: api.push(raw=[]),  # 422 for the whole body
+        lambda: api.push(raw={"not": "an array"}),
+        lambda: api.push({"nrnMedicalNotice": "bad"}),  # 422, an invalid item
+        lambda: api.cancel("25317A000999", {"cancelReason": 5}),  # 422
+        lambda: api.cancel("25317A000999"),  # 202
+        lambda: api.push(note("25317A000001", PUPIL)),  # 200
+    ]
+    seen: list[dt.datetime] = []
+    for call in calls:
+        response = await call()
+        assert response.status_code in (200, 202, 422), response.text
+        now = await sync_time()
+        assert now is not None, response.status_code
+        assert not seen or now > seen[-1], response.status_code
+        seen.append(now)
+    # What the vendor is shown: that time, in NEISPUO's local form.
+    shown = (await acme.get("/next/100")).json()["lastHisSyncTime"]
+    assert shown == seen[-1].astimezone(SOFIA).strftime("%Y-%m-%dT%H:%M:%S")
+    # A call by someone who is not NZIS moves nothing.
+    refused = await api.http.post(
+        "/api/v1/hisMedicalNotices", json=[], headers=await api.as_role("operator")
+    )
+    assert refused.status_code == 403
+    assert await sync_time() == seen[-1]

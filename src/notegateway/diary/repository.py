@@ -359,12 +359,14 @@ async def hold_institution(db: asyncpg.Connection, institution_id: int) -> bool:
 
 def held_absences_sql(notice: str, institution: str | None = None) -> str:
     """SQL: how many absences the note `notice` (an alias) holds excused now (rule 4):
-    still linked, still excused, and the note active and covering that day there."""
+    still linked, still excused, and the note active and covering that day there (once
+    each, however many of its placements cover the day: a class and a group)."""
     in_institution = f"AND a.institution_id = {institution}" if institution else ""
     return f"""(SELECT count(*)
         FROM absences AS a
-        JOIN placements AS p
-          ON p.notice_id = a.excused_by_notice_id AND p.institution_id = a.institution_id
-         AND a.date BETWEEN p.from_date AND p.to_date
         WHERE a.excused_by_notice_id = {notice}.id AND a.kind = '{Kind.EXCUSED}'
-          AND {notice}.status = 'active' {in_institution})"""
+          AND {notice}.status = 'active' {in_institution}
+          AND EXISTS (SELECT 1 FROM placements AS p
+                      WHERE p.notice_id = a.excused_by_notice_id
+                        AND p.institution_id = a.institution_id
+                        AND a.date BETWEEN p.from_date AND p.to_date))"""
