@@ -113,6 +113,18 @@ def _start(args: list[str], env: dict[str, str], port: int) -> subprocess.Popen[
     raise RuntimeError(f"server on port {port} did not start")
 
 
+def _stop(processes: list[subprocess.Popen[bytes]]) -> None:
+    """Ask the served processes to stop; kill those that take over 10 s."""
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
 async def _drive(
     url: str, headers: dict[str, str], bodies: itertools.count, make_body, seconds: float
 ) -> tuple[int, int]:  # type: ignore[no-untyped-def,type-arg]
@@ -301,14 +313,7 @@ async def main() -> None:
             await check.close()
         print(f"{notes} notes stored, {excused} absences excused by them")
     finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        _stop(processes)
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
 

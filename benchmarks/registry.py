@@ -27,7 +27,7 @@ import asyncpg
 import httpx
 from tests.factories import make_egn
 
-from benchmarks.push import _db_url, _free_port, _start
+from benchmarks.push import _db_url, _free_port, _start, _stop
 from notegateway.core.db import start_embedded_postgres, to_libpq_url
 from notegateway.core.migrate import upgrade
 
@@ -200,12 +200,7 @@ async def main() -> None:
             print(f"{label:22} {args.persons / seconds:10.0f} {copy / seconds:14.3f}")
     finally:
         if process is not None:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            _stop([process])
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
 

@@ -93,14 +93,14 @@ def upgrade() -> None:
 
     op.create_table(
         "nzis_sync",
-        sa.Column("id", sa.SmallInteger(), nullable=False),
+        sa.Column("slot", sa.SmallInteger(), nullable=False),
         sa.Column("called_at", sa.DateTime(timezone=True), nullable=False),
-        sa.CheckConstraint("id = 1", name=op.f("ck_nzis_sync_one_row")),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_nzis_sync")),
+        sa.CheckConstraint("slot BETWEEN 0 AND 1023", name=op.f("ck_nzis_sync_slot")),
+        sa.PrimaryKeyConstraint("slot", name=op.f("pk_nzis_sync")),
     )
     # What lastHisSyncTime said before: the newest note or cancellation received.
     op.execute(
-        "INSERT INTO nzis_sync (id, called_at) SELECT 1, t FROM (SELECT greatest("
+        "INSERT INTO nzis_sync (slot, called_at) SELECT 0, t FROM (SELECT greatest("
         "(SELECT max(received_at) FROM medical_notices), "
         "(SELECT max(received_at) FROM notice_cancellations)) AS t) AS s WHERE t IS NOT NULL"
     )

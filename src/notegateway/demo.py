@@ -1,4 +1,5 @@
-"""A small demo data set: two NEISPUO schools, a kindergarten, a vendor school, pupils."""
+"""A small demo data set: two NEISPUO schools, a kindergarten, a centre, a vendor school,
+pupils."""
 
 from __future__ import annotations
 
@@ -36,15 +37,15 @@ async def _token(db: asyncpg.Connection, key: bytes, name: str, role: str) -> st
 async def load_demo(db: asyncpg.Connection, key: bytes) -> list[str]:
     """Load (or refresh) the demo data; returns lines to print, tokens rotated on each run."""
     tokens = {name: await _token(db, key, name, role) for name, role in DEMO_CLIENTS}
-    for institution_id, name, town, diary in (
-        (100001, 'СУ "Васил Левски"', "София", "neispuo"),
-        (100002, 'ОУ "Христо Ботев"', "Пловдив", "neispuo"),
-        (200001, 'ДГ "Слънце"', "София", "neispuo"),
-        (300001, 'ПГ "Иван Вазов"', "Варна", "demo-vendor"),
+    for institution_id, name, town, region, diary in (
+        (100001, 'СУ "Васил Левски"', "София", "София-град", "neispuo"),
+        (100002, 'ОУ "Христо Ботев"', "Пловдив", "Пловдив", "neispuo"),
+        (200001, 'ДГ "Слънце"', "София", "София-град", "neispuo"),
+        (300001, 'ПГ "Иван Вазов"', "Варна", "Варна", "demo-vendor"),
+        (400001, 'ЦПЛР "Детско творчество"', "София", "София-град", "neispuo"),
     ):
-        await registry_service.put_institution(
-            db, institution_id, {"name": name, "town": town, "diary": diary}, "demo"
-        )
+        body = {"name": name, "town": town, "region": region, "diary": diary}
+        await registry_service.put_institution(db, institution_id, body, "demo")
     school_year = dt.date(2026, 9, 15)
     Enrollment = tuple[int, str, str | None, dt.date, dt.date | None]
     pupils: list[tuple[int, str, str, str, list[Enrollment]]] = [
@@ -53,7 +54,8 @@ async def load_demo(db: asyncpg.Connection, key: bytes) -> list[str]:
             demo_egn(dt.date(2014, 3, 15), 123),
             "ИВАН",
             "ТОДОРОВ",
-            [(100001, "5", "А", school_year, None)],
+            # A school and a centre for personal development at once.
+            [(100001, "5", "А", school_year, None), (400001, "Роботика", None, school_year, None)],
         ),
         (
             1002,

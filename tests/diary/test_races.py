@@ -28,12 +28,11 @@ async def pupil(api: Api) -> None:
     await api.token("neispuo")
 
 
-async def test_note_and_absence_committed_concurrently(
-    api: Api, pupil: None, db: asyncpg.Connection
-) -> None:
+async def _note_and_absence_race(api: Api, db: asyncpg.Connection, first: int) -> None:
+    """Three rounds of a note (under EGN) and an absence it covers, committed together."""
     await linger(db, "audit_log", 0.25)
     for i in range(3):
-        nrn, absence_id = f"25317A{800 + i:06d}", 800 + i
+        nrn, absence_id = f"25317A{first + i:06d}", first + i
         pushed, recorded = await asyncio.gather(
             api.push(note(nrn, EGN, "2026-11-18", "2026-11-18")),
             api.post_absence(absence(absence_id, 1, SCHOOL, "2026-11-18", lesson=i + 1)),
@@ -41,24 +40,21 @@ async def test_note_and_absence_committed_concurrently(
         assert (pushed.status_code, recorded.status_code) == (200, 201)
         stored = await api.absence_by_id(absence_id)
         assert stored["kind"] == "excused", f"round {i}: absence left unexcused"
+
+
+async def test_note_and_absence_committed_concurrently(
+    api: Api, pupil: None, db: asyncpg.Connection
+) -> None:
+    await _note_and_absence_race(api, db, 800)
 
 
 async def test_note_under_a_former_identifier_and_absence_committed_concurrently(
     api: Api, pupil: None, db: asyncpg.Connection
 ) -> None:
     """The absence path locks every identity of the pupil, former ones too: a note under
-    the ЛНЧ the pupil had before is a note of theirs."""
+    the ЕГН the pupil had before is a note of theirs."""
     await api.put_person(1, person(make_lnch(5151), enrollment(SCHOOL), identifier_type=2))
-    await linger(db, "audit_log", 0.25)
-    for i in range(3):
-        nrn, absence_id = f"25317A{850 + i:06d}", 850 + i
-        pushed, recorded = await asyncio.gather(
-            api.push(note(nrn, EGN, "2026-11-18", "2026-11-18")),
-            api.post_absence(absence(absence_id, 1, SCHOOL, "2026-11-18", lesson=i + 1)),
-        )
-        assert (pushed.status_code, recorded.status_code) == (200, 201)
-        stored = await api.absence_by_id(absence_id)
-        assert stored["kind"] == "excused", f"round {i}: absence left unexcused"
+    await _note_and_absence_race(api, db, 850)
 
 
 async def test_cancellation_racing_a_new_overlapping_note(

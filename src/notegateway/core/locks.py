@@ -17,6 +17,12 @@ No deadlocks: classes are always taken in this order, person, then NRN, then ide
 each in one statement, and within a class in (bucket, key) order; last of all, and only
 just before commit, the feed writers' lock. Before all of them come institution rows: a
 diary switch updates the row, an absence being recorded holds it FOR SHARE.
+
+Who takes what: a push, its notes' NRNs and identities; a cancellation, the NRN, then
+the note's identity; an absence, a registry write or a diary switch, `lock_persons`: the
+persons, then every identity they hold (current and former) and, for a registry write,
+every identity its items name. A person losing a former identifier to another person's
+write is guarded by that identity's lock alone: nothing else of theirs changes.
 """
 
 from __future__ import annotations

@@ -297,10 +297,12 @@ vendor_feed_purges = Table(
 nzis_sync = Table(
     "nzis_sync",
     metadata,
-    # One row: when NZIS last called the push or cancel endpoint, whatever the answer.
-    Column("id", SmallInteger, primary_key=True),
+    # When NZIS last called the push or cancel endpoint, whatever the answer: the newest of
+    # these rows. Each connection writes the row of its slot (backend pid mod 1024), so
+    # concurrent calls do not queue on one row.
+    Column("slot", SmallInteger, primary_key=True),
     Column("called_at", DateTime(timezone=True), nullable=False),
-    CheckConstraint("id = 1", name="one_row"),
+    CheckConstraint("slot BETWEEN 0 AND 1023", name="slot"),
 )
 
 vendor_polls = Table(

@@ -4,18 +4,22 @@ Read this module against the contract; `diary/repository.py:reconcile_absences` 
 exactly these rules, set-based, to every absence in scope.
 
 1. Who may be excused. An absence is in the gateway's hands when
-   - its institution keeps its diary in NEISPUO (`diary` = "neispuo"): in a vendor's
-     institution the gateway changes no absence, and when an institution's diary changes,
-     excusals already made there stay as they are;
+   - the diary that keeps its institution-day is NEISPUO's own: each institution's days
+     are kept by one diary per period (`institution_diaries`: the first diary holds every
+     day up to the next change, a change holds from its `diaryFrom`), and the absence's
+     date picks the period. On days a vendor's diary keeps, the gateway changes no
+     absence; when a diary changes, excusals already made stay as they are;
    - no person has set it: absences posted as `excused` by the diary, or changed with
      PATCH, are left alone (`setByPerson`);
    - it is `unexcused` (lesson absences and preschool days, `lesson: null`, alike), or a
      note excused it. Late arrivals (`late`) are never touched.
 
 2. Which note covers it. A note covers an absence when the note is active (not
-   cancelled), is matched to the absence's person, and placed that person in the
-   absence's institution on the absence's date (placements are per day, by the enrollment
-   valid that day).
+   cancelled), is matched to the absence's person (by the person's current identifier or
+   a former one), and placed that person in the absence's institution on the absence's
+   date. Placements are per day, in every enrollment valid that day: a pupil in a school
+   and a centre, or a class and a group, or two schools during a move, has each day
+   placed in each of them.
 
 3. Who holds it. Of the notes that cover an absence, the one received first holds it
    (the smallest medicalNoticeId: ids are given in arrival order, in input order within
@@ -32,7 +36,8 @@ exactly these rules, set-based, to every absence in scope.
    until the note covers it again.
 
 6. When. These rules are applied in the same transaction as whatever changes their
-   inputs: a note arriving or cancelled, an absence recorded, a registry write.
+   inputs: a note arriving or cancelled, an absence recorded, a registry write, a diary
+   change; once per request, by its last step (`diary/settle.py`).
 
 7. Every change to an absence is written to the append-only audit log, with the state
    before and after.

@@ -199,11 +199,16 @@ async def note_identity(db: asyncpg.Connection, nrn: str) -> tuple[int, str] | N
 
 
 async def record_nzis_call(db: asyncpg.Connection) -> None:
-    """NZIS called the push or cancel endpoint (lastHisSyncTime), whatever the answer."""
+    """NZIS called the push or cancel endpoint (lastHisSyncTime), whatever the answer.
+
+    The transaction that records it commits without waiting for the WAL flush: a crash
+    may forget the last few milliseconds of calls, never a note."""
     await db.execute(
         """
-        INSERT INTO nzis_sync (id, called_at) VALUES (1, now())
-        ON CONFLICT (id) DO UPDATE SET called_at = greatest(nzis_sync.called_at, now())
+        WITH quick AS (SELECT set_config('synchronous_commit', 'off', true))
+        INSERT INTO nzis_sync (slot, called_at)
+        SELECT pg_backend_pid() % 1024, now() FROM quick
+        ON CONFLICT (slot) DO UPDATE SET called_at = excluded.called_at
         """
     )
 

@@ -130,7 +130,7 @@ async def next_notices(db: asyncpg.Connection, vendor_id: int, count: int) -> li
 
 
 async def last_push_time(db: asyncpg.Connection) -> dt.datetime | None:
-    value: dt.datetime | None = await db.fetchval("SELECT called_at FROM nzis_sync")
+    value: dt.datetime | None = await db.fetchval("SELECT max(called_at) FROM nzis_sync")
     return value
 
 
