@@ -60,7 +60,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         url = database_url or resolve_database_url(settings)
-        engine = create_engine(url, pool_size=settings.pool_size)
+        engine = create_engine(url, settings)
         app.state.engine = engine
         secret = settings.secret_key.get_secret_value() if settings.secret_key else None
         async with transaction(engine) as db:

@@ -50,7 +50,9 @@ def _parser() -> argparse.ArgumentParser:
 async def _in_transaction(
     settings: Settings, work: Callable[[asyncpg.Connection, bytes], Awaitable[T]]
 ) -> T:
-    engine: AsyncEngine = create_engine(resolve_database_url(settings), pool_size=1)
+    engine: AsyncEngine = create_engine(
+        resolve_database_url(settings), settings.model_copy(update={"pool_size": 1})
+    )
     try:
         async with transaction(engine) as db:
             secret = settings.secret_key.get_secret_value() if settings.secret_key else None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import warnings
 from collections.abc import AsyncIterator
@@ -11,10 +12,12 @@ from typing import Any
 
 import asyncpg
 from fastapi import Request
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from notegateway.core.config import Settings
+from notegateway.core.errors import ServiceUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -59,17 +62,67 @@ def resolve_database_url(settings: Settings) -> str:
     return to_asyncpg_url(raw)
 
 
-def create_engine(url: str, pool_size: int = 10) -> AsyncEngine:
+POOL_TIMEOUT_S = 5.0  # no pooled connection free within this: 503
+CONNECT_TIMEOUT_S = 5.0
+
+# Errors that mean "the database is not there for us right now": the request is rolled
+# back and answered 503 with Retry-After; retrying it later is safe.
+UNAVAILABLE: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,  # class 08: the connection failed or was lost
+    asyncpg.InterfaceError,  # the client side: "connection is closed", and the like
+    # A backend killed while its connection was idle sends an error the protocol did not
+    # expect: the connection is unusable.
+    asyncpg.InternalClientError,
+    asyncpg.OperatorInterventionError,  # class 57: shutdown, statement timeout, starting
+    asyncpg.InsufficientResourcesError,  # class 53: too many connections, shared memory
+    asyncpg.LockNotAvailableError,  # lock_timeout
+    asyncpg.IdleInTransactionSessionTimeoutError,
+    asyncpg.DeadlockDetectedError,
+    asyncpg.SerializationError,
+)
+# Getting a connection may also fail in SQLAlchemy's words.
+_NO_CONNECTION: tuple[type[BaseException], ...] = (
+    *UNAVAILABLE,
+    sa_exc.TimeoutError,  # no pooled connection within POOL_TIMEOUT_S
+    sa_exc.DBAPIError,  # connecting failed (SQLAlchemy wraps the driver's error)
+)
+# Of those, the ones that leave the connection unusable: it is thrown away (and, since a
+# lost connection usually means a restart or failover, the pool's older ones with it).
+_LOST = (
+    OSError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+)
+
+
+def create_engine(url: str, settings: Settings | None = None) -> AsyncEngine:
     """The connection pool. AUTOCOMMIT: transactions are begun explicitly by `transaction()`.
 
     (SQLAlchemy's asyncpg adapter would otherwise send BEGIN lazily, on its own first
-    statement, and statements on the raw asyncpg connection would run outside it.)
+    statement, and statements on the raw asyncpg connection would run outside it.) Every
+    connection bounds its statements and lock waits, and idling inside a transaction.
     """
+    settings = settings or Settings()
+    timeout_ms = settings.statement_timeout_ms
     return create_async_engine(
         make_url(to_asyncpg_url(url)),
-        pool_size=pool_size,
-        max_overflow=pool_size // 2,
+        pool_size=settings.pool_size,
+        max_overflow=settings.pool_size // 2,
+        pool_timeout=POOL_TIMEOUT_S,
         isolation_level="AUTOCOMMIT",
+        connect_args={
+            "timeout": CONNECT_TIMEOUT_S,
+            "server_settings": {
+                "statement_timeout": str(timeout_ms),
+                "lock_timeout": str(timeout_ms),
+                "idle_in_transaction_session_timeout": str(3 * timeout_ms),
+            },
+        },
     )
 
 
@@ -80,13 +133,54 @@ async def raw_connection(conn: AsyncConnection) -> asyncpg.Connection:
     return driver
 
 
+async def _begin(engine: AsyncEngine) -> tuple[AsyncConnection, asyncpg.Connection, Any]:
+    """A pooled connection with a transaction begun on it. A connection found dead (the
+    database restarted, or its backend was killed) is replaced, once: the pool drops
+    every connection older than it, so the second try gets a fresh one."""
+    for attempt in (1, 2):
+        conn = await engine.connect()
+        db = await raw_connection(conn)
+        tx = db.transaction()
+        try:
+            await tx.start()
+        except _LOST:
+            with contextlib.suppress(Exception):
+                await conn.invalidate()
+            await conn.close()
+            if attempt == 2:
+                raise
+            continue
+        return conn, db, tx
+    raise AssertionError("unreachable")
+
+
 @asynccontextmanager
 async def transaction(engine: AsyncEngine) -> AsyncIterator[asyncpg.Connection]:
-    """One transaction on a pooled connection: committed on exit, rolled back on error."""
-    async with engine.connect() as conn:
-        db = await raw_connection(conn)
-        async with db.transaction():
+    """One transaction on a pooled connection: committed on exit, rolled back on error.
+
+    A database that is away, a lost connection, or a statement or lock wait past its
+    bound raise ServiceUnavailable (503 with Retry-After), the transaction rolled back.
+    """
+    try:
+        conn, db, tx = await _begin(engine)
+    except _NO_CONNECTION as exc:
+        raise ServiceUnavailable("the database is unavailable; try again shortly") from exc
+    try:
+        try:
             yield db
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await tx.rollback()
+            raise
+        await tx.commit()
+    except UNAVAILABLE as exc:
+        if isinstance(exc, _LOST) or db.is_closed():
+            with contextlib.suppress(Exception):
+                await conn.invalidate()
+        raise ServiceUnavailable("the database is unavailable; try again shortly") from exc
+    finally:
+        with contextlib.suppress(Exception):
+            await conn.close()
 
 
 async def get_db(request: Request) -> AsyncIterator[asyncpg.Connection]:

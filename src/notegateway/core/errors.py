@@ -25,6 +25,7 @@ class DomainError(Exception):
     status_code = 400
     slug = "bad-request"
     title = "Bad request"
+    retry_after: int | None = None  # seconds, sent as Retry-After
 
     def __init__(self, detail: str, errors: list[ErrorItem] | None = None) -> None:
         super().__init__(detail)
@@ -72,8 +73,35 @@ class Unprocessable(DomainError):
     title = "Invalid input"
 
 
+class RequestTimeout(DomainError):
+    status_code = 408
+    slug = "request-timeout"
+    title = "Request timeout"
+
+
+class TooManyRequests(DomainError):
+    status_code = 429
+    slug = "too-many-requests"
+    title = "Too many requests"
+    retry_after = 1
+
+
+class ServiceUnavailable(DomainError):
+    """The database is unreachable, lost the connection, or did not answer in time."""
+
+    status_code = 503
+    slug = "unavailable"
+    title = "Service unavailable"
+    retry_after = 2
+
+
 def problem(
-    status: int, slug: str, title: str, detail: str, errors: list[ErrorItem] | None = None
+    status: int,
+    slug: str,
+    title: str,
+    detail: str,
+    errors: list[ErrorItem] | None = None,
+    retry_after: int | None = None,
 ) -> JSONResponse:
     body: dict[str, Any] = {
         "type": f"/problems/{slug}",
@@ -83,7 +111,11 @@ def problem(
     }
     if errors is not None:
         body["errors"] = errors
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    headers: dict[str, str] = {}
+    if status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
+    if retry_after is not None:
+        headers["Retry-After"] = str(retry_after)
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
@@ -100,7 +132,13 @@ _HTTP_SLUGS = {
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(_: Request, exc: DomainError) -> JSONResponse:
-        return problem(exc.status_code, exc.slug, exc.title, exc.detail, exc.errors)
+        if isinstance(exc, ServiceUnavailable):
+            # One line, no trace: an outage would otherwise flood the log.
+            cause = exc.__cause__
+            log.warning("database unavailable: %s", type(cause).__name__ if cause else exc.detail)
+        return problem(
+            exc.status_code, exc.slug, exc.title, exc.detail, exc.errors, exc.retry_after
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _params(_: Request, exc: RequestValidationError) -> JSONResponse:

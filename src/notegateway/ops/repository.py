@@ -2,24 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 
 import asyncpg
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from notegateway.diary.repository import held_absences_sql
 
 
-async def schema_revision(engine: AsyncEngine, limit_seconds: float = 3.0) -> str | None:
-    async def query() -> str | None:
-        async with engine.connect() as conn:
-            result = await conn.execute(text("SELECT version_num FROM alembic_version"))
-            value: str | None = result.scalar_one_or_none()
-            return value
-
-    return await asyncio.wait_for(query(), limit_seconds)
+async def schema_revision(db: asyncpg.Connection) -> str | None:
+    value: str | None = await db.fetchval("SELECT version_num FROM alembic_version")
+    return value
 
 
 # The operators' filters ($1 match, $2 status, $3 NRN, $4 examination NRN, $5 identifier,

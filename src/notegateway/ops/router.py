@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 from typing import Annotated, Literal
 
+import asyncpg
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from notegateway.clients.auth import OperatorClient
 from notegateway.core.db import transaction
 from notegateway.core.deps import Db
+from notegateway.core.errors import ServiceUnavailable
 from notegateway.core.migrate import head_revision
 from notegateway.notices.router import NrnPath
 from notegateway.ops import repository, service
@@ -21,6 +23,7 @@ from notegateway.ops.schemas import NoteSearch, NoteWithAudit, ReviewList
 from notegateway.vendors import service as vendors_service
 
 router = APIRouter(tags=["Operators"])
+READY_TIMEOUT_S = 3.0
 log = logging.getLogger(__name__)
 
 
@@ -35,13 +38,17 @@ async def live() -> dict[str, str]:
     responses={503: {"description": "not ready"}},
 )
 async def ready(request: Request) -> JSONResponse:
-    engine: AsyncEngine = request.app.state.engine
     expected = head_revision()
     try:
-        current = await repository.schema_revision(engine)
-    except Exception as exc:  # the database is down or unreachable
+        async with asyncio.timeout(READY_TIMEOUT_S), transaction(request.app.state.engine) as db:
+            current = await repository.schema_revision(db)
+    except (ServiceUnavailable, TimeoutError, asyncpg.PostgresError) as exc:  # down, or no schema
         log.warning("readiness check failed: %s", type(exc).__name__)
-        return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
+        return JSONResponse(
+            {"status": "unavailable", "database": "unreachable"},
+            status_code=503,
+            headers={"Retry-After": str(ServiceUnavailable.retry_after)},
+        )
     if current != expected:
         return JSONResponse(
             {"status": "unavailable", "schema": current, "expected": expected}, status_code=503

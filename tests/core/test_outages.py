@@ -1,0 +1,121 @@
+"""Database outages: dead connections replaced at once, 503 with Retry-After meanwhile,
+never a hang or a 500."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import AsyncIterator
+
+import asyncpg
+import httpx
+import pytest
+from sqlalchemy.engine import make_url
+
+from notegateway.app import create_app
+from notegateway.core.config import Settings
+from tests.conftest import TEST_SECRET_KEY, plain
+from tests.factories import Api, make_egn, note
+from tests.tcp_proxy import TcpProxy
+
+BIRTH = dt.date(2014, 3, 15)
+
+
+def nrn(i: int) -> str:
+    return f"26100A{i:06d}"
+
+
+def a_note(i: int) -> dict[str, object]:
+    return note(nrn(i), make_egn(BIRTH, i))
+
+
+@pytest.fixture
+async def proxy(database_url: str) -> AsyncIterator[TcpProxy]:
+    url = make_url(database_url)
+    tcp = TcpProxy(url.host or "127.0.0.1", url.port or 5432)
+    await tcp.start()
+    yield tcp
+    await tcp.close()
+
+
+@pytest.fixture
+async def proxied_api(database_url: str, proxy: TcpProxy) -> AsyncIterator[Api]:
+    """The gateway reaching its database through the proxy (statements bounded at 1 s)."""
+    url = make_url(database_url).set(host="127.0.0.1", port=proxy.port)
+    proxied = url.render_as_string(hide_password=False)
+    settings = Settings(secret_key=TEST_SECRET_KEY, pool_size=8, statement_timeout_ms=1000)
+    app = create_app(settings, database_url=proxied)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 40000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as http:
+            api = Api(http, app, database_url)
+            await api.token("nzis")
+            yield api
+
+
+def assert_unavailable(response: httpx.Response) -> None:
+    assert response.status_code == 503, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert int(response.headers["retry-after"]) >= 1
+
+
+async def test_killed_backends_are_replaced_and_the_first_request_succeeds(
+    api: Api, db: asyncpg.Connection
+) -> None:
+    for i in range(10):  # fill the pool
+        assert (await api.push(a_note(i))).status_code == 200
+    killed = await db.fetchval(
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+        "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+    )
+    assert killed >= 2
+    response = await api.push(a_note(100))
+    assert response.status_code == 200, response.text
+    assert (await api.view(nrn(100))).status_code == 200
+
+
+async def test_database_away_then_back(proxied_api: Api, proxy: TcpProxy) -> None:
+    api = proxied_api
+    assert (await api.push(a_note(1))).status_code == 200
+    await proxy.cut()
+    started = time.monotonic()
+    assert_unavailable(await api.push(a_note(2)))
+    assert_unavailable(await api.view(nrn(1)))
+    ready = await api.http.get("/health/ready")
+    assert ready.status_code == 503
+    assert time.monotonic() - started < 5  # refused at once, not a hang
+    await proxy.restore()
+    # The first request after the database is back succeeds.
+    assert (await api.push(a_note(3))).status_code == 200
+    assert (await api.http.get("/health/ready")).status_code == 200
+
+
+async def test_database_that_never_answers_is_503_within_bounds(
+    proxied_api: Api, proxy: TcpProxy
+) -> None:
+    api = proxied_api
+    assert (await api.push(a_note(1))).status_code == 200
+    await proxy.cut(black_hole=True)
+    started = time.monotonic()
+    assert_unavailable(await api.push(a_note(2)))
+    assert time.monotonic() - started < 12  # the connect timeout, not a minute
+    await proxy.restore()
+    assert (await api.push(a_note(3))).status_code == 200
+
+
+async def test_held_table_lock_is_503_within_the_statement_timeout(
+    proxied_api: Api, database_url: str
+) -> None:
+    api = proxied_api
+    holder = await asyncpg.connect(plain(database_url))
+    try:
+        async with holder.transaction():
+            await holder.execute("LOCK TABLE medical_notices IN ACCESS EXCLUSIVE MODE")
+            started = time.monotonic()
+            assert_unavailable(await api.push(a_note(1)))
+            assert time.monotonic() - started < 3
+    finally:
+        await holder.close()
+    # Nothing of it was kept; the same push now succeeds.
+    assert (await api.view(nrn(1))).status_code == 404
+    assert (await api.push(a_note(1))).status_code == 200
