@@ -32,7 +32,40 @@ _ENROLLMENTS_APART = (
 )
 
 
+# The owner lock class (core/locks.py): a person's excusals, whichever identity its notes
+# came under. Taken after the identity locks, in one call, in (bucket, person) order; a
+# call with many persons takes their buckets exclusively instead (the shared lock table
+# holds a few thousand locks in all).
+_LOCK_OWNERS = """
+CREATE FUNCTION ngw_lock_owners(person_ids bigint[]) RETURNS integer
+LANGUAGE plpgsql AS $$
+DECLARE
+    ids bigint[] := ARRAY(SELECT DISTINCT p FROM unnest(person_ids) AS p WHERE p IS NOT NULL);
+    bucket integer;
+    person bigint;
+    last_bucket integer := -1;
+BEGIN
+    IF cardinality(ids) > 16 THEN
+        FOR bucket IN SELECT DISTINCT x % 32 FROM unnest(ids) AS x ORDER BY 1 LOOP
+            PERFORM pg_advisory_xact_lock(hashtextextended('ngw owner bucket ' || bucket, 0));
+        END LOOP;
+    ELSE
+        FOR bucket, person IN SELECT x % 32, x FROM unnest(ids) AS x ORDER BY 1, 2 LOOP
+            IF bucket <> last_bucket THEN
+                PERFORM pg_advisory_xact_lock_shared(
+                    hashtextextended('ngw owner bucket ' || bucket, 0));
+                last_bucket := bucket;
+            END IF;
+            PERFORM pg_advisory_xact_lock(hashtextextended('ngw owner ' || person, 0));
+        END LOOP;
+    END IF;
+    RETURN cardinality(ids);
+END $$
+"""
+
+
 def upgrade() -> None:
+    op.execute(_LOCK_OWNERS)
     op.add_column("institutions", sa.Column("region", sa.Text(), nullable=True))
     op.create_table(
         "institution_diaries",
@@ -107,6 +140,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.execute("DROP FUNCTION ngw_lock_owners(bigint[])")
     op.drop_table("nzis_sync")
     op.drop_index("ix_former_identifiers_person_id", table_name="former_identifiers")
     op.drop_table("former_identifiers")

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import json
+from collections.abc import Awaitable
 from typing import Any
 
 import asyncpg
+import httpx
 import pytest
 
 from notegateway.core.timeutil import today_in_sofia
-from tests.factories import Api, absence, enrollment, make_egn, note, person
+from tests.factories import Api, absence, enrollment, linger, make_egn, note, person
 from tests.vendors.conftest import Vendor
 
 EGN = make_egn(dt.date(2014, 3, 15), 123)
@@ -136,3 +140,34 @@ async def test_a_note_across_the_switch_is_cut_at_its_date(api: Api, acme: Vendo
         ("2026-11-17", "2026-11-18")
     ]
     assert item["excusedAbsences"] == 1
+
+
+async def later(seconds: float, call: Awaitable[httpx.Response]) -> httpx.Response:
+    await asyncio.sleep(seconds)
+    return await call
+
+
+@pytest.mark.parametrize(("first", "then"), [("neispuo", "acme"), ("acme", "neispuo")])
+async def test_a_push_during_a_switch_is_handled_by_the_diary_that_keeps_its_days(
+    api: Api, acme: Vendor, db: asyncpg.Connection, first: str, then: str
+) -> None:
+    await api.put_institution(SCHOOL, diary=first)
+    await enrol(api)
+    await api.token("nzis")
+    await linger(db, "placements", 0.5)  # the push lingers inside its insert
+    pushed, switched = await asyncio.gather(
+        api.push(note("25317A000303", EGN, "2026-11-18", "2026-11-20")),
+        later(0.2, api.put_institution(SCHOOL, diary=then, diary_from="2026-11-01")),
+    )
+    assert (pushed.status_code, switched.status_code) == (200, 200)
+    # Whichever committed first, what the vendor is taken to know is what its diary keeps
+    # now, so that later changes reach it (or not) as they should.
+    told = await db.fetchrow("SELECT state, placements::text FROM vendor_note_state")
+    view = await acme.get("/25317A000303")
+    if view.status_code == 200:
+        assert told is not None
+        assert told["state"] == "issued"
+        assert json.loads(told["placements"]) == view.json()["placements"]
+    else:
+        assert view.status_code == 404
+        assert told is None or told["state"] == "gone"

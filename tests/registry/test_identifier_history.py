@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from collections.abc import Awaitable
 
 import asyncpg
+import httpx
 import pytest
 
 from tests.factories import Api, absence, enrollment, linger, make_egn, make_lnch, note, person
@@ -159,3 +161,71 @@ async def test_registry_write_racing_a_push_under_the_former_identifier(
         )
         assert (pushed.status_code, claimed.status_code) == (200, 201)
         assert (await api.whole_note(nrn))["personId"] == second, f"round {i}"
+
+
+async def later(seconds: float, call: Awaitable[httpx.Response]) -> httpx.Response:
+    await asyncio.sleep(seconds)
+    return await call
+
+
+@pytest.mark.parametrize("delay", [0.0, 0.2])
+async def test_cancel_under_the_former_identifier_racing_a_note_under_the_new(
+    api: Api, school: None, db: asyncpg.Connection, delay: float
+) -> None:
+    """Two notes of one pupil under two identities: the owner lock serialises them."""
+    await api.put_person(1, person(LNCH, enrollment(SCHOOL), identifier_type=2))
+    await api.post_absence(absence(1, 1, SCHOOL, "2026-11-18"))
+    await api.push(note("25317A000211", LNCH, "2026-11-18", "2026-11-18", identifier_type=2))
+    await api.put_person(1, person(EGN, enrollment(SCHOOL)))  # the ЛНЧ becomes former
+    await linger(db, "audit_log", 0.4)
+    cancelled, pushed = await asyncio.gather(
+        api.cancel("25317A000211"),
+        later(delay, api.push(note("25317A000212", EGN, "2026-11-18", "2026-11-18"))),
+    )
+    assert (cancelled.status_code, pushed.status_code) == (200, 200)
+    assert (await api.absence_by_id(1))["excusedByNrn"] == "25317A000212"
+
+
+async def test_two_notes_of_one_pupil_under_two_identities_at_once(
+    api: Api, school: None, db: asyncpg.Connection
+) -> None:
+    await api.put_person(1, person(LNCH, enrollment(SCHOOL), identifier_type=2))
+    await api.put_person(1, person(EGN, enrollment(SCHOOL)))
+    await api.post_absence(absence(1, 1, SCHOOL, "2026-11-18"))
+    await api.token("nzis")
+    await linger(db, "audit_log", 0.4)
+    await asyncio.gather(
+        api.push(note("25317A000213", LNCH, "2026-11-18", "2026-11-18", identifier_type=2)),
+        later(0.1, api.push(note("25317A000214", EGN, "2026-11-18", "2026-11-18"))),
+    )
+    first = await db.fetchval("SELECT nrn FROM medical_notices ORDER BY id LIMIT 1")
+    assert (await api.absence_by_id(1))["excusedByNrn"] == first  # received first holds
+
+
+async def test_claim_of_a_former_identifier_racing_a_note_of_the_pupil_losing_it(
+    api: Api, school: None, db: asyncpg.Connection
+) -> None:
+    await api.put_institution(100002)
+    # Pupil 2 was registered under pupil 1's ЛНЧ; it now has its own ЕГН.
+    await api.put_person(2, person(LNCH, enrollment(SCHOOL), identifier_type=2))
+    await api.post_absence(absence(1, 2, SCHOOL, "2026-11-18"))
+    await api.push(note("25317A000215", LNCH, "2026-11-18", "2026-11-18", identifier_type=2))
+    await api.put_person(2, person(EGN, enrollment(SCHOOL)))
+    await linger(db, "audit_log", 0.4)
+    claimed, pushed = await asyncio.gather(
+        api.put_person(1, person(LNCH, enrollment(100002), identifier_type=2)),
+        later(0.1, api.push(note("25317A000216", EGN, "2026-11-18", "2026-11-18"))),
+    )
+    assert (claimed.status_code, pushed.status_code) == (201, 200)
+    assert (await api.whole_note("25317A000215"))["personId"] == 1
+    assert (await api.absence_by_id(1))["excusedByNrn"] == "25317A000216"
+
+
+async def test_formers_retired_in_one_batch_are_newest_first(api: Api, school: None) -> None:
+    names = [make_lnch(900 + i) for i in range(4)]
+    await api.put_persons([{"personId": 1, **person(name, identifier_type=2)} for name in names])
+    body = (
+        await api.http.get("/api/v1/registry/persons/1", headers=await api.as_role("neispuo"))
+    ).json()
+    assert body["identifier"] == names[3]
+    assert [f["identifier"] for f in body["formerIdentifiers"]] == names[2::-1]

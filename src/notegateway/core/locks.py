@@ -13,16 +13,27 @@ SHARED and the keys themselves EXCLUSIVE; one with many takes their buckets EXCL
 no keys. Two transactions touching the same key thus always conflict (on the key, or on
 its bucket), while small transactions on different keys run side by side.
 
-No deadlocks: classes are always taken in this order, person, then NRN, then identity,
-each in one statement, and within a class in (bucket, key) order; last of all, and only
-just before commit, the feed writers' lock. Before all of them come institution rows: a
-diary switch updates the row, an absence being recorded holds it FOR SHARE.
+Since a person's notes may come under several identities (current and former), the
+identity locks alone do not serialise two notes of one person: every path that changes
+what a person's notes excuse also takes the person's owner lock, after the identities
+(the identity locks keep the identity-to-person mapping still, so the owners can be read
+then). Owner locks are taken by a database function (`ngw_lock_owners`, migration 0004),
+with the same two-level scheme.
 
-Who takes what: a push, its notes' NRNs and identities; a cancellation, the NRN, then
-the note's identity; an absence, a registry write or a diary switch, `lock_persons`: the
-persons, then every identity they hold (current and former) and, for a registry write,
-every identity its items name. A person losing a former identifier to another person's
-write is guarded by that identity's lock alone: nothing else of theirs changes.
+No deadlocks: classes are always taken in this order, person, then NRN, then identity,
+then owner, each in one statement, and within a class in (bucket, key) order; last of
+all, and only just before commit, the feed writers' lock. Before all of them come
+institution rows: a diary switch updates the row, an absence being recorded holds it
+FOR SHARE.
+
+Who takes what:
+- a push: its notes' NRNs and identities, then the owners of those identities;
+- a cancellation: the NRN, then the note's identity, then the note's person's owner;
+- an absence, a registry write, a diary switch: `lock_persons`: the persons, then every
+  identity they hold and (a registry write) every identity its items name, then the
+  owners of all those (a registry write thus also holds the person that loses a former
+  identifier to it). A diary switch takes every identity bucket: no push or registry
+  write places a note while the institution's periods change.
 """
 
 from __future__ import annotations
@@ -123,22 +134,60 @@ SELECT person_id, identifier_kind, identifier FROM former_identifiers
 WHERE person_id = ANY($1::bigint[])
 """
 
+# The persons holding these identities (current or former): read under the identity locks.
+HOLDERS_OF = """
+    SELECT p.id FROM unnest($1::int2[], $2::text[]) AS i(kind, ident)
+    JOIN persons AS p ON p.identifier_kind = i.kind AND p.identifier = i.ident
+    UNION
+    SELECT f.person_id FROM unnest($1::int2[], $2::text[]) AS i(kind, ident)
+    JOIN former_identifiers AS f ON f.identifier_kind = i.kind AND f.identifier = i.ident
+"""
+
+
+async def lock_owners_of(db: asyncpg.Connection, identities: Iterable[tuple[int, str]]) -> None:
+    """Take the owner locks of the persons holding these identities (the caller holds the
+    identities' locks), and of nobody else."""
+    pairs = sorted(set(identities))
+    if pairs:
+        await db.execute(
+            f"SELECT ngw_lock_owners(ARRAY({HOLDERS_OF}))",
+            [p[0] for p in pairs],
+            [p[1] for p in pairs],
+        )
+
 
 async def lock_persons(
     db: asyncpg.Connection,
     person_ids: Sequence[int],
     also: Iterable[tuple[int, str]] = (),
+    every_identity: bool = False,
 ) -> set[int]:
     """Take the persons' locks, then the locks of every identity they hold (current and
-    former) and of the identities `also`; returns the ids of those persons that exist.
+    former) and of the identities `also` (every identity at all: `every_identity`), then
+    the owner locks of the persons and of whoever holds `also`; returns the ids of those
+    persons that exist.
 
     Holding them, nothing else can change these persons' identities, notes or excusals
-    until this transaction ends (a push takes the identity of its note).
+    until this transaction ends.
     """
     await lock_keys(db, [person_key(pid) for pid in person_ids])
     rows = await db.fetch(_IDENTITIES, list(person_ids))
-    identities = {(r["identifier_kind"], r["identifier"]) for r in rows} | set(also)
-    await lock_keys(db, [identity_key(kind, ident) for kind, ident in identities])
+    also = set(also)
+    if every_identity:
+        await db.execute(
+            "SELECT count(pg_advisory_xact_lock(k)) FROM unnest($1::bigint[]) AS k",
+            [_int64(f"bucket:identity:{number}") for number in range(BUCKETS)],
+        )
+    else:
+        identities = {(r["identifier_kind"], r["identifier"]) for r in rows} | also
+        await lock_keys(db, [identity_key(kind, ident) for kind, ident in identities])
+    pairs = sorted(also)
+    await db.execute(
+        f"SELECT ngw_lock_owners($3::bigint[] || ARRAY({HOLDERS_OF}))",
+        [p[0] for p in pairs],
+        [p[1] for p in pairs],
+        list(person_ids),
+    )
     return {r["person_id"] for r in rows}
 
 

@@ -141,9 +141,14 @@ async def absences_from(
     return [r["person_id"] for r in rows]
 
 
-async def notices_placed_in(db: asyncpg.Connection, institution_id: int) -> list[int]:
+async def notices_placed_in(
+    db: asyncpg.Connection, institution_id: int, from_date: dt.date
+) -> list[int]:
+    """The notes placed in this institution on or after `from_date`."""
     rows = await db.fetch(
-        "SELECT DISTINCT notice_id FROM placements WHERE institution_id = $1", institution_id
+        "SELECT DISTINCT notice_id FROM placements WHERE institution_id = $1 AND to_date >= $2",
+        institution_id,
+        from_date,
     )
     return [r["notice_id"] for r in rows]
 
@@ -284,7 +289,7 @@ async def write_former_identifiers(
         )
         INSERT INTO former_identifiers (identifier_kind, identifier, identifier_type, person_id,
                                         until)
-        SELECT kind, ident, type, person_id, now()
+        SELECT kind, ident, type, person_id, clock_timestamp()
         FROM unnest($3::int2[], $4::text[], $5::int2[], $6::bigint[])
              AS r(kind, ident, type, person_id)
         ON CONFLICT (identifier_kind, identifier) DO UPDATE

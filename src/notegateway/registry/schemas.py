@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from pydantic import BeforeValidator, Field
+from pydantic import AfterValidator, BeforeValidator, Field
 
 from notegateway.core.identifiers import IdentifierTypeField
 from notegateway.core.timeutil import LocalDate, open_end
@@ -35,7 +35,8 @@ class InstitutionIn(WireModel):
 class EnrollmentIn(WireModel):
     institution_id: Annotated[int, Field(ge=1, le=MAX_ID)]
     class_name: Annotated[str, Field(min_length=1, max_length=100)]
-    section: Annotated[str | None, Field(max_length=50)] = None
+    # "" is no section, as null is (a group has none).
+    section: Annotated[str | None, Field(max_length=50), AfterValidator(lambda v: v or None)] = None
     from_date: LocalDate
     to_date: Annotated[LocalDate | None, BeforeValidator(open_end)] = None
 

@@ -64,10 +64,8 @@ async def put_institution(
     )
     stored = await repository.get_institution(db, institution_id)
     periods = stored.diaries if stored else []
-    if periods and periods[-1].diary_client_id == diary_client_id:
-        return created  # the latest period's diary: no period changes
     start = institution.diary_from or today_in_sofia()
-    if periods and start < periods[-1].from_date:
+    if periods and institution.diary_from is not None and start < periods[-1].from_date:
         raise Unprocessable(
             "diaryFrom is before the start of the latest diary period",
             [
@@ -77,17 +75,31 @@ async def put_institution(
                 }
             ],
         )
+    if periods and periods[-1].diary_client_id == diary_client_id:
+        return created  # the latest period's diary: no period changes
+    if periods and start < periods[-1].from_date:
+        # A change with no diaryFrom, before a period that starts in the future.
+        raise Unprocessable(
+            "diaryFrom is needed: the latest diary period starts after today",
+            [{"loc": ["diaryFrom"], "msg": "required here"}],
+        )
+    # The absences here cannot change meanwhile (the row is locked): lock their persons,
+    # and every identity, so that no note is placed while the periods change.
+    person_ids = (
+        await repository.absences_from(db, institution_id, start)
+        if diary_client_id is None and not created
+        else []
+    )
+    if not created:
+        await locks.lock_persons(db, person_ids, every_identity=True)
     start = await _new_period(
         db, institution_id, periods, start, (diary_client_id, institution.diary), actor
     )
     if created:
         return True
-    changes = Changes(quietly=await repository.notices_placed_in(db, institution_id))
-    if diary_client_id is None:
-        person_ids = await repository.absences_from(db, institution_id, start)
-        await locks.lock_persons(db, person_ids)
-        for person_id in person_ids:
-            changes.person(person_id, (start, FOREVER))
+    changes = Changes(quietly=await repository.notices_placed_in(db, institution_id, start))
+    for person_id in person_ids:
+        changes.person(person_id, (start, FOREVER))
     await settle(db, actor, changes)
     return created
 

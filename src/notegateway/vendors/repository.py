@@ -306,7 +306,7 @@ async def acks_of_note(db: asyncpg.Connection, notice_id: int) -> list[dict[str,
         SELECT c.name AS vendor, a.outcome, a.excused_absences, a.comment, a.at
         FROM vendor_acks AS a JOIN clients AS c ON c.id = a.vendor_id
         WHERE a.notice_id = $1
-        ORDER BY c.name
+        ORDER BY a.at, a.vendor_id  -- not by name: NZIS sees the acks without their vendor
         """,
         notice_id,
     )
