@@ -35,6 +35,7 @@ from notegateway.core.migrate import upgrade
 PUPILS = 20_000  # with 3 unexcused absences each on the days the notes cover
 INSTITUTIONS = 50
 CONCURRENCY = 32
+BENCH_SECRET = "bench-secret-key-of-at-least-32-bytes"
 
 
 def _db_url(server: str, name: str) -> str:
@@ -91,7 +92,7 @@ async def _seed(url: str) -> tuple[list[str], str]:
             "CROSS JOIN generate_series(DATE '2026-11-18', DATE '2026-11-20', '1 day') AS d"
         )
         async with conn.transaction():
-            key = await service.load_token_key(conn, "bench-secret")
+            key = (await service.load_keys(conn, BENCH_SECRET)).tokens
             token = await service.add(conn, key, "bench-nzis", "nzis", None)
         await conn.execute("ANALYZE")
     finally:
@@ -219,7 +220,7 @@ async def main() -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("NOTEGATEWAY_")}
         env |= {
             "NOTEGATEWAY_DATABASE_URL": url,
-            "NOTEGATEWAY_SECRET_KEY": "bench-secret",
+            "NOTEGATEWAY_SECRET_KEY": BENCH_SECRET,
             "NOTEGATEWAY_LOG_LEVEL": "WARNING",
             "NOTEGATEWAY_POOL_SIZE": "32",
             "BENCH_BARE_DSN": url,

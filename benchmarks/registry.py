@@ -27,7 +27,7 @@ import asyncpg
 import httpx
 from tests.factories import make_egn
 
-from benchmarks.push import _db_url, _free_port, _start, _stop
+from benchmarks.push import BENCH_SECRET, _db_url, _free_port, _start, _stop
 from notegateway.core.db import start_embedded_postgres, to_libpq_url
 from notegateway.core.migrate import upgrade
 
@@ -76,7 +76,7 @@ async def _token(url: str) -> str:
     conn = await asyncpg.connect(url)
     try:
         async with conn.transaction():
-            key = await service.load_token_key(conn, "bench-secret")
+            key = (await service.load_keys(conn, BENCH_SECRET)).tokens
             return await service.add(conn, key, "bench-neispuo", "neispuo", None)
     finally:
         await conn.close()
@@ -166,7 +166,7 @@ async def main() -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("NOTEGATEWAY_")}
         env |= {
             "NOTEGATEWAY_DATABASE_URL": url,
-            "NOTEGATEWAY_SECRET_KEY": "bench-secret",
+            "NOTEGATEWAY_SECRET_KEY": BENCH_SECRET,
             "NOTEGATEWAY_LOG_LEVEL": "WARNING",
         }
         port = _free_port()

@@ -23,7 +23,7 @@ from notegateway.core.db import start_embedded_postgres, to_asyncpg_url, to_libp
 from notegateway.core.migrate import upgrade
 from tests.factories import Api
 
-TEST_SECRET_KEY = "test-secret-key"
+TEST_SECRET_KEY = "test-secret-key-of-at-least-32-bytes"
 TRUSTED_PROXY = "10.20.30.40"
 
 
@@ -92,7 +92,14 @@ async def database_url(server_url: str, template_name: str) -> AsyncIterator[str
 
 @pytest.fixture
 def settings() -> Settings:
-    return Settings(secret_key=TEST_SECRET_KEY, trusted_proxies=TRUSTED_PROXY, pool_size=40)
+    # Tests send many concurrent requests as one client: the per-client limit is raised
+    # here, and tested at its default in tests/core/test_limits.py.
+    return Settings(
+        secret_key=TEST_SECRET_KEY,
+        trusted_proxies=TRUSTED_PROXY,
+        pool_size=40,
+        client_concurrency=100,
+    )
 
 
 @pytest.fixture

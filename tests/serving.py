@@ -50,6 +50,15 @@ def free_port() -> int:
 @asynccontextmanager
 async def served(database_url: str, log_path: Path) -> AsyncIterator[httpx.AsyncClient]:
     """`notegateway serve` on a free port until ready; its output goes to `log_path`."""
+    async with served_process(database_url, log_path) as (http, _server):
+        yield http
+
+
+@asynccontextmanager
+async def served_process(
+    database_url: str, log_path: Path
+) -> AsyncIterator[tuple[httpx.AsyncClient, subprocess.Popen[bytes]]]:
+    """`served`, with the server's process (to signal it)."""
     port = free_port()
     with log_path.open("w") as log_file:
         server = subprocess.Popen(  # noqa: ASYNC220 - a server process, stopped below
@@ -65,9 +74,10 @@ async def served(database_url: str, log_path: Path) -> AsyncIterator[httpx.Async
                     if time.monotonic() > deadline:
                         raise RuntimeError(f"the server did not get ready; see {log_path}")
                     await asyncio.sleep(0.2)
-                yield http
+                yield http, server
         finally:
-            server.terminate()
+            if server.poll() is None:
+                server.terminate()
             try:
                 server.wait(timeout=20)
             except subprocess.TimeoutExpired:

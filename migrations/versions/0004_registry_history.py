@@ -64,8 +64,25 @@ END $$
 """
 
 
+# A client disabled or rotated wakes its open long polls (vendors/notifier.py), which then
+# find their credentials gone: 401 at once.
+_CLIENT_CHANGED = (
+    """
+    CREATE FUNCTION notify_client_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        PERFORM pg_notify('notegateway_feed', NEW.id::text);
+        RETURN NULL;
+    END $$
+    """,
+    "CREATE TRIGGER clients_changed AFTER UPDATE ON clients "
+    "FOR EACH ROW EXECUTE FUNCTION notify_client_changed()",
+)
+
+
 def upgrade() -> None:
     op.execute(_LOCK_OWNERS)
+    for statement in _CLIENT_CHANGED:
+        op.execute(statement)
     op.add_column("institutions", sa.Column("region", sa.Text(), nullable=True))
     op.create_table(
         "institution_diaries",
@@ -141,6 +158,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.execute("DROP FUNCTION ngw_lock_owners(bigint[])")
+    op.execute("DROP TRIGGER clients_changed ON clients")
+    op.execute("DROP FUNCTION notify_client_changed()")
     op.drop_table("nzis_sync")
     op.drop_index("ix_former_identifiers_person_id", table_name="former_identifiers")
     op.drop_table("former_identifiers")

@@ -19,7 +19,9 @@ from notegateway.core.errors import (
     install_error_handlers,
     reject_nul_in_query,
 )
+from notegateway.core.limits import ClientLimits
 from notegateway.core.logging import AccessLogMiddleware
+from notegateway.core.middleware import GuardMiddleware
 from notegateway.core.openapi import install_openapi
 from notegateway.diary.router import router as diary_router
 from notegateway.notices.router import router as notices_router
@@ -64,7 +66,8 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         app.state.engine = engine
         secret = settings.secret_key.get_secret_value() if settings.secret_key else None
         async with transaction(engine) as db:
-            app.state.token_key = await clients_service.load_token_key(db, secret)
+            keys = await clients_service.load_keys(db, secret)
+        app.state.token_key, app.state.cursor_key = keys.tokens, keys.cursors
         feed_notifier = FeedNotifier()
         await feed_notifier.start(to_libpq_url(url))
         app.state.feed_notifier = feed_notifier
@@ -84,10 +87,12 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         dependencies=[Depends(reject_nul_in_query)],
     )
     app.state.settings = settings
+    app.state.client_limits = ClientLimits(settings.client_concurrency, settings.vendor_long_polls)
     install_error_handlers(app)
     install_openapi(app)
     app.add_middleware(UnhandledErrorMiddleware)
     app.add_middleware(AccessLogMiddleware)
+    app.add_middleware(GuardMiddleware)
     app.include_router(notices_router)
     app.include_router(registry_router)
     app.include_router(diary_router)

@@ -56,7 +56,7 @@ async def _in_transaction(
     try:
         async with transaction(engine) as db:
             secret = settings.secret_key.get_secret_value() if settings.secret_key else None
-            key = await clients_service.load_token_key(db, secret)
+            key = (await clients_service.load_keys(db, secret)).tokens
             return await work(db, key)
     finally:
         await engine.dispose()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import subprocess
+import sys
 from urllib.parse import quote
 
 import asyncpg
@@ -13,18 +15,22 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from pydantic import ValidationError
 
+from notegateway.core.config import Settings
 from tests.conftest import TRUSTED_PROXY
 from tests.factories import Api, bearer
+from tests.serving import gateway_env
 
 NOTES = "/api/v1/hisMedicalNotices"
 
 
-def make_certificate(common_name: str) -> tuple[str, str]:
-    """A self-signed certificate: (URL-encoded PEM as nginx forwards it, SHA-256 thumbprint)."""
+def make_certificate(common_name: str, valid_from_days: int = -1) -> tuple[str, str]:
+    """A self-signed certificate: (URL-encoded PEM as nginx forwards it, SHA-256 thumbprint),
+    valid from `valid_from_days` (relative to now) for 31 days."""
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-    now = dt.datetime.now(dt.UTC)
+    now = dt.datetime.now(dt.UTC) + dt.timedelta(days=valid_from_days + 1)
     certificate = (
         x509.CertificateBuilder()
         .subject_name(name)
@@ -123,8 +129,8 @@ async def test_token_key_created_once_under_concurrent_first_use(database_url: s
         await first.execute("DELETE FROM gateway_secrets")
         tx = first.transaction()
         await tx.start()
-        key_one = await service.load_token_key(first, None)
-        racing = asyncio.create_task(service.load_token_key(second, None))
+        key_one = await service.load_keys(first, None)
+        racing = asyncio.create_task(service.load_keys(second, None))
         await asyncio.sleep(0.2)  # the second waits on the first's uncommitted insert
         await tx.commit()
         assert await racing == key_one
@@ -202,3 +208,52 @@ async def test_rotate_and_disable_take_effect_at_once(api: Api) -> None:
     assert (
         await api.http.get(f"{NOTES}/25317A000123", headers=bearer(new_token))
     ).status_code == 401
+
+
+async def test_certificate_given_twice_or_outside_its_dates_is_401(api: Api) -> None:
+    header, thumbprint = make_certificate("nzis-client")
+    await api.add_client("nzis-cert", "nzis", thumbprint)
+    expired, expired_thumbprint = make_certificate("old", valid_from_days=-60)
+    await api.add_client("nzis-old", "nzis", expired_thumbprint)
+    future, future_thumbprint = make_certificate("new", valid_from_days=5)
+    await api.add_client("nzis-new", "nzis", future_thumbprint)
+    async with client_from(api, TRUSTED_PROXY) as proxy:
+        url = f"{NOTES}/25317A000123"
+        assert (await proxy.get(url, headers={"X-Client-Cert": header})).status_code == 404
+        twice = await proxy.get(url, headers=[("X-Client-Cert", header), ("X-Client-Cert", header)])
+        assert twice.status_code == 401
+        for outside in (expired, future):
+            assert (await proxy.get(url, headers={"X-Client-Cert": outside})).status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"secret_key": "x" * 31}, "at least 32 bytes"),
+        ({"trusted_proxies": "10.0.0.1, proxy.example"}, "not an address"),
+        ({"trusted_proxies": "10.0.0.300"}, "not an address"),
+    ],
+)
+def test_settings_refuse_short_keys_and_bad_proxies(changes: dict[str, str], message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        Settings(**changes)  # type: ignore[arg-type]
+
+
+def test_ipv4_mapped_proxy_entries_match_ipv4_peers() -> None:
+    networks = Settings(
+        trusted_proxies="::ffff:10.1.2.3, ::ffff:10.9.0.0/112"
+    ).trusted_proxy_networks
+    assert [str(n) for n in networks] == ["10.1.2.3/32", "10.9.0.0/16"]
+
+
+def test_the_command_line_refuses_a_short_secret_key(database_url: str) -> None:
+    env = gateway_env(database_url) | {"NOTEGATEWAY_SECRET_KEY": "short"}
+    result = subprocess.run(
+        [sys.executable, "-m", "notegateway", "clients", "list"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "32 bytes" in result.stderr

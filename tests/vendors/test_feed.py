@@ -274,16 +274,36 @@ async def test_cancel_event_for_a_note_passed_on_names_the_pupil_it_had(
 async def test_cursor_spelled_differently_is_refused(api: Api, acme: Vendor, schools: None) -> None:
     await api.push(note("25317A000001", PUPIL))
     [event] = (await acme.feed())["events"]
-    prefix, payload, mac = event["cursor"].split(".")
-    for variant in (
-        f"{prefix}.{payload}~.{mac}",
-        f"{prefix}.~{payload}.{mac}",
-        f"{event['cursor']}~~",
-    ):
+    cursor = event["cursor"]
+    for variant in (f"{cursor}~", f"~{cursor}", f"{cursor}~~", cursor.replace(".", "_", 1)):
         assert (await acme.get("/events", after=variant)).status_code == 400, variant
         assert (
             await acme.post(f"/events/{variant}/ack", {"outcome": "excused"})
         ).status_code == 404
+
+
+async def test_cursors_tell_nothing_and_foreign_ones_look_tampered(
+    api: Api, acme: Vendor, beta: Vendor, schools: None
+) -> None:
+    """No position can be read from a cursor: the same event number gives unrelated
+    cursors for two vendors, and another vendor's real cursor gets the tampered answer."""
+    from notegateway.vendors import cursor as cursors
+
+    key = api.app.state.cursor_key
+    first, second = cursors.encode(key, 1, 5), cursors.encode(key, 2, 5)
+    assert first != second
+    assert cursors.encode(key, 1, 6)[3:12] != first[3:12]  # nothing ordered or readable
+    await api.push(note("25317A000001", PUPIL), note("25317A000003", MOVER))
+    acme_cursor = (await acme.feed())["events"][0]["cursor"]
+    tampered = acme_cursor[:-1] + ("A" if not acme_cursor.endswith("A") else "B")
+    foreign = await beta.get("/events", after=acme_cursor)
+    altered = await beta.get("/events", after=tampered)
+    assert (foreign.status_code, altered.status_code) == (400, 400)
+    assert foreign.json()["detail"] == altered.json()["detail"]
+    ack_foreign = await beta.post(f"/events/{acme_cursor}/ack", {"outcome": "excused"})
+    ack_altered = await beta.post(f"/events/{tampered}/ack", {"outcome": "excused"})
+    assert (ack_foreign.status_code, ack_altered.status_code) == (404, 404)
+    assert ack_foreign.json()["detail"] == ack_altered.json()["detail"]
 
 
 async def test_acknowledge_takes_numeric_strings(api: Api, acme: Vendor, schools: None) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated
 
 import asyncpg
@@ -13,8 +13,8 @@ from notegateway.clients import service
 from notegateway.clients.schemas import Client, Role
 from notegateway.core.config import Settings
 from notegateway.core.db import transaction
-from notegateway.core.deps import Db
 from notegateway.core.errors import Forbidden, Unauthorized
+from notegateway.core.limits import ClientLimits
 
 READ_METHODS = frozenset({"GET", "HEAD"})
 
@@ -44,10 +44,12 @@ def _bearer_token(request: Request) -> str | None:
 async def authenticate(request: Request, db: asyncpg.Connection) -> Client:
     settings: Settings = request.app.state.settings
     thumbprint = None
-    cert_header = request.headers.get("x-client-cert")
+    cert_headers = request.headers.getlist("x-client-cert")
     # The header is the proxy's word; from anyone else it is ignored.
-    if cert_header and _peer_is_trusted_proxy(request, settings):
-        thumbprint = service.certificate_thumbprint(cert_header)
+    if cert_headers and _peer_is_trusted_proxy(request, settings):
+        if len(cert_headers) > 1:
+            raise Unauthorized("X-Client-Cert was given more than once")
+        thumbprint = service.certificate_thumbprint(cert_headers[0])
     client = await service.authenticate(
         db, request.app.state.token_key, _bearer_token(request), thumbprint
     )
@@ -55,11 +57,28 @@ async def authenticate(request: Request, db: asyncpg.Connection) -> Client:
     return client
 
 
-def require(*roles: Role, operator_reads: bool = False) -> Callable[..., Awaitable[Client]]:
-    """A dependency admitting `roles`, and operators on GET when `operator_reads`."""
+def require(
+    *roles: Role,
+    operator_reads: bool = False,
+    on_admit: Callable[[asyncpg.Connection], Awaitable[None]] | None = None,
+) -> Callable[..., AsyncIterator[Client]]:
+    """A dependency admitting `roles` (and operators on GET when `operator_reads`).
 
-    async def dependency(request: Request, db: Db) -> Client:
-        return _admit(request, await authenticate(request, db), roles, operator_reads)
+    Credentials are checked in a transaction of their own, before the request's body is
+    read and before its own transaction: no connection is held while a body arrives or a
+    long poll waits. `on_admit` runs in that transaction once the client is admitted (to
+    leave a trace whatever the answer). The client's request then holds one of its
+    NOTEGATEWAY_CLIENT_CONCURRENCY slots until it is answered; beyond them: 429.
+    """
+
+    async def dependency(request: Request) -> AsyncIterator[Client]:
+        async with transaction(request.app.state.engine) as db:
+            client = _admit(request, await authenticate(request, db), roles, operator_reads)
+            if on_admit is not None:
+                await on_admit(db)
+        limits: ClientLimits = request.app.state.client_limits
+        with limits.request(client.id):
+            yield client
 
     return dependency
 
@@ -75,25 +94,7 @@ def _admit(
     raise Forbidden(f"the role {client.role.value!r} may not call this endpoint")
 
 
-def require_briefly(
-    *roles: Role, on_admit: Callable[[asyncpg.Connection], Awaitable[None]] | None = None
-) -> Callable[..., Awaitable[Client]]:
-    """Like `require`, in a transaction of its own, before the request's: for requests
-    that must not hold a connection while they wait (long polls), or that must leave a
-    trace whatever their answer (`on_admit` runs in that transaction once admitted)."""
-
-    async def dependency(request: Request) -> Client:
-        async with transaction(request.app.state.engine) as db:
-            client = _admit(request, await authenticate(request, db), roles, False)
-            if on_admit is not None:
-                await on_admit(db)
-        return client
-
-    return dependency
-
-
 NzisClient = Annotated[Client, Depends(require(Role.NZIS, operator_reads=True))]
 NeispuoClient = Annotated[Client, Depends(require(Role.NEISPUO, operator_reads=True))]
 VendorClient = Annotated[Client, Depends(require(Role.VENDOR))]
-PollingVendor = Annotated[Client, Depends(require_briefly(Role.VENDOR))]
 OperatorClient = Annotated[Client, Depends(require(Role.OPERATOR))]

@@ -7,12 +7,13 @@ import hmac
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from urllib.parse import unquote
 
 import asyncpg
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from notegateway.clients import repository
 from notegateway.clients.schemas import Client, Role
@@ -23,12 +24,33 @@ _THUMBPRINT = re.compile(r"[0-9a-fA-F]{64}")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 
 
-async def load_token_key(db: asyncpg.Connection, configured: str | None) -> bytes:
-    """`NOTEGATEWAY_SECRET_KEY`, or a key generated once and kept in the database."""
+MIN_SECRET_BYTES = 32
+
+
+@dataclass(frozen=True, slots=True)
+class Keys:
+    """Separate keys derived from the one secret: token hashes, feed cursors."""
+
+    tokens: bytes
+    cursors: bytes
+
+
+def derive_keys(secret: bytes) -> Keys:
+    def derive(purpose: bytes, length: int) -> bytes:
+        return HKDF(algorithm=hashes.SHA256(), length=length, salt=None, info=purpose).derive(
+            secret
+        )
+
+    return Keys(derive(b"notegateway token hashes", 32), derive(b"notegateway feed cursors", 64))
+
+
+async def load_keys(db: asyncpg.Connection, configured: str | None) -> Keys:
+    """Keys derived from `NOTEGATEWAY_SECRET_KEY` (at least 32 bytes: Settings refuses a
+    shorter one), or from a secret generated once and kept in the database."""
     if configured:
-        return configured.encode()
+        return derive_keys(configured.encode())
     stored = await repository.get_or_create_secret(db, "token_hmac_key", secrets.token_hex(32))
-    return stored.encode()
+    return derive_keys(stored.encode())
 
 
 def hash_token(key: bytes, token: str) -> str:
@@ -52,6 +74,9 @@ def certificate_thumbprint(header_value: str) -> str:
         certificate = x509.load_pem_x509_certificate(unquote(header_value).encode())
     except ValueError:
         raise Unauthorized("X-Client-Cert does not hold a readable certificate") from None
+    now = datetime.now(UTC)
+    if not certificate.not_valid_before_utc <= now <= certificate.not_valid_after_utc:
+        raise Unauthorized("the client certificate is outside its validity dates")
     return certificate.fingerprint(hashes.SHA256()).hex()
 
 

@@ -6,7 +6,7 @@ import ipaddress
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -31,11 +31,41 @@ class Settings(BaseSettings):
     # Open long polls one vendor may have (per process); beyond: 429.
     vendor_long_polls: int = Field(default=4, ge=1)
 
+    @field_validator("secret_key")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value().encode()) < MIN_SECRET_BYTES:
+            raise ValueError(f"NOTEGATEWAY_SECRET_KEY must have at least {MIN_SECRET_BYTES} bytes")
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        parse_networks(value)  # an entry that is no address or range refuses to start
+        return value
+
     @cached_property
     def trusted_proxy_networks(self) -> tuple[IPNetwork, ...]:
-        """`NOTEGATEWAY_TRUSTED_PROXIES`: comma-separated addresses or CIDR ranges."""
-        return tuple(
-            ipaddress.ip_network(part.strip(), strict=False)
-            for part in self.trusted_proxies.split(",")
-            if part.strip()
-        )
+        return parse_networks(self.trusted_proxies)
+
+
+MIN_SECRET_BYTES = 32
+
+
+def parse_networks(text: str) -> tuple[IPNetwork, ...]:
+    """`NOTEGATEWAY_TRUSTED_PROXIES`: comma-separated addresses or CIDR ranges. An IPv4
+    address written IPv6-mapped (`::ffff:a.b.c.d`) is taken as the IPv4 one, which is how
+    peers are compared."""
+    networks: list[IPNetwork] = []
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        try:
+            network = ipaddress.ip_network(part, strict=False)
+        except ValueError:
+            raise ValueError(f"not an address or CIDR range: {part!r}") from None
+        mapped = network.network_address.ipv4_mapped if network.version == 6 else None
+        if mapped is not None and network.prefixlen >= 96:
+            network = ipaddress.ip_network(f"{mapped}/{network.prefixlen - 96}")
+        networks.append(network)
+    return tuple(networks)

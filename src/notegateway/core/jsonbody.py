@@ -7,13 +7,14 @@ by one.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Request
+from fastapi import Depends, Request
 
-from notegateway.core.errors import BadRequest, ErrorItem, PayloadTooLarge
+from notegateway.core.errors import BadRequest, ErrorItem, PayloadTooLarge, RequestTimeout
 
 MAX_BODY_BYTES = 1024 * 1024
 
@@ -44,8 +45,13 @@ def _reject_constant(name: str) -> Any:
 
 
 async def read_json(request: Request, *, optional: bool = False) -> Any:
-    """The parsed body; `None` for an empty body when `optional`, else 400."""
-    body = await read_body(request)
+    """The parsed body; `None` for an empty body when `optional`, else 400. A body not
+    received within NOTEGATEWAY_BODY_TIMEOUT_S: 408."""
+    try:
+        async with asyncio.timeout(request.app.state.settings.body_timeout_s):
+            body = await read_body(request)
+    except TimeoutError:
+        raise RequestTimeout("the request body did not arrive in time") from None
     if not body.strip():
         if optional:
             return None
@@ -116,3 +122,17 @@ def canonicalise(
         return node
 
     return walk(value, ()), errors
+
+
+async def _json_body(request: Request) -> Any:
+    return await read_json(request)
+
+
+async def _optional_json_body(request: Request) -> Any:
+    return await read_json(request, optional=True)
+
+
+# Bodies as dependencies: declared after the client (credentials are checked first) and
+# before the database (no connection is held while a body arrives).
+JsonBody = Annotated[Any, Depends(_json_body)]
+OptionalJsonBody = Annotated[Any, Depends(_optional_json_body)]

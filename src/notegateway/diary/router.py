@@ -5,12 +5,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Path, Query
 from fastapi.responses import JSONResponse
 
 from notegateway.clients.auth import NeispuoClient
 from notegateway.core.deps import Db
-from notegateway.core.jsonbody import read_json
+from notegateway.core.jsonbody import JsonBody
 from notegateway.core.openapi import json_body
 from notegateway.diary import service
 from notegateway.diary.schemas import (
@@ -32,8 +32,8 @@ router = APIRouter(prefix="/api/v1/diary", tags=["Diary"])
     responses={201: {"model": AbsenceOut}},
     openapi_extra=json_body(AbsenceIn),
 )
-async def record_absence(request: Request, client: NeispuoClient, db: Db) -> JSONResponse:
-    created, absence = await service.record_absence(db, await read_json(request), client.name)
+async def record_absence(client: NeispuoClient, body: JsonBody, db: Db) -> JSONResponse:
+    created, absence = await service.record_absence(db, body, client.name)
     return JSONResponse(absence, status_code=201 if created else 200)
 
 
@@ -45,11 +45,10 @@ async def record_absence(request: Request, client: NeispuoClient, db: Db) -> JSO
 )
 async def change_absence(
     absence_id: Annotated[int, Path(alias="absenceId", ge=1, le=MAX_ID)],
-    request: Request,
     client: NeispuoClient,
+    body: JsonBody,
     db: Db,
 ) -> JSONResponse:
-    body = await read_json(request)
     return JSONResponse(await service.change_absence(db, absence_id, body, client.name))
 
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Depends, Path
 from fastapi.responses import JSONResponse
 
-from notegateway.clients.auth import NzisClient, require_briefly
+from notegateway.clients.auth import NzisClient, require
 from notegateway.clients.schemas import Client, Role
 from notegateway.core.deps import Db
 from notegateway.core.errors import Unprocessable
-from notegateway.core.jsonbody import read_json
+from notegateway.core.jsonbody import JsonBody, OptionalJsonBody
 from notegateway.core.openapi import json_body
 from notegateway.core.wire import known_names, validate_item
 from notegateway.notices import service
@@ -29,8 +29,8 @@ MAX_BATCH = 1000
 NrnPath = Annotated[str, Path(pattern=r"^[0-9A-Z]{12}$", description="the note's NRN")]
 _CANCEL_NAMES = known_names(CancelIn)
 # NZIS calling push or cancel: lastHisSyncTime moves whatever the answer, so the call is
-# recorded in a transaction of its own, before the request's.
-NzisCaller = Annotated[Client, Depends(require_briefly(Role.NZIS, on_admit=service.record_call))]
+# recorded in the credentials' own transaction, before the request's.
+NzisCaller = Annotated[Client, Depends(require(Role.NZIS, on_admit=service.record_call))]
 
 
 @router.post(
@@ -40,8 +40,7 @@ NzisCaller = Annotated[Client, Depends(require_briefly(Role.NZIS, on_admit=servi
     responses={409: {"model": PushResults}, 422: {"model": PushResults}},
     openapi_extra=json_body(HisMedicalNoticeIn, array=(1, MAX_BATCH)),
 )
-async def push_notes(request: Request, client: NzisCaller, db: Db) -> JSONResponse:
-    body = await read_json(request)
+async def push_notes(client: NzisCaller, body: JsonBody, db: Db) -> JSONResponse:
     if not isinstance(body, list) or not 1 <= len(body) <= MAX_BATCH:
         message = f"the body must be a JSON array of 1 to {MAX_BATCH} notes"
         raise Unprocessable(message, [{"loc": [], "msg": message}])
@@ -58,8 +57,9 @@ async def push_notes(request: Request, client: NzisCaller, db: Db) -> JSONRespon
     responses={202: {"model": CancelResult}},
     openapi_extra=json_body(CancelIn, required=False),
 )
-async def cancel_note(nrn: NrnPath, request: Request, client: NzisCaller, db: Db) -> JSONResponse:
-    body = await read_json(request, optional=True)
+async def cancel_note(
+    nrn: NrnPath, client: NzisCaller, body: OptionalJsonBody, db: Db
+) -> JSONResponse:
     reason = None
     if body is not None:
         cancel, errors = validate_item(CancelIn, body, _CANCEL_NAMES)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Path
 from fastapi.responses import JSONResponse
 
 from notegateway.clients.auth import NeispuoClient
 from notegateway.core.deps import Db
 from notegateway.core.errors import Unprocessable
-from notegateway.core.jsonbody import read_json
+from notegateway.core.jsonbody import JsonBody
 from notegateway.core.openapi import json_body
 from notegateway.registry import service
 from notegateway.registry.schemas import (
@@ -38,13 +38,11 @@ PersonId = Annotated[int, Path(alias="personId", ge=1, le=2**62)]
 )
 async def put_institution(
     institution_id: InstitutionId,
-    request: Request,
     client: NeispuoClient,
+    body: JsonBody,
     db: Db,
 ) -> JSONResponse:
-    created = await service.put_institution(
-        db, institution_id, await read_json(request), client.name
-    )
+    created = await service.put_institution(db, institution_id, body, client.name)
     body = await service.get_institution(db, institution_id)
     return JSONResponse(body, status_code=201 if created else 200)
 
@@ -65,11 +63,11 @@ async def get_institution(
 )
 async def put_person(
     person_id: PersonId,
-    request: Request,
     client: NeispuoClient,
+    body: JsonBody,
     db: Db,
 ) -> JSONResponse:
-    created = await service.put_person(db, person_id, await read_json(request), client.name)
+    created = await service.put_person(db, person_id, body, client.name)
     body = await service.get_person(db, person_id)
     return JSONResponse(body, status_code=201 if created else 200)
 
@@ -86,8 +84,7 @@ async def get_person(person_id: PersonId, client: NeispuoClient, db: Db) -> JSON
     responses={422: {"model": PersonBatchResults}},
     openapi_extra=json_body(PersonBatchItemIn, array=(1, MAX_BATCH)),
 )
-async def put_persons(request: Request, client: NeispuoClient, db: Db) -> JSONResponse:
-    body = await read_json(request)
+async def put_persons(client: NeispuoClient, body: JsonBody, db: Db) -> JSONResponse:
     if not isinstance(body, list) or not 1 <= len(body) <= MAX_BATCH:
         message = f"the body must be a JSON array of 1 to {MAX_BATCH} persons"
         raise Unprocessable(message, [{"loc": [], "msg": message}])

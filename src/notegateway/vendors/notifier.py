@@ -1,6 +1,7 @@
 """Waking long polls when a vendor's events commit, in every server process.
 
-A trigger on vendor_events sends `NOTIFY notegateway_feed, '<vendor id>'`; PostgreSQL
+A trigger on vendor_events sends `NOTIFY notegateway_feed, '<vendor id>'` (and one on
+clients does for a client disabled or rotated, so its polls end at once); PostgreSQL
 delivers it at commit to every listening connection. Each process keeps one listening
 connection, wakes the requests waiting for that vendor, and reconnects when the
 connection is lost (waking everyone then: notifications may have been missed).
@@ -18,9 +19,16 @@ CHANNEL = "notegateway_feed"
 log = logging.getLogger(__name__)
 
 
+# While the listener is healthy a waiting long poll looks again this rarely (NOTIFY wakes
+# it); while it is away, every second.
+HEALTHY_RECHECK_S = 15.0
+LOST_RECHECK_S = 1.0
+
+
 class FeedNotifier:
     def __init__(self) -> None:
         self._waiters: dict[int, asyncio.Event] = {}
+        self.draining = False  # shutting down: long polls answer at once
         self._connection: asyncpg.Connection | None = None
         self._dsn = ""
         self._stopping = False
@@ -59,6 +67,16 @@ class FeedNotifier:
                 return
         finally:
             self._reconnecting = None
+
+    @property
+    def recheck_seconds(self) -> float:
+        return HEALTHY_RECHECK_S if self.listening else LOST_RECHECK_S
+
+    def drain(self) -> None:
+        """The server is stopping: every open long poll answers now with what it has."""
+        self.draining = True
+        for vendor_id in list(self._waiters):
+            self.wake(vendor_id)
 
     @property
     def listening(self) -> bool:

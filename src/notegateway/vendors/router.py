@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import time
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 
-from notegateway.clients.auth import PollingVendor, VendorClient
+from notegateway.clients.auth import VendorClient, authenticate
 from notegateway.core.db import transaction
 from notegateway.core.deps import Db
-from notegateway.core.jsonbody import read_json
+from notegateway.core.jsonbody import JsonBody
+from notegateway.core.limits import ClientLimits
 from notegateway.core.openapi import json_array_body, json_body
 from notegateway.notices.router import NrnPath
 from notegateway.vendors import notifier, service
@@ -38,8 +41,8 @@ async def next_notices(
     responses={200: {"description": "empty body"}},
     openapi_extra=json_array_body({"type": "integer", "format": "int64"}, 1, 100000),
 )
-async def acknowledge(request: Request, client: VendorClient, db: Db) -> Response:
-    await service.acknowledge(db, client.id, await read_json(request))
+async def acknowledge(client: VendorClient, body: JsonBody, db: Db) -> Response:
+    await service.acknowledge(db, client.id, body)
     return Response(status_code=200)
 
 
@@ -51,26 +54,35 @@ async def acknowledge(request: Request, client: VendorClient, db: Db) -> Respons
 )
 async def events(
     request: Request,
-    client: PollingVendor,
+    client: VendorClient,
     after: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     wait: Annotated[float, Query(ge=0, le=30)] = 0,
 ) -> JSONResponse:
     engine = request.app.state.engine
-    key: bytes = request.app.state.token_key
+    key: bytes = request.app.state.cursor_key
     feed: notifier.FeedNotifier = request.app.state.feed_notifier
+    limits: ClientLimits = request.app.state.client_limits
     position = service.read_cursor(key, client.id, after)
     deadline = time.monotonic() + wait
-    while True:
-        # Taken before looking, so a commit between the look and the wait still wakes us.
-        waiter = feed.waiter(client.id)
-        async with transaction(engine) as db:
-            page = await service.feed_page(db, key, client.id, position, limit)
-        remaining = deadline - time.monotonic()
-        if page["events"] or remaining <= 0:
-            return JSONResponse(page)
-        # Woken by NOTIFY at commit; the 1 s re-check covers a lost listener connection.
-        await notifier.wait_for(waiter, min(remaining, 1.0))
+    with limits.long_poll(client.id) if wait > 0 else contextlib.nullcontext():
+        for look in itertools.count():
+            # Taken before looking, so a commit between the look and the wait still wakes
+            # us; a change to the client (disabled, rotated) wakes us too.
+            waiter = feed.waiter(client.id)
+            remaining = deadline - time.monotonic()
+            async with transaction(engine) as db:
+                if look:  # still the same client, not disabled or rotated meanwhile?
+                    await authenticate(request, db)
+                page, reached = await service.feed_page(db, key, client.id, position, limit)
+                answer = bool(page["events"]) or remaining <= 0 or feed.draining
+                if answer:
+                    await service.record_poll(db, client.id, reached)
+            if answer:
+                return JSONResponse(page)
+            # NOTIFY wakes us at commit; while the listener is away, look every second.
+            await notifier.wait_for(waiter, min(remaining, feed.recheck_seconds))
+    raise AssertionError("unreachable")
 
 
 @router.post(
@@ -81,10 +93,15 @@ async def events(
     openapi_extra=json_body(EventAckIn),
 )
 async def ack_event(
-    cursor: Annotated[str, Path(max_length=400)], request: Request, client: VendorClient, db: Db
+    cursor: Annotated[str, Path(max_length=400)],
+    request: Request,
+    client: VendorClient,
+    body: JsonBody,
+    db: Db,
 ) -> Response:
-    body = await read_json(request)
-    await service.ack_event(db, request.app.state.token_key, (client.id, client.name), cursor, body)
+    await service.ack_event(
+        db, request.app.state.cursor_key, (client.id, client.name), cursor, body
+    )
     return Response(status_code=204)
 
 

@@ -87,8 +87,9 @@ def read_cursor(key: bytes, vendor_id: int, after: str | None) -> int | None:
 
 async def feed_page(
     db: asyncpg.Connection, key: bytes, vendor_id: int, after: int | None, limit: int
-) -> dict[str, Any]:
-    """One page of the vendor's feed after `after` (the oldest kept event when None)."""
+) -> tuple[dict[str, Any], int]:
+    """One page of the vendor's feed after `after` (the oldest kept event when None), and
+    the position it reaches."""
     purged = await repository.purged_up_to(db, vendor_id)
     if after is None:
         after = purged
@@ -97,12 +98,17 @@ async def feed_page(
     rows = await repository.feed_page(db, vendor_id, after, limit + 1)
     page = rows[:limit]
     position = page[-1]["seq"] if page else after
-    await repository.record_poll(db, vendor_id, position)
-    return {
+    body = {
         "events": [_event(key, vendor_id, row) for row in page],
         "nextCursor": cursor.encode(key, vendor_id, position),
         "hasMore": len(rows) > limit,
     }
+    return body, position
+
+
+async def record_poll(db: asyncpg.Connection, vendor_id: int, position: int) -> None:
+    """The vendor polled and was answered up to `position` (once per answer, not per look)."""
+    await repository.record_poll(db, vendor_id, position)
 
 
 def _event(key: bytes, vendor_id: int, row: asyncpg.Record) -> dict[str, Any]:

@@ -1,0 +1,112 @@
+"""Slow or greedy clients: bodies read before any database work and within a deadline,
+a per-client limit of requests in progress, oversized headers refused, no caching."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import time
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pytest
+
+from notegateway.core.config import Settings
+from tests.conftest import TEST_SECRET_KEY
+from tests.factories import Api, bearer, make_egn, note
+
+NOTES = "/api/v1/hisMedicalNotices"
+
+
+@pytest.fixture
+def settings() -> Settings:
+    """The contract's defaults, but for a short body deadline."""
+    return Settings(secret_key=TEST_SECRET_KEY, pool_size=8, body_timeout_s=1.5)
+
+
+def slow_body(pause: float, release: asyncio.Event | None = None) -> AsyncIterator[bytes]:
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b"["
+        if release is not None:
+            await release.wait()
+        else:
+            await asyncio.sleep(pause)
+        yield b"]"
+
+    return chunks()
+
+
+async def connections(db: asyncpg.Connection) -> int:
+    value: int = await db.fetchval(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+        "AND pid <> pg_backend_pid() AND state <> 'idle'"
+    )
+    return value
+
+
+async def test_slow_senders_hold_no_connection_and_slow_nobody(
+    api: Api, db: asyncpg.Connection
+) -> None:
+    nzis = await api.token("nzis", "slow-nzis")
+    other = await api.token("nzis", "other-nzis")
+    release = asyncio.Event()
+    senders = [
+        asyncio.create_task(
+            api.http.post(NOTES, content=slow_body(0, release), headers=bearer(nzis))
+        )
+        for _ in range(16)
+    ]
+    await asyncio.sleep(0.5)  # all 16 are in progress, waiting for their bodies
+    assert await connections(db) == 0  # no transaction is open for any of them
+    # The 17th request of the same client: 429 at once.
+    refused = await api.http.post(NOTES, json=[], headers=bearer(nzis))
+    assert refused.status_code == 429
+    assert int(refused.headers["retry-after"]) >= 1
+    # Another client's write goes through meanwhile, quickly.
+    started = time.monotonic()
+    pushed = await api.http.post(
+        NOTES, json=[note("25317A000501", make_egn(dt.date(2014, 3, 15)))], headers=bearer(other)
+    )
+    assert pushed.status_code == 200
+    print(f"push while 16 slow senders wait: {1000 * (time.monotonic() - started):.0f} ms")
+    assert time.monotonic() - started < 1.0
+    release.set()
+    answers = await asyncio.gather(*senders)
+    assert {a.status_code for a in answers} == {422}  # an empty array, once it came
+
+
+async def test_a_body_not_received_in_time_is_408(api: Api, db: asyncpg.Connection) -> None:
+    nzis = await api.token("nzis")
+    started = time.monotonic()
+    response = await api.http.post(NOTES, content=slow_body(5), headers=bearer(nzis))
+    assert response.status_code == 408
+    assert response.headers["content-type"] == "application/problem+json"
+    assert time.monotonic() - started < 4
+    assert await db.fetchval("SELECT count(*) FROM medical_notices") == 0
+
+
+async def test_oversized_headers_are_refused(api: Api) -> None:
+    headers = await api.as_role("nzis") | {"X-Padding": "x" * 100_000}
+    response = await api.http.get(f"{NOTES}/25317A000123", headers=headers)
+    assert response.status_code == 431
+
+
+async def test_answers_with_personal_data_are_not_cached(api: Api) -> None:
+    await api.push(note("25317A000502", make_egn(dt.date(2014, 3, 15))))
+    response = await api.view("25317A000502")
+    assert response.headers["cache-control"] == "no-store"
+    assert (
+        await api.http.get("/api/v1/registry/persons/1", headers=await api.as_role("neispuo"))
+    ).headers["cache-control"] == "no-store"
+
+
+async def test_limits_are_per_client(api: Api) -> None:
+    """A client whose requests end frees its slots: three rounds of 16 at once."""
+    nzis = await api.token("nzis")
+    for _ in range(3):
+        answers = await asyncio.gather(
+            *(api.http.get(f"{NOTES}/25317A000123", headers=bearer(nzis)) for _ in range(16))
+        )
+        assert {a.status_code for a in answers} == {404}
+    limits = api.app.state.client_limits
+    assert not limits._requests  # every slot given back
