@@ -133,10 +133,21 @@ async def raw_connection(conn: AsyncConnection) -> asyncpg.Connection:
     return driver
 
 
+async def _drop(engine: AsyncEngine, conn: AsyncConnection) -> None:
+    """A connection was found dead: throw it away, and with it every idle one of the
+    pool (a lost connection usually means a restart or a failover; the others are dead
+    too). Connections in use are dropped when they come back."""
+    with contextlib.suppress(Exception):
+        await conn.invalidate()
+    with contextlib.suppress(Exception):
+        await conn.close()
+    await engine.dispose(close=False)
+
+
 async def _begin(engine: AsyncEngine) -> tuple[AsyncConnection, asyncpg.Connection, Any]:
     """A pooled connection with a transaction begun on it. A connection found dead (the
-    database restarted, or its backend was killed) is replaced, once: the pool drops
-    every connection older than it, so the second try gets a fresh one."""
+    database restarted, or its backend was killed) is replaced, once: the idle ones are
+    dropped with it, so the second try gets a fresh one."""
     for attempt in (1, 2):
         conn = await engine.connect()
         db = await raw_connection(conn)
@@ -144,9 +155,7 @@ async def _begin(engine: AsyncEngine) -> tuple[AsyncConnection, asyncpg.Connecti
         try:
             await tx.start()
         except _LOST:
-            with contextlib.suppress(Exception):
-                await conn.invalidate()
-            await conn.close()
+            await _drop(engine, conn)
             if attempt == 2:
                 raise
             continue
@@ -175,8 +184,7 @@ async def transaction(engine: AsyncEngine) -> AsyncIterator[asyncpg.Connection]:
         await tx.commit()
     except UNAVAILABLE as exc:
         if isinstance(exc, _LOST) or db.is_closed():
-            with contextlib.suppress(Exception):
-                await conn.invalidate()
+            await _drop(engine, conn)
         raise ServiceUnavailable("the database is unavailable; try again shortly") from exc
     finally:
         with contextlib.suppress(Exception):

@@ -280,7 +280,11 @@ async def list_absences(
     person_id: int | None,
     from_date: dt.date | None,
     to_date: dt.date | None,
+    after: tuple[dt.date, int, int] | None,
+    limit: int,
 ) -> list[dict[str, Any]]:
+    """Absences in (date, lesson, id) order, preschool days (no lesson) first, after the
+    key `after`; at most `limit`."""
     rows = await db.fetch(
         f"""
         SELECT {_ABSENCE_COLUMNS} FROM absences AS a
@@ -288,12 +292,16 @@ async def list_absences(
         WHERE ($1::bigint IS NULL OR a.institution_id = $1)
           AND ($2::bigint IS NULL OR a.person_id = $2)
           AND a.date >= coalesce($3::date, '-infinity') AND a.date <= coalesce($4::date, 'infinity')
-        ORDER BY a.date, a.lesson NULLS FIRST, a.id
+          AND ($5::date IS NULL OR (a.date, coalesce(a.lesson, -1), a.id) > ($5, $6, $7))
+        ORDER BY a.date, coalesce(a.lesson, -1), a.id
+        LIMIT $8
         """,
         institution_id,
         person_id,
         from_date,
         to_date,
+        *(after or (None, None, None)),
+        limit,
     )
     return [_absence(r) for r in rows]
 

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path, Query
 from fastapi.responses import JSONResponse
 
 from notegateway.clients.auth import NeispuoClient
+from notegateway.core import paging
 from notegateway.core.deps import Db
 from notegateway.core.jsonbody import JsonBody
 from notegateway.core.openapi import json_body
@@ -29,7 +30,10 @@ router = APIRouter(prefix="/api/v1/diary", tags=["Diary"])
     "/absences",
     summary="Record an absence (201 when new, 200 for an identical repeat, 409 otherwise)",
     response_model=AbsenceOut,
-    responses={201: {"model": AbsenceOut}},
+    responses={
+        201: {"model": AbsenceOut},
+        409: {"description": "this absenceId was posted with other fields"},
+    },
     openapi_extra=json_body(AbsenceIn),
 )
 async def record_absence(client: NeispuoClient, body: JsonBody, db: Db) -> JSONResponse:
@@ -52,7 +56,11 @@ async def change_absence(
     return JSONResponse(await service.change_absence(db, absence_id, body, client.name))
 
 
-@router.get("/absences", response_model=AbsenceList)
+@router.get(
+    "/absences",
+    summary="A page of an institution's or a person's absences (one of the two is required)",
+    response_model=AbsenceList,
+)
 async def list_absences(
     client: NeispuoClient,
     db: Db,
@@ -60,9 +68,11 @@ async def list_absences(
     person_id: Annotated[int | None, Query(alias="personId", ge=1, le=MAX_ID)] = None,
     from_date: Annotated[dt.date | None, Query(alias="fromDate")] = None,
     to_date: Annotated[dt.date | None, Query(alias="toDate")] = None,
+    limit: paging.Limit = paging.DEFAULT_LIMIT,
+    after: paging.After = None,
 ) -> JSONResponse:
     return JSONResponse(
-        await service.list_absences(db, institution_id, person_id, from_date, to_date)
+        await service.list_absences(db, institution_id, person_id, from_date, to_date, after, limit)
     )
 
 

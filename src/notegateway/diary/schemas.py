@@ -46,6 +46,7 @@ class AbsenceOut(OutModel):
 
 class AbsenceList(OutModel):
     items: list[AbsenceOut]
+    next_cursor: str | None
 
 
 class InstitutionNotice(OutModel):

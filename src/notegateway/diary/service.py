@@ -9,8 +9,8 @@ from typing import Any
 
 import asyncpg
 
-from notegateway.core import locks
-from notegateway.core.errors import Conflict, NotFound, Unprocessable
+from notegateway.core import locks, paging
+from notegateway.core.errors import BadRequest, Conflict, NotFound, Unprocessable
 from notegateway.core.wire import known_names, validate_item
 from notegateway.diary import repository
 from notegateway.diary.excusal import Kind
@@ -82,16 +82,38 @@ async def change_absence(
     return stored
 
 
+_ABSENCE_KEY = ((1, dt.date.max.toordinal()), (-1, 2**15 - 1), (1, 2**62))
+
+
 async def list_absences(
     db: asyncpg.Connection,
     institution_id: int | None,
     person_id: int | None,
     from_date: dt.date | None,
     to_date: dt.date | None,
+    after: str | None,
+    limit: int,
 ) -> dict[str, Any]:
-    return {
-        "items": await repository.list_absences(db, institution_id, person_id, from_date, to_date)
-    }
+    """A page of an institution's or a person's absences (one of them is required)."""
+    if institution_id is None and person_id is None:
+        raise BadRequest(
+            "give institutionId or personId",
+            [{"loc": ["query", "institutionId"], "msg": "institutionId or personId is required"}],
+        )
+    key = paging.decode(after, _ABSENCE_KEY)
+    start = (dt.date.fromordinal(key[0]), key[1], key[2]) if key else None
+    rows = await repository.list_absences(
+        db, institution_id, person_id, from_date, to_date, start, limit + 1
+    )
+    return paging.page(
+        rows,
+        limit,
+        lambda a: [
+            dt.date.fromisoformat(a["date"]).toordinal(),
+            -1 if a["lesson"] is None else a["lesson"],
+            a["absenceId"],
+        ],
+    )
 
 
 async def institution_notices(

@@ -82,16 +82,20 @@ async def audit_of_note(db: asyncpg.Connection, notice_id: int, nrn: str) -> lis
     return rows
 
 
-async def review_items(db: asyncpg.Connection) -> list[asyncpg.Record]:
+async def review_items(db: asyncpg.Connection, after_id: int, limit: int) -> list[asyncpg.Record]:
     rows: list[asyncpg.Record] = await db.fetch(
         """
-        SELECT r.absence_id, r.why, r.created_at, n.id AS notice_id, n.nrn,
+        SELECT r.id, r.absence_id, r.why, r.created_at, n.id AS notice_id, n.nrn,
                a.person_id, a.institution_id, to_char(a.date, 'YYYY-MM-DD') AS date,
                a.lesson, a.kind, a.comment
         FROM review_items AS r
         JOIN medical_notices AS n ON n.id = r.notice_id
         JOIN absences AS a ON a.id = r.absence_id
+        WHERE r.id > $1
         ORDER BY r.id
-        """
+        LIMIT $2
+        """,
+        after_id,
+        limit,
     )
     return rows

@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from notegateway.clients.auth import OperatorClient
+from notegateway.core import paging
 from notegateway.core.db import transaction
 from notegateway.core.deps import Db
 from notegateway.core.errors import ServiceUnavailable
@@ -115,7 +116,11 @@ async def note_with_audit(nrn: NrnPath, client: OperatorClient, db: Db) -> NoteW
 @api_router.get(
     "/review", summary="Absences left for a person to review", response_model=ReviewList
 )
-async def review(client: OperatorClient, db: Db) -> JSONResponse:
-    return JSONResponse(
-        ReviewList.model_validate(await service.review(db)).model_dump(mode="json", by_alias=True)
-    )
+async def review(
+    client: OperatorClient,
+    db: Db,
+    limit: paging.Limit = paging.DEFAULT_LIMIT,
+    after: paging.After = None,
+) -> JSONResponse:
+    listed = await service.review(db, after, limit)
+    return JSONResponse(ReviewList.model_validate(listed).model_dump(mode="json", by_alias=True))

@@ -68,3 +68,4 @@ class ReviewItem(OutModel):
 
 class ReviewList(OutModel):
     items: list[ReviewItem]
+    next_cursor: str | None

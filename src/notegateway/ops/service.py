@@ -8,6 +8,7 @@ from typing import Any
 
 import asyncpg
 
+from notegateway.core import paging
 from notegateway.notices import service as notices_service
 from notegateway.ops import repository
 
@@ -67,24 +68,30 @@ async def note_with_audit(db: asyncpg.Connection, nrn: str) -> dict[str, Any]:
     return view
 
 
-async def review(db: asyncpg.Connection) -> dict[str, Any]:
-    return {
-        "items": [
-            {
-                "absenceId": r["absence_id"],
-                "medicalNoticeId": r["notice_id"],
-                "nrnMedicalNotice": r["nrn"],
-                "why": r["why"],
-                "listedAt": r["created_at"].isoformat(),
-                "absence": {
-                    "personId": r["person_id"],
-                    "institutionId": r["institution_id"],
-                    "date": r["date"],
-                    "lesson": r["lesson"],
-                    "kind": r["kind"],
-                    "comment": r["comment"],
-                },
-            }
-            for r in await repository.review_items(db)
-        ]
-    }
+async def review(db: asyncpg.Connection, after: str | None, limit: int) -> dict[str, Any]:
+    """A page of the absences left for review, in the order they were listed."""
+    key = paging.decode(after, ((1, 2**63 - 1),))
+    rows = await repository.review_items(db, key[0] if key else 0, limit + 1)
+    items = [
+        {
+            "reviewId": r["id"],
+            "absenceId": r["absence_id"],
+            "medicalNoticeId": r["notice_id"],
+            "nrnMedicalNotice": r["nrn"],
+            "why": r["why"],
+            "listedAt": r["created_at"].isoformat(),
+            "absence": {
+                "personId": r["person_id"],
+                "institutionId": r["institution_id"],
+                "date": r["date"],
+                "lesson": r["lesson"],
+                "kind": r["kind"],
+                "comment": r["comment"],
+            },
+        }
+        for r in rows
+    ]
+    result = paging.page(items, limit, lambda item: [item["reviewId"]])
+    for item in result["items"]:
+        del item["reviewId"]
+    return result

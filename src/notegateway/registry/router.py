@@ -58,7 +58,10 @@ async def get_institution(
     "/persons/{personId}",
     summary="Create or replace a person and their enrollments (201 when new)",
     response_model=PersonOut,
-    responses={201: {"model": PersonOut}},
+    responses={
+        201: {"model": PersonOut},
+        409: {"description": "the identifier is another person's current identifier"},
+    },
     openapi_extra=json_body(PersonIn),
 )
 async def put_person(

@@ -1,0 +1,56 @@
+"""Keyset paging, one mechanism for every list: `limit` (1..1000, default 100) and
+`after` (the previous page's `nextCursor`, an opaque encoding of the last item's sort key).
+A page is `{"items": [...], "nextCursor": "…" | null}` in a fixed order."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import Query
+
+from notegateway.core.errors import BadRequest
+
+Limit = Annotated[int, Query(ge=1, le=1000, description="items per page")]
+After = Annotated[
+    str | None,
+    Query(max_length=200, pattern=r"^[A-Za-z0-9_-]+$", description="the previous nextCursor"),
+]
+DEFAULT_LIMIT = 100
+
+
+def encode(key: list[int]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(key).encode()).rstrip(b"=").decode()
+
+
+def decode(after: str | None, bounds: tuple[tuple[int, int], ...]) -> list[int] | None:
+    """The sort key `after` names, None when omitted: whole numbers within `bounds`; 400
+    when it is no cursor of this list."""
+    if after is None:
+        return None
+    try:
+        key = json.loads(base64.urlsafe_b64decode(after + "=" * (-len(after) % 4)))
+    except (binascii.Error, ValueError):
+        key = None
+    if (
+        not isinstance(key, list)
+        or len(key) != len(bounds)
+        or not all(
+            isinstance(v, int) and not isinstance(v, bool) and low <= v <= high
+            for v, (low, high) in zip(key, bounds, strict=True)
+        )
+    ):
+        raise BadRequest("invalid cursor: pass back a nextCursor as it was given")
+    return key
+
+
+def page(
+    rows: list[dict[str, Any]], limit: int, key: Callable[[dict[str, Any]], list[int]]
+) -> dict[str, Any]:
+    """The answer for `rows` fetched with `limit + 1`; `key(row)` is a row's sort key."""
+    items = rows[:limit]
+    more = len(rows) > limit
+    return {"items": items, "nextCursor": encode(key(items[-1])) if more else None}
