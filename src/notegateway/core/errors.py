@@ -149,7 +149,9 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         slug, title = _HTTP_SLUGS.get(exc.status_code, ("error", "Error"))
-        return problem(exc.status_code, slug, title, str(exc.detail))
+        response = problem(exc.status_code, slug, title, str(exc.detail))
+        response.headers.update(exc.headers or {})  # e.g. Allow, on a 405
+        return response
 
 
 class UnhandledErrorMiddleware:

@@ -45,7 +45,7 @@ def _reject_constant(name: str) -> Any:
 
 
 async def read_json(request: Request, *, optional: bool = False) -> Any:
-    """The parsed body; `None` for an empty body when `optional`, else 400. A body not
+    """The parsed body; NO_BODY for an empty body when `optional`, else 400. A body not
     received within NOTEGATEWAY_BODY_TIMEOUT_S: 408."""
     try:
         async with asyncio.timeout(request.app.state.settings.body_timeout_s):
@@ -54,7 +54,7 @@ async def read_json(request: Request, *, optional: bool = False) -> Any:
         raise RequestTimeout("the request body did not arrive in time") from None
     if not body.strip():
         if optional:
-            return None
+            return NO_BODY
         raise BadRequest("the body is empty; JSON was expected")
     return parse_json(body)
 
@@ -126,6 +126,9 @@ def canonicalise(
 
 async def _json_body(request: Request) -> Any:
     return await read_json(request)
+
+
+NO_BODY = object()  # an optional body that was not sent (JSON `null` is a body)
 
 
 async def _optional_json_body(request: Request) -> Any:

@@ -51,6 +51,10 @@ def parse_local_date(value: Any) -> dt.date:
 
 
 LocalDate = Annotated[dt.date, BeforeValidator(parse_local_date)]
+# A date in a query string: the same strict forms (no number read as a timestamp).
+QueryDate = Annotated[
+    dt.date | None, BeforeValidator(lambda v: None if v is None else parse_local_date(v))
+]
 LocalDateTime = Annotated[dt.datetime, BeforeValidator(parse_local_datetime)]
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
@@ -13,6 +12,7 @@ from notegateway.core import paging
 from notegateway.core.deps import Db
 from notegateway.core.jsonbody import JsonBody
 from notegateway.core.openapi import json_body
+from notegateway.core.timeutil import QueryDate
 from notegateway.diary import service
 from notegateway.diary.schemas import (
     AbsenceIn,
@@ -66,8 +66,8 @@ async def list_absences(
     db: Db,
     institution_id: Annotated[int | None, Query(alias="institutionId", ge=1, le=MAX_ID)] = None,
     person_id: Annotated[int | None, Query(alias="personId", ge=1, le=MAX_ID)] = None,
-    from_date: Annotated[dt.date | None, Query(alias="fromDate")] = None,
-    to_date: Annotated[dt.date | None, Query(alias="toDate")] = None,
+    from_date: Annotated[QueryDate, Query(alias="fromDate")] = None,
+    to_date: Annotated[QueryDate, Query(alias="toDate")] = None,
     limit: paging.Limit = paging.DEFAULT_LIMIT,
     after: paging.After = None,
 ) -> JSONResponse:
@@ -88,8 +88,8 @@ async def institution_notices(
     class_name: Annotated[str | None, Query(alias="className", max_length=100)] = None,
     section: Annotated[str | None, Query(max_length=50)] = None,
     person_id: Annotated[int | None, Query(alias="personId", ge=1, le=MAX_ID)] = None,
-    from_date: Annotated[dt.date | None, Query(alias="fromDate")] = None,
-    to_date: Annotated[dt.date | None, Query(alias="toDate")] = None,
+    from_date: Annotated[QueryDate, Query(alias="fromDate")] = None,
+    to_date: Annotated[QueryDate, Query(alias="toDate")] = None,
 ) -> JSONResponse:
     return JSONResponse(
         await service.institution_notices(

@@ -11,7 +11,7 @@ from notegateway.clients.auth import NzisClient, require
 from notegateway.clients.schemas import Client, Role
 from notegateway.core.deps import Db
 from notegateway.core.errors import Unprocessable
-from notegateway.core.jsonbody import JsonBody, OptionalJsonBody
+from notegateway.core.jsonbody import NO_BODY, JsonBody, OptionalJsonBody
 from notegateway.core.openapi import json_body
 from notegateway.core.wire import known_names, validate_item
 from notegateway.notices import service
@@ -61,7 +61,7 @@ async def cancel_note(
     nrn: NrnPath, client: NzisCaller, body: OptionalJsonBody, db: Db
 ) -> JSONResponse:
     reason = None
-    if body is not None:
+    if body is not NO_BODY:
         cancel, errors = validate_item(CancelIn, body, _CANCEL_NAMES)
         if cancel is None:
             raise Unprocessable("the cancellation body is invalid", errors)

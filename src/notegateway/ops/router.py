@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import logging
 from typing import Annotated, Literal
 
@@ -18,6 +17,7 @@ from notegateway.core.db import transaction
 from notegateway.core.deps import Db
 from notegateway.core.errors import ServiceUnavailable
 from notegateway.core.migrate import head_revision
+from notegateway.core.timeutil import QueryDate
 from notegateway.notices.router import NrnPath
 from notegateway.ops import repository, service
 from notegateway.ops.schemas import NoteSearch, NoteWithAudit, ReviewList
@@ -83,8 +83,8 @@ async def search_notes(
     nrn: Annotated[str | None, Query(alias="nrnMedicalNotice", max_length=12)] = None,
     nrn_examination: Annotated[str | None, Query(alias="nrnExamination", max_length=12)] = None,
     identifier: Annotated[str | None, Query(max_length=255)] = None,
-    from_date: Annotated[dt.date | None, Query(alias="fromDate")] = None,
-    to_date: Annotated[dt.date | None, Query(alias="toDate")] = None,
+    from_date: Annotated[QueryDate, Query(alias="fromDate")] = None,
+    to_date: Annotated[QueryDate, Query(alias="toDate")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> NoteSearch:

@@ -56,10 +56,10 @@ def _notice_id(item: Any) -> int:
     """A medicalNoticeId: a number, or a numeric string (as ASP.NET accepts)."""
     if isinstance(item, bool):
         raise ValueError
-    if isinstance(item, int):
-        return item
     if isinstance(item, str) and item.strip().isdigit():
-        return int(item.strip())
+        item = int(item.strip())
+    if isinstance(item, int) and -(2**63) <= item < 2**63:  # an int64, as documented
+        return item
     raise ValueError
 
 
