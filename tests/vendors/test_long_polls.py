@@ -4,6 +4,7 @@ stop working end the poll at once, and SIGTERM answers every open poll."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import signal
 import time
 from pathlib import Path
@@ -11,21 +12,34 @@ from pathlib import Path
 import asyncpg
 
 from notegateway.clients import service as clients_service
-from tests.factories import Api, bearer, enrollment, person
+from tests.factories import Api, bearer, enrollment, make_egn, note, person
 from tests.serving import cli_token, served_process
-from tests.vendors.conftest import ACME_SCHOOL, PUPIL, Vendor
+from tests.vendors.conftest import ACME_SCHOOL, MOVER, PUPIL, Vendor
+
+OUTSIDER = make_egn(dt.date(2012, 2, 2), 9)
 
 
-async def test_a_vendor_may_hold_four_long_polls(api: Api, acme: Vendor, schools: None) -> None:
+async def test_forty_long_polls_from_one_vendor_while_pushes_are_timed(
+    api: Api, acme: Vendor, schools: None
+) -> None:
     cursor = (await acme.feed())["nextCursor"]
-    polls = [asyncio.create_task(acme.get("/events", after=cursor, wait=3)) for _ in range(4)]
+    polls = [asyncio.create_task(acme.get("/events", after=cursor, wait=3)) for _ in range(40)]
     await asyncio.sleep(0.5)
-    fifth = await acme.get("/events", after=cursor, wait=3)
-    assert fifth.status_code == 429
-    assert int(fifth.headers["retry-after"]) >= 1
-    # A plain read (no wait) is no long poll: still served.
+    timings = []
+    for i in range(5):
+        started = time.monotonic()
+        assert (
+            await api.push(note(f"25317A{700 + i:06d}", MOVER if i else OUTSIDER))
+        ).status_code == 200
+        timings.append(time.monotonic() - started)
+    print(f"pushes while 40 long polls are open: {[round(1000 * t) for t in timings]} ms")
+    assert max(timings) < 1.0
+    answers = await asyncio.gather(*polls)
+    statuses = sorted(a.status_code for a in answers)
+    assert statuses == [200] * 4 + [429] * 36  # four held, the rest refused at once
+    assert all(int(a.headers["retry-after"]) >= 1 for a in answers if a.status_code == 429)
+    # A plain read (no wait) is no long poll: always served.
     assert (await acme.get("/events", after=cursor)).status_code == 200
-    assert {p.status_code for p in await asyncio.gather(*polls)} == {200}
 
 
 async def test_a_waiting_poll_writes_nothing_until_it_answers(
