@@ -223,6 +223,8 @@ async def main() -> None:
             "NOTEGATEWAY_SECRET_KEY": BENCH_SECRET,
             "NOTEGATEWAY_LOG_LEVEL": "WARNING",
             "NOTEGATEWAY_POOL_SIZE": "32",
+            # One NZIS client drives 32 connections: above the default of 16 in progress.
+            "NOTEGATEWAY_CLIENT_CONCURRENCY": "64",
             "BENCH_BARE_DSN": url,
         }
         gateway_port, bare_port = _free_port(), _free_port()
