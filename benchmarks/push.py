@@ -114,6 +114,18 @@ def _start(args: list[str], env: dict[str, str], port: int) -> subprocess.Popen[
     raise RuntimeError(f"server on port {port} did not start")
 
 
+async def _server(configured: str | None) -> str:
+    """The PostgreSQL server to benchmark on: the one given, else the local one at
+    127.0.0.1:5432 when it answers, else the embedded one."""
+    server = configured or "postgresql://postgres@127.0.0.1:5432/postgres"
+    try:
+        probe = await asyncpg.connect(to_libpq_url(server), timeout=3)
+        await probe.close()
+    except (OSError, asyncpg.PostgresError):
+        server = start_embedded_postgres(Path(".notegateway-test"))
+    return server
+
+
 def _stop(processes: list[subprocess.Popen[bytes]]) -> None:
     """Ask the served processes to stop; kill those that take over 10 s."""
     for process in processes:
@@ -203,12 +215,7 @@ async def main() -> None:
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--server-url", default=os.environ.get("NOTEGATEWAY_TEST_DATABASE_URL"))
     args = parser.parse_args()
-    server = args.server_url or "postgresql://postgres@127.0.0.1:5432/postgres"
-    try:
-        probe = await asyncpg.connect(to_libpq_url(server), timeout=3)
-        await probe.close()
-    except (OSError, asyncpg.PostgresError):
-        server = start_embedded_postgres(Path(".notegateway-test"))
+    server = await _server(args.server_url)
     name = f"ngw_bench_{os.getpid()}"
     admin = await asyncpg.connect(_db_url(server, "postgres"))
     await admin.execute(f'CREATE DATABASE "{name}"')

@@ -20,15 +20,13 @@ import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import asyncpg
 import httpx
 from tests.factories import make_egn
 
-from benchmarks.push import BENCH_SECRET, _db_url, _free_port, _start, _stop
-from notegateway.core.db import start_embedded_postgres, to_libpq_url
+from benchmarks.push import BENCH_SECRET, _db_url, _free_port, _server, _start, _stop
 from notegateway.core.migrate import upgrade
 
 INSTITUTIONS = 50
@@ -149,12 +147,7 @@ async def main() -> None:
     parser.add_argument("--server-url", default=os.environ.get("NOTEGATEWAY_TEST_DATABASE_URL"))
     args = parser.parse_args()
     assert 1 <= args.persons <= 400_000, "EGN serials run out past 400k persons"
-    server = args.server_url or "postgresql://postgres@127.0.0.1:5432/postgres"
-    try:
-        probe = await asyncpg.connect(to_libpq_url(server), timeout=3)
-        await probe.close()
-    except (OSError, asyncpg.PostgresError):
-        server = start_embedded_postgres(Path(".notegateway-test"))
+    server = await _server(args.server_url)
     name = f"ngw_bench_registry_{os.getpid()}"
     admin = await asyncpg.connect(_db_url(server, "postgres"))
     await admin.execute(f'CREATE DATABASE "{name}"')
