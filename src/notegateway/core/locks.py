@@ -144,15 +144,18 @@ HOLDERS_OF = """
 """
 
 
-async def lock_owners_of(db: asyncpg.Connection, identities: Iterable[tuple[int, str]]) -> None:
-    """Take the owner locks of the persons holding these identities (the caller holds the
-    identities' locks), and of nobody else."""
+async def lock_owners_of(
+    db: asyncpg.Connection, identities: Iterable[tuple[int, str]], persons: Sequence[int] = ()
+) -> None:
+    """Take the owner locks of `persons` and of the persons holding these identities (the
+    caller holds the identities' locks), in one call."""
     pairs = sorted(set(identities))
-    if pairs:
+    if pairs or persons:
         await db.execute(
-            f"SELECT ngw_lock_owners(ARRAY({HOLDERS_OF}))",
+            f"SELECT ngw_lock_owners($3::bigint[] || ARRAY({HOLDERS_OF}))",
             [p[0] for p in pairs],
             [p[1] for p in pairs],
+            list(persons),
         )
 
 
@@ -181,13 +184,7 @@ async def lock_persons(
     else:
         identities = {(r["identifier_kind"], r["identifier"]) for r in rows} | also
         await lock_keys(db, [identity_key(kind, ident) for kind, ident in identities])
-    pairs = sorted(also)
-    await db.execute(
-        f"SELECT ngw_lock_owners($3::bigint[] || ARRAY({HOLDERS_OF}))",
-        [p[0] for p in pairs],
-        [p[1] for p in pairs],
-        list(person_ids),
-    )
+    await lock_owners_of(db, also, person_ids)
     return {r["person_id"] for r in rows}
 
 

@@ -12,6 +12,8 @@ from pydantic import BeforeValidator
 SOFIA = ZoneInfo("Europe/Sofia")
 # Dates outside these years are refused (the database driver reads the extremes as ±infinity).
 MIN_YEAR, MAX_YEAR = 1900, 9998
+# All of time: asyncpg writes and reads these as the dates '-infinity' and 'infinity'.
+NEVER, FOREVER = dt.date.min, dt.date.max
 
 # `YYYY-MM-DD`, or that with `THH:MM`, optional seconds and fraction, optional offset.
 _DATE_OR_DATETIME = re.compile(

@@ -125,9 +125,6 @@ SELECT count(*) FILTER (WHERE before_holder IS NULL) AS excused,
 FROM changed
 """
 
-NEVER = dt.date.min
-FOREVER = dt.date.max
-
 
 @dataclass(frozen=True, slots=True)
 class Reconciled:

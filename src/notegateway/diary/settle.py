@@ -14,11 +14,12 @@ from dataclasses import dataclass, field
 import asyncpg
 
 from notegateway.core import metrics
+from notegateway.core.timeutil import FOREVER, NEVER
 from notegateway.diary import repository
 from notegateway.diary.repository import Reconciled
 from notegateway.vendors import service as vendors_service
 
-EVER = (dt.date.min, dt.date.max)
+EVER = (NEVER, FOREVER)
 
 
 @dataclass(slots=True)

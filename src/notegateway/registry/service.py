@@ -20,7 +20,7 @@ from notegateway.clients import repository as clients_repository
 from notegateway.core import locks, metrics
 from notegateway.core.errors import Conflict, ErrorItem, NotFound, Unprocessable
 from notegateway.core.identifiers import identifier_kind, identifier_problem
-from notegateway.core.timeutil import today_in_sofia
+from notegateway.core.timeutil import FOREVER, NEVER, today_in_sofia
 from notegateway.core.wire import known_names, validate_item
 from notegateway.diary.settle import Changes, settle
 from notegateway.registry import repository
@@ -29,8 +29,6 @@ from notegateway.registry.repository import DiaryPeriod, EnrollmentRow, enrollme
 from notegateway.registry.schemas import NEISPUO_DIARY, InstitutionIn, PersonBatchItemIn
 
 log = logging.getLogger(__name__)
-
-NEVER, FOREVER = dt.date.min, dt.date.max  # the first period's start, the last one's end
 
 PERSON_NAMES = known_names(PersonBatchItemIn)
 INSTITUTION_NAMES = known_names(InstitutionIn)
