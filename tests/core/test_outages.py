@@ -3,6 +3,7 @@ never a hang or a 500."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import time
 from collections.abc import AsyncIterator
@@ -66,10 +67,20 @@ async def test_killed_backends_are_replaced_and_the_first_request_succeeds(
         for i in range(10):  # fill the pool
             assert (await api.push(a_note(100 * round_no + i))).status_code == 200
         killed = await db.fetchval(
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "SELECT array_agg(pid) FROM pg_stat_activity "
             "WHERE datname = current_database() AND pid <> pg_backend_pid()"
         )
-        assert killed >= 2
+        assert len(killed) >= 2
+        await db.execute("SELECT pg_terminate_backend(p) FROM unnest($1::int[]) AS p", killed)
+        # pg_terminate_backend only signals: wait until the backends are gone (the kill is
+        # over), as after a restart, before the first request.
+        for _ in range(100):
+            alive = await db.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE pid = ANY($1::int[])", killed
+            )
+            if not alive:
+                break
+            await asyncio.sleep(0.05)
         response = await api.push(a_note(100 * round_no + 99))
         assert response.status_code == 200, f"round {round_no}: {response.text}"
         assert (await api.view(nrn(100 * round_no + 99))).status_code == 200

@@ -146,17 +146,17 @@ async def _drop(engine: AsyncEngine, conn: AsyncConnection) -> None:
 
 async def _begin(engine: AsyncEngine) -> tuple[AsyncConnection, asyncpg.Connection, Any]:
     """A pooled connection with a transaction begun on it. A connection found dead (the
-    database restarted, or its backend was killed) is replaced, once: the idle ones are
-    dropped with it, so the second try gets a fresh one."""
-    for attempt in (1, 2):
+    database restarted, or its backend was killed) is replaced: the idle ones are dropped
+    with it, so the next try gets a fresh one (three tries in all)."""
+    for attempt in (1, 2, 3):
         conn = await engine.connect()
-        db = await raw_connection(conn)
-        tx = db.transaction()
         try:
+            db = await raw_connection(conn)
+            tx = db.transaction()
             await tx.start()
-        except _LOST:
+        except (*_LOST, sa_exc.DBAPIError):
             await _drop(engine, conn)
-            if attempt == 2:
+            if attempt == 3:
                 raise
             continue
         return conn, db, tx
