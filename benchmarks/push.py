@@ -170,7 +170,7 @@ init = function(args)
 end
 request = function()
   counter = counter + 1
-  local nrn = string.format("W%01d%010d", tid, counter)
+  local nrn = string.format("W%s%01d%09d", run, tid, counter)
   local ident = ids[math.random(#ids)]
   local body = '[{"nrnMedicalNotice":"' .. nrn .. '","nrnExamination":"26317A000077",'
     .. '"patient":{"identifierType":1,"identifier":"' .. ident .. '","givenName":"ИВАН",'
@@ -188,6 +188,7 @@ def _wrk(
     """Single-note pushes driven by wrk (C, 2 threads, 32 connections): (requests/s, non-2xx)."""
     script = Path(f"/tmp/notegateway-bench-{os.getpid()}-{run}.lua")
     header = f'wrk.headers["Authorization"] = "Bearer {token}"\n' if token else ""
+    header += f'run = "{"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"[run % 36]}"\n'
     script.write_text(
         'wrk.headers["Content-Type"] = "application/json"\n'
         + header
@@ -229,7 +230,7 @@ async def main() -> None:
             "NOTEGATEWAY_DATABASE_URL": url,
             "NOTEGATEWAY_SECRET_KEY": BENCH_SECRET,
             "NOTEGATEWAY_LOG_LEVEL": "WARNING",
-            "NOTEGATEWAY_POOL_SIZE": "32",
+            "NOTEGATEWAY_POOL_SIZE": "12",  # sized to two cores shared with the database
             # One NZIS client drives 32 connections: above the default of 16 in progress.
             "NOTEGATEWAY_CLIENT_CONCURRENCY": "64",
             "BENCH_BARE_DSN": url,

@@ -1,7 +1,10 @@
 """Each test gets its own database, cloned from a migrated template (CREATE DATABASE ... TEMPLATE).
 
 The server is `NOTEGATEWAY_TEST_DATABASE_URL` when set (CI: the machine's PostgreSQL),
-else an embedded PostgreSQL (pgserver) kept in `.notegateway-test/`.
+else an embedded PostgreSQL (pgserver) kept in `.notegateway-test/`. With
+NOTEGATEWAY_TEST_VIA_PGBOUNCER=1 the gateways under test (in process and served) reach it
+through PgBouncer in transaction mode, and LISTEN directly; the tests' own connections
+are direct.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from notegateway.app import create_app
 from notegateway.core.config import Settings
 from notegateway.core.db import start_embedded_postgres, to_asyncpg_url, to_libpq_url
 from notegateway.core.migrate import upgrade
+from tests import serving
 from tests.factories import Api
 
 TEST_SECRET_KEY = "test-secret-key-of-at-least-32-bytes"
@@ -90,8 +94,30 @@ async def database_url(server_url: str, template_name: str) -> AsyncIterator[str
         await admin.close()
 
 
+@pytest.fixture(scope="session")
+def pgbouncer_url(server_url: str) -> Iterator[str | None]:
+    """The test server through PgBouncer, when the tests run that way."""
+    if os.environ.get("NOTEGATEWAY_TEST_VIA_PGBOUNCER") != "1":
+        yield None
+        return
+    from tests.pgbouncer import running_pgbouncer
+
+    with running_pgbouncer(server_url) as url:
+        serving.THROUGH_PGBOUNCER = to_asyncpg_url(url)
+        yield to_asyncpg_url(url)
+        serving.THROUGH_PGBOUNCER = None
+
+
 @pytest.fixture
-def settings() -> Settings:
+def gateway_database_url(database_url: str, pgbouncer_url: str | None) -> str:
+    """What the gateway under test connects to: the test's database, maybe through PgBouncer."""
+    if pgbouncer_url is None:
+        return database_url
+    return with_database(pgbouncer_url, make_url(database_url).database or "")
+
+
+@pytest.fixture
+def settings(database_url: str, pgbouncer_url: str | None) -> Settings:
     # Tests send many concurrent requests as one client: the per-client limit is raised
     # here, and tested at its default in tests/core/test_limits.py.
     return Settings(
@@ -99,18 +125,37 @@ def settings() -> Settings:
         trusted_proxies=TRUSTED_PROXY,
         pool_size=40,
         client_concurrency=100,
+        pgbouncer=pgbouncer_url is not None,
+        listen_database_url=database_url if pgbouncer_url else None,
     )
 
 
 @pytest.fixture
-async def app(settings: Settings, database_url: str) -> AsyncIterator[object]:
-    application = create_app(settings, database_url=database_url)
+async def app(settings: Settings, gateway_database_url: str) -> AsyncIterator[object]:
+    application = create_app(settings, database_url=gateway_database_url)
     async with application.router.lifespan_context(application):
         yield application
 
 
+TWO_PROCESSES = "two processes"
+
+
 @pytest.fixture
-async def api(app: object, database_url: str) -> AsyncIterator[Api]:
+async def api(
+    app: object, database_url: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[Api]:
+    """The gateway over HTTP: in this process, or (parametrized indirectly with
+    TWO_PROCESSES) two served processes on the test's database, taking requests in turn."""
+    if getattr(request, "param", None) == TWO_PROCESSES:
+        env = {
+            "NOTEGATEWAY_SECRET_KEY": TEST_SECRET_KEY,
+            "NOTEGATEWAY_CLIENT_CONCURRENCY": "100",
+            "NOTEGATEWAY_POOL_SIZE": "20",
+            "NOTEGATEWAY_LOG_LEVEL": "WARNING",
+        }
+        async with serving.served_pair(database_url, tmp_path, env) as http:
+            yield Api(http, app, database_url)
+        return
     transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 40000))  # type: ignore[arg-type]
     async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as http:
         yield Api(http, app, database_url)

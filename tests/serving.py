@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import socket
 import subprocess
@@ -13,11 +14,22 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
+from sqlalchemy.engine import make_url
+
+# Set by the tests' pgbouncer fixture: served gateways and CLI calls go through it.
+THROUGH_PGBOUNCER: str | None = None
 
 
 def gateway_env(database_url: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("NOTEGATEWAY_")}
     env["NOTEGATEWAY_DATABASE_URL"] = database_url
+    if THROUGH_PGBOUNCER is not None:
+        name = make_url(database_url).database or ""
+        env["NOTEGATEWAY_DATABASE_URL"] = (
+            make_url(THROUGH_PGBOUNCER).set(database=name).render_as_string(hide_password=False)
+        )
+        env["NOTEGATEWAY_PGBOUNCER"] = "true"
+        env["NOTEGATEWAY_LISTEN_DATABASE_URL"] = database_url
     return env
 
 
@@ -48,22 +60,25 @@ def free_port() -> int:
 
 
 @asynccontextmanager
-async def served(database_url: str, log_path: Path) -> AsyncIterator[httpx.AsyncClient]:
+async def served(
+    database_url: str, log_path: Path, workers: int = 1, env: dict[str, str] | None = None
+) -> AsyncIterator[httpx.AsyncClient]:
     """`notegateway serve` on a free port until ready; its output goes to `log_path`."""
-    async with served_process(database_url, log_path) as (http, _server):
+    async with served_process(database_url, log_path, workers, env) as (http, _server):
         yield http
 
 
 @asynccontextmanager
 async def served_process(
-    database_url: str, log_path: Path
+    database_url: str, log_path: Path, workers: int = 1, env: dict[str, str] | None = None
 ) -> AsyncIterator[tuple[httpx.AsyncClient, subprocess.Popen[bytes]]]:
-    """`served`, with the server's process (to signal it)."""
+    """`served`, with the server's process (to signal it); `env` adds settings."""
     port = free_port()
+    command = ["serve", "--port", str(port), "--workers", str(workers)]
     with log_path.open("w") as log_file:
         server = subprocess.Popen(  # noqa: ASYNC220 - a server process, stopped below
-            [sys.executable, "-m", "notegateway", "serve", "--port", str(port)],
-            env=gateway_env(database_url),
+            [sys.executable, "-m", "notegateway", *command],
+            env=gateway_env(database_url) | (env or {}),
             stdout=log_file,
             stderr=subprocess.STDOUT,
         )
@@ -90,3 +105,41 @@ async def _ready(http: httpx.AsyncClient) -> bool:
         return (await http.get("/health/ready")).status_code == 200
     except httpx.TransportError:
         return False
+
+
+class RoundRobin(httpx.AsyncBaseTransport):
+    """Sends each request to the next of several served gateways in turn: two requests
+    sent together reach two different processes."""
+
+    def __init__(self, clients: list[httpx.AsyncClient]) -> None:
+        self._clients = clients
+        self._turn = itertools.cycle(range(len(clients)))
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        client = self._clients[next(self._turn)]
+        target = request.url.copy_with(
+            scheme=client.base_url.scheme, host=client.base_url.host, port=client.base_url.port
+        )
+        response = await client.send(
+            httpx.Request(request.method, target, headers=request.headers, content=request.content)
+        )
+        return httpx.Response(
+            response.status_code, headers=response.headers, content=response.content
+        )
+
+
+@asynccontextmanager
+async def served_pair(
+    database_url: str, folder: Path, env: dict[str, str]
+) -> AsyncIterator[httpx.AsyncClient]:
+    """Two `notegateway serve` processes on one database, behind one client that sends
+    its requests to each in turn."""
+    async with (
+        served(database_url, folder / "first.log", env=env) as first,
+        served(database_url, folder / "second.log", env=env) as second,
+    ):
+        transport = RoundRobin([first, second])
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://gateway.test", timeout=30
+        ) as http:
+            yield http

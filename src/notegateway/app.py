@@ -69,7 +69,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
             keys = await clients_service.load_keys(db, secret)
         app.state.token_key, app.state.cursor_key = keys.tokens, keys.cursors
         feed_notifier = FeedNotifier()
-        await feed_notifier.start(to_libpq_url(url))
+        await feed_notifier.start(to_libpq_url(settings.listen_database_url or url))
         app.state.feed_notifier = feed_notifier
         purger = asyncio.create_task(_purge_feed_periodically(engine, settings))
         try:

@@ -27,6 +27,12 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the HTTP server")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="worker processes (default: 1 on the embedded database, else the CPU count)",
+    )
 
     commands.add_parser("migrate", help="bring the database to the newest schema")
 
@@ -77,7 +83,7 @@ def _dispatch(args: argparse.Namespace, settings: Settings, out: IO[str]) -> int
     if args.command == "serve":
         from notegateway.server import serve
 
-        serve(settings, args.host, args.port)
+        serve(settings, args.host, args.port, args.workers)
         return 0
     if args.command == "migrate":
         from notegateway.core.migrate import upgrade

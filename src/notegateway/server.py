@@ -1,9 +1,25 @@
-"""Running the app under uvicorn, with logging that keeps identifiers out, and a shutdown
-that answers open long polls at once."""
+"""Running the app under uvicorn: one process, or a supervisor and N worker processes
+sharing one listening socket; logging that keeps identifiers out, and a shutdown that
+answers open long polls at once.
+
+Nothing a request relies on lives in one process: locks, feed order and long-poll
+wake-ups are the database's (core/locks.py, vendors/notifier.py). What is per process:
+the limits of core/limits.py (each worker admits its own share of them), and the metrics,
+which workers write to files in PROMETHEUS_MULTIPROC_DIR that /metrics adds up.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import gc
+import logging
+import multiprocessing
+import os
+import shutil
+import signal
+import socket
+import tempfile
+import time
 from types import FrameType
 
 import uvicorn
@@ -15,7 +31,11 @@ from notegateway.core.db import resolve_database_url
 from notegateway.core.logging import configure_logging
 
 GRACEFUL_SHUTDOWN_S = 10  # requests in progress at SIGTERM get this long to finish
-MAX_CONNECTIONS = 2000  # beyond: 503 from the HTTP server, not a queue
+MAX_CONNECTIONS = 2000  # per process; beyond: 503 from the HTTP server, not a queue
+GC_THRESHOLD = 20_000  # allocations between collections of the youngest generation
+RESTART_PAUSE_S = 1.0  # a worker that died is replaced after this pause
+
+log = logging.getLogger(__name__)
 
 
 class _Server(uvicorn.Server):
@@ -33,12 +53,13 @@ class _Server(uvicorn.Server):
         super().handle_exit(sig, frame)
 
 
-def serve(settings: Settings, host: str, port: int) -> None:
-    configure_logging(settings.log_level)
-    # Resolve (or start the embedded) database before the server binds its port.
-    database_url = resolve_database_url(settings)
-    app = create_app(settings, database_url=database_url)
-    config = uvicorn.Config(
+def default_workers(settings: Settings) -> int:
+    """One process on the embedded database (a demo, a laptop), else one per CPU."""
+    return 1 if settings.database_url is None else os.cpu_count() or 1
+
+
+def _config(app: FastAPI | str, host: str, port: int) -> uvicorn.Config:
+    return uvicorn.Config(
         app,
         host=host,
         port=port,
@@ -49,4 +70,70 @@ def serve(settings: Settings, host: str, port: int) -> None:
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
         limit_concurrency=MAX_CONNECTIONS,
     )
-    _Server(config, app).run()
+
+
+def _run(database_url: str, host: str, port: int, sock: socket.socket | None) -> None:
+    settings = Settings()
+    configure_logging(settings.log_level)
+    app = create_app(settings, database_url=database_url)
+    # What is loaded now lives as long as the process: out of the collector's sight, and
+    # the youngest generation collected less often (a request makes many small objects).
+    gc.freeze()
+    gc.set_threshold(GC_THRESHOLD, 20, 20)
+    _Server(_config(app, host, port), app).run(sockets=[sock] if sock else None)
+
+
+def serve(settings: Settings, host: str, port: int, workers: int | None = None) -> None:
+    configure_logging(settings.log_level)
+    # Resolve (or start the embedded) database before the server binds its port.
+    database_url = resolve_database_url(settings)
+    workers = workers or default_workers(settings)
+    if workers == 1:
+        _run(database_url, host, port, None)
+        return
+    metrics_dir = tempfile.mkdtemp(prefix="notegateway-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir  # read by the workers at import
+    try:
+        sock = _config("notegateway", host, port).bind_socket()
+        _supervise(database_url, host, port, sock, workers)
+    finally:
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _supervise(database_url: str, host: str, port: int, sock: socket.socket, count: int) -> None:
+    """Start `count` workers on `sock`; replace one that dies; on SIGTERM or SIGINT pass
+    it on to every worker and wait for them (each finishes its requests, then exits)."""
+    spawn = multiprocessing.get_context("spawn")
+    stopping = False
+
+    def stop(sig: int, frame: FrameType | None) -> None:
+        nonlocal stopping
+        stopping = True
+
+    def start() -> multiprocessing.process.BaseProcess:
+        process = spawn.Process(target=_run, args=(database_url, host, port, sock), daemon=False)
+        process.start()
+        return process
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    processes = [start() for _ in range(count)]
+    log.info("serving on http://%s:%d with %d worker processes", host, port, count)
+    while not stopping:
+        time.sleep(0.2)
+        for index, process in enumerate(processes):
+            if not process.is_alive() and not stopping:
+                log.warning(
+                    "worker %s exited (%s); starting another", process.pid, process.exitcode
+                )
+                time.sleep(RESTART_PAUSE_S)
+                processes[index] = start()
+    for process in processes:
+        if process.is_alive() and process.pid is not None:
+            os.kill(process.pid, signal.SIGTERM)
+    deadline = time.monotonic() + GRACEFUL_SHUTDOWN_S + 5
+    for process in processes:
+        process.join(max(deadline - time.monotonic(), 0.1))
+        if process.is_alive():
+            process.kill()
+            process.join()

@@ -14,7 +14,11 @@ import datetime as dt
 import asyncpg
 import pytest
 
+from tests.conftest import TWO_PROCESSES
 from tests.factories import Api, absence, enrollment, linger, make_egn, make_lnch, note, person
+
+# Every race and ordering here is run in one process and across two.
+pytestmark = pytest.mark.parametrize("api", ["one process", TWO_PROCESSES], indirect=True)
 
 EGN = make_egn(dt.date(2014, 3, 15), 123)
 SCHOOL = 100001

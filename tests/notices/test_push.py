@@ -274,6 +274,7 @@ async def test_non_object_items_are_invalid(api: Api) -> None:
     assert [r["nrnMedicalNotice"] for r in results] == ["25317A000180", None, None, None]
 
 
+@pytest.mark.pgbouncer
 async def test_fifty_identical_pushes_at_once_store_one_note(
     api: Api, db: asyncpg.Connection
 ) -> None:
@@ -286,6 +287,7 @@ async def test_fifty_identical_pushes_at_once_store_one_note(
     assert await db.fetchval("SELECT count(*) FROM medical_notices") == 1
 
 
+@pytest.mark.pgbouncer
 async def test_overlapping_batches_at_once_never_deadlock_or_double_store(
     api: Api, db: asyncpg.Connection
 ) -> None:

@@ -14,9 +14,14 @@ import random
 import time
 
 import asyncpg
+import pytest
 
+from tests.conftest import TWO_PROCESSES
 from tests.factories import Api, enrollment, make_egn, note, person
 from tests.vendors.conftest import ACME_SCHOOL, Vendor
+
+# Every race and ordering here is run in one process and across two.
+pytestmark = pytest.mark.parametrize("api", ["one process", TWO_PROCESSES], indirect=True)
 
 
 async def slow_notes_linger(db: asyncpg.Connection, seconds: float) -> None:

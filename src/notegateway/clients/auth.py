@@ -12,7 +12,7 @@ from fastapi import Depends, Request
 from notegateway.clients import service
 from notegateway.clients.schemas import Client, Role
 from notegateway.core.config import Settings
-from notegateway.core.db import transaction
+from notegateway.core.db import idempotent
 from notegateway.core.errors import Forbidden, Unauthorized
 from notegateway.core.limits import ClientLimits
 
@@ -64,18 +64,22 @@ def require(
 ) -> Callable[..., AsyncIterator[Client]]:
     """A dependency admitting `roles` (and operators on GET when `operator_reads`).
 
-    Credentials are checked in a transaction of their own, before the request's body is
-    read and before its own transaction: no connection is held while a body arrives or a
-    long poll waits. `on_admit` runs in that transaction once the client is admitted (to
-    leave a trace whatever the answer). The client's request then holds one of its
-    NOTEGATEWAY_CLIENT_CONCURRENCY slots until it is answered; beyond them: 429.
+    Credentials are checked before the request's body is read and before its own
+    transaction, each statement a transaction of its own: no connection is held while a
+    body arrives or a long poll waits. `on_admit` runs once the client is admitted (to
+    leave a trace whatever the answer), committed at once. The client's request then
+    holds one of its NOTEGATEWAY_CLIENT_CONCURRENCY slots until it is answered; beyond
+    them: 429.
     """
 
     async def dependency(request: Request) -> AsyncIterator[Client]:
-        async with transaction(request.app.state.engine) as db:
+        async def admit(db: asyncpg.Connection) -> Client:
             client = _admit(request, await authenticate(request, db), roles, operator_reads)
             if on_admit is not None:
                 await on_admit(db)
+            return client
+
+        client = await idempotent(request.app.state.engine, admit)
         limits: ClientLimits = request.app.state.client_limits
         with limits.request(client.id):
             yield client

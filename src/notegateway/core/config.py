@@ -6,7 +6,7 @@ import ipaddress
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -22,6 +22,10 @@ class Settings(BaseSettings):
     event_retention_days: int = 92
     log_level: str = "INFO"
     pool_size: int = 32
+    # The database URL is a PgBouncer in transaction mode: nothing kept in the session.
+    pgbouncer: bool = False
+    # A direct connection (not through PgBouncer) for LISTEN; default: database_url.
+    listen_database_url: str | None = None
     # A statement, or a lock wait, past this: 503 (and the transaction rolled back).
     statement_timeout_ms: int = Field(default=10_000, ge=100)
     # A request body not received within this: 408 (no connection is held meanwhile).
@@ -43,6 +47,15 @@ class Settings(BaseSettings):
     def _networks(cls, value: str) -> str:
         parse_networks(value)  # an entry that is no address or range refuses to start
         return value
+
+    @model_validator(mode="after")
+    def _listens_directly(self) -> Settings:
+        if self.pgbouncer and not self.listen_database_url:
+            raise ValueError(
+                "NOTEGATEWAY_PGBOUNCER needs NOTEGATEWAY_LISTEN_DATABASE_URL, a direct "
+                "connection for LISTEN (a pooled one is a different session each time)"
+            )
+        return self
 
     @cached_property
     def trusted_proxy_networks(self) -> tuple[IPNetwork, ...]:

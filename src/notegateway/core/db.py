@@ -5,10 +5,12 @@ from __future__ import annotations
 import contextlib
 import logging
 import warnings
-from collections.abc import AsyncIterator
+import weakref
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 from fastapi import Request
@@ -20,6 +22,7 @@ from notegateway.core.config import Settings
 from notegateway.core.errors import ServiceUnavailable
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def to_asyncpg_url(url: str) -> str:
@@ -100,30 +103,63 @@ _LOST = (
 )
 
 
+@dataclass(frozen=True, slots=True)
+class _Session:
+    """How transactions begin on an engine's connections."""
+
+    begin: str  # the simple query that begins one (and sets what it must)
+    autocommit: bool  # a statement may run outside a transaction
+
+
+# Set by create_engine, read by transaction(): the engines of this process.
+_SESSIONS: weakref.WeakKeyDictionary[AsyncEngine, _Session] = weakref.WeakKeyDictionary()
+
+
 def create_engine(url: str, settings: Settings | None = None) -> AsyncEngine:
     """The connection pool. AUTOCOMMIT: transactions are begun explicitly by `transaction()`.
 
     (SQLAlchemy's asyncpg adapter would otherwise send BEGIN lazily, on its own first
     statement, and statements on the raw asyncpg connection would run outside it.) Every
-    connection bounds its statements and lock waits, and idling inside a transaction.
+    transaction bounds its statements and lock waits, and idling inside it.
+
+    Directly on PostgreSQL, the bounds are the connection's settings and statements are
+    prepared once per connection. Behind PgBouncer in transaction mode
+    (NOTEGATEWAY_PGBOUNCER), a connection is a different server session from one
+    transaction to the next: nothing is kept in the session (no prepared statements, no
+    settings), every statement runs inside a transaction, and each transaction sets its
+    bounds itself, in the query that begins it.
     """
     settings = settings or Settings()
     timeout_ms = settings.statement_timeout_ms
-    return create_async_engine(
-        make_url(to_asyncpg_url(url)),
+    bounds = {
+        "statement_timeout": str(timeout_ms),
+        "lock_timeout": str(timeout_ms),
+        "idle_in_transaction_session_timeout": str(3 * timeout_ms),
+        # The hot statements are large and run with arrays of any length: planned once
+        # per connection, they save a millisecond or two each time.
+        "plan_cache_mode": "force_generic_plan",
+    }
+    connect_args: dict[str, Any] = {"timeout": CONNECT_TIMEOUT_S}
+    sa_url = make_url(to_asyncpg_url(url))
+    if settings.pgbouncer:
+        connect_args["statement_cache_size"] = 0
+        sa_url = sa_url.update_query_dict({"prepared_statement_cache_size": "0"})
+        session = _Session(
+            "BEGIN; " + " ".join(f"SET LOCAL {k} = {v};" for k, v in bounds.items()), False
+        )
+    else:
+        connect_args["server_settings"] = bounds
+        session = _Session("BEGIN", True)
+    engine = create_async_engine(
+        sa_url,
         pool_size=settings.pool_size,
         max_overflow=settings.pool_size // 2,
         pool_timeout=POOL_TIMEOUT_S,
         isolation_level="AUTOCOMMIT",
-        connect_args={
-            "timeout": CONNECT_TIMEOUT_S,
-            "server_settings": {
-                "statement_timeout": str(timeout_ms),
-                "lock_timeout": str(timeout_ms),
-                "idle_in_transaction_session_timeout": str(3 * timeout_ms),
-            },
-        },
+        connect_args=connect_args,
     )
+    _SESSIONS[engine] = session
+    return engine
 
 
 async def raw_connection(conn: AsyncConnection) -> asyncpg.Connection:
@@ -144,44 +180,56 @@ async def _drop(engine: AsyncEngine, conn: AsyncConnection) -> None:
     await engine.dispose(close=False)
 
 
-async def _begin(engine: AsyncEngine) -> tuple[AsyncConnection, asyncpg.Connection, Any]:
-    """A pooled connection with a transaction begun on it. A connection found dead (the
-    database restarted, or its backend was killed) is replaced: the idle ones are dropped
-    with it, so the next try gets a fresh one (three tries in all)."""
+async def _begin(
+    engine: AsyncEngine, begin: str | None
+) -> tuple[AsyncConnection, asyncpg.Connection]:
+    """A pooled connection, with a transaction begun on it by the query `begin`. One found
+    dead (the database restarted, or its backend was killed) is replaced: the idle ones
+    are dropped with it, so the next try gets a fresh one (three tries in all)."""
     for attempt in (1, 2, 3):
         conn = await engine.connect()
         try:
             db = await raw_connection(conn)
-            tx = db.transaction()
-            await tx.start()
+            if begin is not None:
+                await db.execute(begin)
+            elif db.is_closed():
+                raise asyncpg.InterfaceError("connection is closed")
         except (*_LOST, sa_exc.DBAPIError):
             await _drop(engine, conn)
             if attempt == 3:
                 raise
             continue
-        return conn, db, tx
+        return conn, db
     raise AssertionError("unreachable")
 
 
 @asynccontextmanager
-async def transaction(engine: AsyncEngine) -> AsyncIterator[asyncpg.Connection]:
+async def transaction(engine: AsyncEngine, begin: bool = True) -> AsyncIterator[asyncpg.Connection]:
     """One transaction on a pooled connection: committed on exit, rolled back on error.
 
-    A database that is away, a lost connection, or a statement or lock wait past its
-    bound raise ServiceUnavailable (503 with Retry-After), the transaction rolled back.
+    With `begin=False`, no transaction is begun where the engine allows it: each
+    statement is a transaction of its own (one round trip instead of three, for a single
+    statement or a few independent ones). A database that is away, a lost connection, or
+    a statement or lock wait past its bound raise ServiceUnavailable (503 with
+    Retry-After), the transaction rolled back.
     """
+    session = _SESSIONS[engine]
+    begin = begin or not session.autocommit
     try:
-        conn, db, tx = await _begin(engine)
+        conn, db = await _begin(engine, session.begin if begin else None)
     except _NO_CONNECTION as exc:
         raise ServiceUnavailable("the database is unavailable; try again shortly") from exc
     try:
         try:
             yield db
         except BaseException:
-            with contextlib.suppress(Exception):
-                await tx.rollback()
+            if begin:
+                with contextlib.suppress(Exception):
+                    await db.execute("ROLLBACK")
             raise
-        await tx.commit()
+        if begin and await db.execute("COMMIT") != "COMMIT":
+            # PostgreSQL answers COMMIT of a failed transaction with ROLLBACK.
+            raise RuntimeError("the transaction had failed and was rolled back")
     except UNAVAILABLE as exc:
         if isinstance(exc, _LOST) or db.is_closed():
             await _drop(engine, conn)
@@ -189,6 +237,20 @@ async def transaction(engine: AsyncEngine) -> AsyncIterator[asyncpg.Connection]:
     finally:
         with contextlib.suppress(Exception):
             await conn.close()
+
+
+async def idempotent(engine: AsyncEngine, work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+    """Run `work`, statements that are safe to repeat, each a transaction of its own (no
+    BEGIN, no COMMIT: one round trip per statement). A connection found dead on the way
+    is replaced and `work` run again, three tries in all; other outages: 503."""
+    for attempt in (1, 2, 3):
+        try:
+            async with transaction(engine, begin=False) as db:
+                return await work(db)
+        except ServiceUnavailable as exc:
+            if attempt == 3 or not isinstance(exc.__cause__, _LOST):
+                raise
+    raise AssertionError("unreachable")
 
 
 async def get_db(request: Request) -> AsyncIterator[asyncpg.Connection]:

@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger(__name__)
@@ -179,6 +180,10 @@ class UnhandledErrorMiddleware:
 
         try:
             await self.app(scope, receive, send_wrapper)
+        except ClientDisconnect:
+            # The client left while its body was being read: nobody to answer, nothing
+            # applied (the request's transaction had not begun, or was rolled back).
+            log.info("the client went away before its request was read")
         except Exception as exc:
             log.error(
                 "unhandled %s\n%s",

@@ -18,7 +18,8 @@ identity locks alone do not serialise two notes of one person: every path that c
 what a person's notes excuse also takes the person's owner lock, after the identities
 (the identity locks keep the identity-to-person mapping still, so the owners can be read
 then). Owner locks are taken by a database function (`ngw_lock_owners`, migration 0004),
-with the same two-level scheme.
+with the same two-level scheme; `ngw_lock` (migration 0005) takes a request's keys and then
+its owners in one round trip, the owners read in a statement of their own.
 
 No deadlocks: classes are always taken in this order, person, then NRN, then identity,
 then owner, each in one statement, and within a class in (bucket, key) order; last of
@@ -104,27 +105,42 @@ async def lock_keys(db: asyncpg.Connection, keys: Iterable[str]) -> None:
     await lock_classes(db, keys)
 
 
-async def lock_classes(db: asyncpg.Connection, *classes: Iterable[str]) -> None:
-    """Take the locks of several classes of keys, given in the documented class order, in
-    one round trip (the order of taking is kept)."""
+async def lock_classes(
+    db: asyncpg.Connection,
+    *classes: Iterable[str],
+    owners_of: Iterable[tuple[int, str]] = (),
+    persons: Sequence[int] = (),
+) -> None:
+    """Take the locks of several classes of keys, given in the documented class order,
+    then the owner locks of `persons` and of the persons holding the identities
+    `owners_of` (whose identity locks the caller holds, or takes here): one round trip,
+    the order of taking kept (`ngw_lock`, migration 0005)."""
     ids: list[int] = []
     shared: list[bool] = []
     for keys in classes:
         class_ids, class_shared = _plan(keys)
         ids += class_ids
         shared += class_shared
-    if not ids:
-        return
-    await db.execute(
-        """
-        SELECT count(CASE WHEN s THEN pg_advisory_xact_lock_shared(k) END)
-             + count(CASE WHEN NOT s THEN pg_advisory_xact_lock(k) END)
-        FROM (SELECT k, s FROM unnest($1::bigint[], $2::bool[]) WITH ORDINALITY AS t(k, s, o)
-              ORDER BY o) AS ordered
-        """,
-        ids,
-        shared,
-    )
+    await _lock(db, ids, shared, owners_of, persons)
+
+
+async def _lock(
+    db: asyncpg.Connection,
+    ids: list[int],
+    shared: list[bool],
+    owners_of: Iterable[tuple[int, str]],
+    persons: Sequence[int],
+) -> None:
+    pairs = sorted(set(owners_of))
+    if ids or pairs or persons:
+        await db.execute(
+            "SELECT ngw_lock($1::bigint[], $2::bool[], $3::int2[], $4::text[], $5::bigint[])",
+            ids,
+            shared,
+            [p[0] for p in pairs],
+            [p[1] for p in pairs],
+            list(persons),
+        )
 
 
 _IDENTITIES = """
@@ -133,30 +149,6 @@ UNION ALL
 SELECT person_id, identifier_kind, identifier FROM former_identifiers
 WHERE person_id = ANY($1::bigint[])
 """
-
-# The persons holding these identities (current or former): read under the identity locks.
-HOLDERS_OF = """
-    SELECT p.id FROM unnest($1::int2[], $2::text[]) AS i(kind, ident)
-    JOIN persons AS p ON p.identifier_kind = i.kind AND p.identifier = i.ident
-    UNION
-    SELECT f.person_id FROM unnest($1::int2[], $2::text[]) AS i(kind, ident)
-    JOIN former_identifiers AS f ON f.identifier_kind = i.kind AND f.identifier = i.ident
-"""
-
-
-async def lock_owners_of(
-    db: asyncpg.Connection, identities: Iterable[tuple[int, str]], persons: Sequence[int] = ()
-) -> None:
-    """Take the owner locks of `persons` and of the persons holding these identities (the
-    caller holds the identities' locks), in one call."""
-    pairs = sorted(set(identities))
-    if pairs or persons:
-        await db.execute(
-            f"SELECT ngw_lock_owners($3::bigint[] || ARRAY({HOLDERS_OF}))",
-            [p[0] for p in pairs],
-            [p[1] for p in pairs],
-            list(persons),
-        )
 
 
 async def lock_persons(
@@ -177,14 +169,12 @@ async def lock_persons(
     rows = await db.fetch(_IDENTITIES, list(person_ids))
     also = set(also)
     if every_identity:
-        await db.execute(
-            "SELECT count(pg_advisory_xact_lock(k)) FROM unnest($1::bigint[]) AS k",
-            [_int64(f"bucket:identity:{number}") for number in range(BUCKETS)],
-        )
+        ids = [_int64(f"bucket:identity:{number}") for number in range(BUCKETS)]
+        shared = [False] * BUCKETS
     else:
         identities = {(r["identifier_kind"], r["identifier"]) for r in rows} | also
-        await lock_keys(db, [identity_key(kind, ident) for kind, ident in identities])
-    await lock_owners_of(db, also, person_ids)
+        ids, shared = _plan(identity_key(kind, ident) for kind, ident in identities)
+    await _lock(db, ids, shared, also, person_ids)
     return {r["person_id"] for r in rows}
 
 

@@ -1,8 +1,24 @@
-"""Prometheus metrics. Labels never carry personal identifiers or free text."""
+"""Prometheus metrics. Labels never carry personal identifiers or free text.
+
+Under `serve --workers N` every worker writes its values to files in
+PROMETHEUS_MULTIPROC_DIR (prometheus-client's multiprocess mode) and /metrics, whichever
+worker answers it, adds up those of all workers: counters and histograms summed; the
+gauges, which are read from the database at every scrape, as last set by any worker.
+"""
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge, Histogram, disable_created_metrics
+import os
+
+from prometheus_client import (
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+    multiprocess,
+)
 
 disable_created_metrics()  # type: ignore[no-untyped-call]
 
@@ -28,14 +44,19 @@ VENDOR_LAST_POLL = Gauge(
     "notegateway_vendor_last_poll_timestamp_seconds",
     "When the vendor last read its feed",
     ["vendor"],
+    multiprocess_mode="mostrecent",
 )
 VENDOR_FEED_LAG_EVENTS = Gauge(
-    "notegateway_vendor_feed_lag_events", "Events past the vendor's last cursor", ["vendor"]
+    "notegateway_vendor_feed_lag_events",
+    "Events past the vendor's last cursor",
+    ["vendor"],
+    multiprocess_mode="mostrecent",
 )
 VENDOR_FEED_LAG_SECONDS = Gauge(
     "notegateway_vendor_feed_lag_seconds",
     "Age of the oldest event past the vendor's last cursor (0 when caught up)",
     ["vendor"],
+    multiprocess_mode="mostrecent",
 )
 VENDOR_ACKS = Counter("notegateway_vendor_acks", "Feed acks by outcome", ["vendor", "outcome"])
 REQUEST_SECONDS = Histogram(
@@ -44,3 +65,12 @@ REQUEST_SECONDS = Histogram(
     ["method", "route", "status"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
+
+
+def metrics_registry() -> CollectorRegistry:
+    """What /metrics serves: this process's metrics, or every worker's added up."""
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return REGISTRY
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    return registry

@@ -164,7 +164,7 @@ medical_notices = Table(
     CheckConstraint("status IN ('active', 'cancelled')", name="status"),
     CheckConstraint("from_date <= to_date", name="dates"),
     Index("ix_medical_notices_identifier_kind_identifier", "identifier_kind", "identifier"),
-    Index("ix_medical_notices_person_id", "person_id"),
+    Index("ix_medical_notices_person_id_id", "person_id", "id"),
     Index("ix_medical_notices_received_at", "received_at"),
 )
 
@@ -195,7 +195,7 @@ placements = Table(
     Column("from_date", Date, nullable=False),
     Column("to_date", Date, nullable=False),
     CheckConstraint("from_date <= to_date", name="dates"),
-    Index("ix_placements_notice_id", "notice_id"),
+    Index("ix_placements_notice_id_institution_id", "notice_id", "institution_id", "from_date"),
     Index("ix_placements_institution_id_from_date", "institution_id", "from_date"),
 )
 

@@ -67,9 +67,11 @@ async def push_notes(db: asyncpg.Connection, items: list[Any], actor: str) -> li
         notes = list(first_of_nrn.values())
         identities = [(n.identifier_kind, n.identifier) for n in notes]
         await locks.lock_classes(
-            db, [locks.nrn_key(n.nrn) for n in notes], [locks.identity_key(*i) for i in identities]
+            db,
+            [locks.nrn_key(n.nrn) for n in notes],
+            [locks.identity_key(*i) for i in identities],
+            owners_of=identities,
         )
-        await locks.lock_owners_of(db, identities)
         stored = {s.nrn: s for s in await repository.insert_notes(db, notes, actor)}
         # The new notes excuse what they cover, and reach the vendors whose days they
         # cover (a new note has nothing to tell a vendor unless it placed a day there).
@@ -113,8 +115,7 @@ async def cancel(
     # Read under the NRN lock: a push of this NRN has committed or not begun.
     identity = await repository.note_identity(db, nrn)
     if identity is not None:
-        await locks.lock_keys(db, [locks.identity_key(*identity)])
-        await locks.lock_owners_of(db, [identity])
+        await locks.lock_classes(db, [locks.identity_key(*identity)], owners_of=[identity])
     if not await repository.insert_cancellation(db, nrn, reason):
         return await repository.first_cancellation_answer(db, nrn)
     notice_id = await repository.mark_cancelled(db, nrn, reason, actor)

@@ -16,6 +16,7 @@ from notegateway.core import paging
 from notegateway.core.db import transaction
 from notegateway.core.deps import Db
 from notegateway.core.errors import ServiceUnavailable
+from notegateway.core.metrics import metrics_registry
 from notegateway.core.migrate import head_revision
 from notegateway.core.timeutil import QueryDate
 from notegateway.notices.router import NrnPath
@@ -64,7 +65,7 @@ async def metrics(request: Request) -> Response:
             await vendors_service.refresh_feed_metrics(db)
     except Exception as exc:  # the process's own metrics are still worth serving
         log.warning("could not refresh the vendor feed metrics: %s", type(exc).__name__)
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+    return Response(generate_latest(metrics_registry()), media_type=CONTENT_TYPE_LATEST)
 
 
 api_router = APIRouter(prefix="/api/v1/ops", tags=["Operators"])
