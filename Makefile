@@ -43,7 +43,11 @@ format: install
 openapi: install
 	$(BIN)/notegateway openapi > openapi/openapi.json
 
+## The benchmark of issue 9 (wrk installed from Debian's packages when missing).
 bench: install
+	@command -v wrk >/dev/null 2>&1 || apt-get install -y -q wrk >/dev/null 2>&1 \
+		|| (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q wrk >/dev/null 2>&1) \
+		|| echo "wrk could not be installed: the single-note load is driven from Python"
 	$(BIN)/python -m benchmarks.push $(BENCH_ARGS)
 	$(BIN)/python -m benchmarks.registry
 

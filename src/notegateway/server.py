@@ -20,12 +20,12 @@ import signal
 import socket
 import tempfile
 import time
+from pathlib import Path
 from types import FrameType
 
 import uvicorn
 from fastapi import FastAPI
 
-from notegateway.app import create_app
 from notegateway.core.config import Settings
 from notegateway.core.db import resolve_database_url
 from notegateway.core.logging import configure_logging
@@ -73,6 +73,9 @@ def _config(app: FastAPI | str, host: str, port: int) -> uvicorn.Config:
 
 
 def _run(database_url: str, host: str, port: int, sock: socket.socket | None) -> None:
+    # Imported here: under --workers, the supervisor loads no metrics of its own.
+    from notegateway.app import create_app
+
     settings = Settings()
     configure_logging(settings.log_level)
     app = create_app(settings, database_url=database_url)
@@ -91,13 +94,20 @@ def serve(settings: Settings, host: str, port: int, workers: int | None = None) 
     if workers == 1:
         _run(database_url, host, port, None)
         return
-    metrics_dir = tempfile.mkdtemp(prefix="notegateway-metrics-")
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir  # read by the workers at import
+    # The workers' metric files: in PROMETHEUS_MULTIPROC_DIR when it is set (emptied
+    # first: a value from an earlier run would be added in), else in a folder of our own.
+    configured = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    metrics_dir = Path(configured or tempfile.mkdtemp(prefix="notegateway-metrics-"))
+    metrics_dir.mkdir(parents=True, exist_ok=True)
+    for stale in metrics_dir.glob("*.db"):
+        stale.unlink()
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)  # read by the workers at import
     try:
         sock = _config("notegateway", host, port).bind_socket()
         _supervise(database_url, host, port, sock, workers)
     finally:
-        shutil.rmtree(metrics_dir, ignore_errors=True)
+        if not configured:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
 def _supervise(database_url: str, host: str, port: int, sock: socket.socket, count: int) -> None:

@@ -21,6 +21,8 @@ from prometheus_client import (
 )
 
 disable_created_metrics()  # type: ignore[no-untyped-call]
+if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):  # the metrics below are kept in files there
+    os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
 
 NOTES_RECEIVED = Counter("notegateway_notes_received", "Pushed notes by outcome", ["outcome"])
 NOTES_MATCHED = Counter(
