@@ -16,7 +16,9 @@ DSN = os.environ["BENCH_BARE_DSN"]
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    app.state.pool = await asyncpg.create_pool(DSN, min_size=32, max_size=32)
+    app.state.pool = await asyncpg.create_pool(
+        DSN, min_size=4, max_size=int(os.environ.get("BENCH_BARE_POOL", "32"))
+    )
     async with app.state.pool.acquire() as conn:
         await conn.execute(
             "CREATE TABLE IF NOT EXISTS bare_notes (id bigserial PRIMARY KEY, nrn text UNIQUE, payload jsonb)"

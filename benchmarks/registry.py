@@ -26,7 +26,7 @@ import asyncpg
 import httpx
 from tests.factories import make_egn
 
-from benchmarks.push import BENCH_SECRET, _db_url, _free_port, _server, _start, _stop
+from benchmarks.common import BENCH_SECRET, choose_server, db_url, free_port, start, stop
 from notegateway.core.migrate import upgrade
 
 INSTITUTIONS = 50
@@ -147,11 +147,11 @@ async def main() -> None:
     parser.add_argument("--server-url", default=os.environ.get("NOTEGATEWAY_TEST_DATABASE_URL"))
     args = parser.parse_args()
     assert 1 <= args.persons <= 400_000, "EGN serials run out past 400k persons"
-    server = await _server(args.server_url)
+    server = await choose_server(args.server_url)
     name = f"ngw_bench_registry_{os.getpid()}"
-    admin = await asyncpg.connect(_db_url(server, "postgres"))
+    admin = await asyncpg.connect(db_url(server, "postgres"))
     await admin.execute(f'CREATE DATABASE "{name}"')
-    url = _db_url(server, name)
+    url = db_url(server, name)
     process: subprocess.Popen[bytes] | None = None
     try:
         await asyncio.to_thread(upgrade, url)
@@ -162,9 +162,9 @@ async def main() -> None:
             "NOTEGATEWAY_SECRET_KEY": BENCH_SECRET,
             "NOTEGATEWAY_LOG_LEVEL": "WARNING",
         }
-        port = _free_port()
+        port = free_port()
         cmd = [sys.executable, "-m", "notegateway", "serve", "--port", str(port)]
-        process = _start(cmd, env, port)
+        process = start(cmd, env, port)
         base, auth = f"http://127.0.0.1:{port}", {"Authorization": f"Bearer {token}"}
         items = _persons(args.persons)
         batches = [items[i : i + BATCH] for i in range(0, len(items), BATCH)]
@@ -193,7 +193,7 @@ async def main() -> None:
             print(f"{label:22} {args.persons / seconds:10.0f} {copy / seconds:14.3f}")
     finally:
         if process is not None:
-            _stop([process])
+            stop([process])
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
 

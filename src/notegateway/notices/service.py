@@ -10,6 +10,7 @@ from typing import Any
 import asyncpg
 
 from notegateway.core import locks, metrics
+from notegateway.core.db import plan_for
 from notegateway.core.errors import ErrorItem, NotFound
 from notegateway.core.timeutil import today_in_sofia
 from notegateway.diary.repository import Reconciled
@@ -65,6 +66,7 @@ async def push_notes(db: asyncpg.Connection, items: list[Any], actor: str) -> li
 
     if first_of_nrn:
         notes = list(first_of_nrn.values())
+        await plan_for(db, len(notes))
         identities = [(n.identifier_kind, n.identifier) for n in notes]
         await locks.lock_classes(
             db,

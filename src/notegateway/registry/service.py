@@ -18,6 +18,7 @@ import asyncpg
 
 from notegateway.clients import repository as clients_repository
 from notegateway.core import locks, metrics
+from notegateway.core.db import plan_for
 from notegateway.core.errors import Conflict, ErrorItem, NotFound, Unprocessable
 from notegateway.core.identifiers import identifier_kind, identifier_problem
 from notegateway.core.timeutil import FOREVER, NEVER, today_in_sofia
@@ -254,6 +255,7 @@ async def put_persons(
 
     person_ids = sorted({p.person_id for _, p in known})
     named = {p.identity for _, p in known}
+    await plan_for(db, len(known))
     await locks.lock_persons(db, person_ids, also=named)
     stored = await repository.stored_persons(db, person_ids)
     holders = await repository.holders(db, sorted(named | {p.identity for p in stored.values()}))
