@@ -29,7 +29,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument(
         "--workers",
-        type=int,
+        type=_positive,
         default=None,
         help="worker processes (default: 1 on the embedded database, else the CPU count)",
     )
@@ -66,6 +66,13 @@ async def _in_transaction(
             return await work(db, key)
     finally:
         await engine.dispose()
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return value
 
 
 def main(argv: Sequence[str] | None = None, out: IO[str] | None = None) -> int:
