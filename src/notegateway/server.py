@@ -33,7 +33,9 @@ from notegateway.core.logging import configure_logging
 GRACEFUL_SHUTDOWN_S = 10  # requests in progress at SIGTERM get this long to finish
 MAX_CONNECTIONS = 2000  # per process; beyond: 503 from the HTTP server, not a queue
 GC_THRESHOLD = 20_000  # allocations between collections of the youngest generation
-RESTART_PAUSE_S = 1.0  # a worker that died is replaced after this pause
+RESTART_PAUSE_S = 1.0
+DEFAULT_POOL = 32  # connections in all, when NOTEGATEWAY_POOL_SIZE is not set
+MIN_POOL = 4  # per worker  # a worker that died is replaced after this pause
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +104,10 @@ def serve(settings: Settings, host: str, port: int, workers: int | None = None) 
     for stale in metrics_dir.glob("*.db"):
         stale.unlink()
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)  # read by the workers at import
+    # Unless set, the workers share the one process's default pool (32 connections in
+    # all): N workers times 32 would pass a database's max_connections quickly.
+    if "NOTEGATEWAY_POOL_SIZE" not in os.environ:
+        os.environ["NOTEGATEWAY_POOL_SIZE"] = str(max(DEFAULT_POOL // workers, MIN_POOL))
     try:
         sock = _config("notegateway", host, port).bind_socket()
         _supervise(database_url, host, port, sock, workers)

@@ -97,12 +97,10 @@ async def push_notes(db: asyncpg.Connection, items: list[Any], actor: str) -> li
 
     for result in results:
         metrics.NOTES_RECEIVED.labels(result.outcome).inc()
-    log.info(
-        "notes pushed: %s",
-        json.dumps(
-            {o: sum(r.outcome == o for r in results) for o in sorted({r.outcome for r in results})}
-        ),
-    )
+    if log.isEnabledFor(logging.INFO):
+        outcomes = sorted({r.outcome for r in results})
+        counts = {o: sum(r.outcome == o for r in results) for o in outcomes}
+        log.info("notes pushed: %s", json.dumps(counts))
     return results
 
 
