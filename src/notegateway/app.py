@@ -92,7 +92,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
     install_openapi(app)
     app.add_middleware(UnhandledErrorMiddleware)
     app.add_middleware(AccessLogMiddleware)
-    app.add_middleware(GuardMiddleware)
+    app.add_middleware(GuardMiddleware, max_requests=settings.max_requests)
     app.include_router(notices_router)
     app.include_router(registry_router)
     app.include_router(diary_router)

@@ -31,7 +31,9 @@ from notegateway.core.db import resolve_database_url
 from notegateway.core.logging import configure_logging
 
 GRACEFUL_SHUTDOWN_S = 10  # requests in progress at SIGTERM get this long to finish
-MAX_CONNECTIONS = 2000  # per process; beyond: 503 from the HTTP server, not a queue
+# Per process; beyond: a bare 503 from the HTTP server, not a queue. Requests are capped
+# lower, with Retry-After (NOTEGATEWAY_MAX_REQUESTS, core/middleware.py).
+MAX_CONNECTIONS = 2000
 GC_THRESHOLD = 20_000  # allocations between collections of the youngest generation
 RESTART_PAUSE_S = 1.0
 DEFAULT_POOL = 32  # connections in all, when NOTEGATEWAY_POOL_SIZE is not set

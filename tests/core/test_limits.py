@@ -9,6 +9,7 @@ import time
 from collections.abc import AsyncIterator
 
 import asyncpg
+import httpx
 import pytest
 
 from notegateway.core.config import Settings
@@ -16,6 +17,7 @@ from tests.conftest import TEST_SECRET_KEY
 from tests.factories import Api, bearer, make_egn, note
 
 NOTES = "/api/v1/hisMedicalNotices"
+EGN = make_egn(dt.date(2014, 3, 15), 555)
 
 
 @pytest.fixture
@@ -132,3 +134,40 @@ async def test_limits_are_per_client(api: Api) -> None:
         assert {a.status_code for a in answers} == {404}
     limits = api.app.state.client_limits
     assert not limits._requests  # every slot given back
+
+
+async def test_a_process_beyond_its_requests_in_progress_answers_503(database_url: str) -> None:
+    """All clients together: past NOTEGATEWAY_MAX_REQUESTS in progress, 503 with
+    Retry-After (not uvicorn's bare 503, nor a queue), and nothing is done for it."""
+    from notegateway.app import create_app
+
+    app = create_app(
+        Settings(secret_key=TEST_SECRET_KEY, pool_size=8, max_requests=5),
+        database_url=database_url,
+    )
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 40000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as http:
+            api = Api(http, app, database_url)
+            tokens = [await api.token("nzis", f"nzis-{i}") for i in range(6)]
+            release = asyncio.Event()
+            held = [
+                asyncio.create_task(
+                    http.post(NOTES, content=slow_body(0, release), headers=bearer(token))
+                )
+                for token in tokens[:5]
+            ]
+            await asyncio.sleep(0.5)
+            refused = await http.post(
+                NOTES, json=[note("25317A000777", EGN)], headers=bearer(tokens[5])
+            )
+            assert refused.status_code == 503
+            assert refused.headers["content-type"] == "application/problem+json"
+            assert int(refused.headers["retry-after"]) >= 1
+            release.set()
+            await asyncio.gather(*held)
+            assert (await api.view("25317A000777")).status_code == 404  # nothing was kept
+            again = await http.post(
+                NOTES, json=[note("25317A000777", EGN)], headers=bearer(tokens[5])
+            )
+            assert again.status_code == 200

@@ -34,6 +34,8 @@ class Settings(BaseSettings):
     client_concurrency: int = Field(default=16, ge=1)
     # Open long polls one vendor may have (per process); beyond: 429.
     vendor_long_polls: int = Field(default=4, ge=1)
+    # Requests in progress in one process, all clients together; beyond: 503.
+    max_requests: int = Field(default=1000, ge=1)
 
     @field_validator("secret_key")
     @classmethod

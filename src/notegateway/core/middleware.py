@@ -1,5 +1,8 @@
-"""What every HTTP answer gets, whatever the route: oversized headers refused (431) before
-anything else runs, and personal data kept out of caches (`Cache-Control: no-store`)."""
+"""What every HTTP answer gets, whatever the route: beyond NOTEGATEWAY_MAX_REQUESTS in
+progress in this process (not counting /health and /metrics, which stay answerable) a
+503 with Retry-After (uvicorn's own cap, on connections,
+answers a bare 503 without one), oversized headers refused (431) before anything else
+runs, and personal data kept out of caches (`Cache-Control: no-store`)."""
 
 from __future__ import annotations
 
@@ -13,13 +16,36 @@ _NO_STORE_PREFIXES = ("/api/", "/console")
 
 
 class GuardMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, max_requests: int) -> None:
         self.app = app
+        self.max_requests = max_requests
+        self.in_progress = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        capped = scope["path"].startswith(_NO_STORE_PREFIXES)  # not /health, /metrics
+        if not capped:
+            await self._guarded(scope, receive, send)
+            return
+        if self.in_progress >= self.max_requests:
+            response = problem(
+                503,
+                "overloaded",
+                "Service unavailable",
+                "the server has too many requests in progress; try again shortly",
+                retry_after=1,
+            )
+            await response(scope, receive, send)
+            return
+        self.in_progress += 1
+        try:
+            await self._guarded(scope, receive, send)
+        finally:
+            self.in_progress -= 1
+
+    async def _guarded(self, scope: Scope, receive: Receive, send: Send) -> None:
         size = sum(len(name) + len(value) + 4 for name, value in scope["headers"])
         if size > MAX_HEADER_BYTES:
             response = problem(

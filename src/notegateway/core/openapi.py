@@ -57,7 +57,7 @@ _ALWAYS = {
     "401": "missing, unknown or disabled credentials",
     "403": "this role may not call this",
     "429": "too many requests in progress for this client",
-    "503": "the database is unavailable; try again",
+    "503": "the database is unavailable, or the server overloaded; try again",
 }
 _WITH_BODY = {
     "400": "malformed JSON, or an invalid path or query parameter",
