@@ -36,6 +36,7 @@ GRACEFUL_SHUTDOWN_S = 10  # requests in progress at SIGTERM get this long to fin
 MAX_CONNECTIONS = 2000
 GC_THRESHOLD = 20_000  # allocations between collections of the youngest generation
 RESTART_PAUSE_S = 1.0
+STARTUP_FAILURE = 3  # uvicorn's exit code when the app's startup failed
 DEFAULT_POOL = 32  # connections in all, when NOTEGATEWAY_POOL_SIZE is not set
 MIN_POOL = 4  # per worker  # a worker that died is replaced after this pause
 
@@ -122,7 +123,7 @@ def _supervise(database_url: str, host: str, port: int, sock: socket.socket, cou
     """Start `count` workers on `sock`; replace one that dies; on SIGTERM or SIGINT pass
     it on to every worker and wait for them (each finishes its requests, then exits)."""
     spawn = multiprocessing.get_context("spawn")
-    stopping = False
+    stopping = failed = False
 
     def stop(sig: int, frame: FrameType | None) -> None:
         nonlocal stopping
@@ -140,12 +141,16 @@ def _supervise(database_url: str, host: str, port: int, sock: socket.socket, cou
     while not stopping:
         time.sleep(0.2)
         for index, process in enumerate(processes):
-            if not process.is_alive() and not stopping:
-                log.warning(
-                    "worker %s exited (%s); starting another", process.pid, process.exitcode
-                )
-                time.sleep(RESTART_PAUSE_S)
-                processes[index] = start()
+            if process.is_alive() or stopping:
+                continue
+            if process.exitcode == STARTUP_FAILURE:
+                # It could not start (the database away, a bad setting): so would the next.
+                log.error("worker %s could not start; stopping", process.pid)
+                stopping = failed = True
+                break
+            log.warning("worker %s exited (%s); starting another", process.pid, process.exitcode)
+            time.sleep(RESTART_PAUSE_S)
+            processes[index] = start()
     for process in processes:
         if process.is_alive() and process.pid is not None:
             os.kill(process.pid, signal.SIGTERM)
@@ -155,3 +160,5 @@ def _supervise(database_url: str, host: str, port: int, sock: socket.socket, cou
         if process.is_alive():
             process.kill()
             process.join()
+    if failed:
+        raise SystemExit(1)
