@@ -24,6 +24,7 @@ from notegateway.core.logging import AccessLogMiddleware
 from notegateway.core.middleware import GuardMiddleware
 from notegateway.core.openapi import install_openapi
 from notegateway.diary.router import router as diary_router
+from notegateway.notices import service as notices_service
 from notegateway.notices.router import router as notices_router
 from notegateway.ops.router import api_router as ops_api_router
 from notegateway.ops.router import router as ops_router
@@ -42,16 +43,20 @@ log = logging.getLogger(__name__)
 PURGE_EVERY_SECONDS = 3600
 
 
-async def _purge_feed_periodically(engine: AsyncEngine, settings: Settings) -> None:
-    """Drop feed events past retention, hourly (several processes may do it: harmless)."""
+async def _purge_periodically(engine: AsyncEngine, settings: Settings) -> None:
+    """Drop feed events and rejections past retention, hourly (several processes may do
+    it: harmless)."""
     while True:
         try:
             async with transaction(engine) as db:
                 purged = await vendors_service.purge(db, settings.event_retention_days)
-            if purged:
-                log.info("purged %d feed events past retention", purged)
+                dropped = await notices_service.purge_rejections(
+                    db, settings.rejection_retention_days
+                )
+            if purged or dropped:
+                log.info("purged %d feed events and %d rejections past retention", purged, dropped)
         except Exception as exc:  # keep purging later; never take the server down
-            log.warning("feed purge failed: %s", type(exc).__name__)
+            log.warning("purge failed: %s", type(exc).__name__)
         await asyncio.sleep(PURGE_EVERY_SECONDS)
 
 
@@ -71,7 +76,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         feed_notifier = FeedNotifier()
         await feed_notifier.start(to_libpq_url(settings.listen_database_url or url))
         app.state.feed_notifier = feed_notifier
-        purger = asyncio.create_task(_purge_feed_periodically(engine, settings))
+        purger = asyncio.create_task(_purge_periodically(engine, settings))
         try:
             yield
         finally:

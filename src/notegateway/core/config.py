@@ -20,6 +20,8 @@ class Settings(BaseSettings):
     secret_key: SecretStr | None = None
     trusted_proxies: str = ""
     event_retention_days: int = 92
+    # Rejected pushed items (invalid, conflict) are kept this long for the helpdesk.
+    rejection_retention_days: int = Field(default=30, ge=1)
     log_level: str = "INFO"
     pool_size: int = 32
     # The database URL is a PgBouncer in transaction mode: nothing kept in the session.

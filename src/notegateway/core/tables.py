@@ -336,3 +336,21 @@ vendor_acks = Table(
     Column("at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     CheckConstraint("outcome IN ('excused', 'pendingTeacher', 'rejected')", name="outcome"),
 )
+
+rejections = Table(
+    "rejections",
+    metadata,
+    # Pushed items judged invalid or conflict, for the helpdesk: identifiers masked, names
+    # dropped (notices/rejections.py); purged after their retention.
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("client", Text, nullable=False),
+    Column("item_index", Integer, nullable=False),
+    Column("nrn", Text, nullable=True),
+    Column("outcome", Text, nullable=False),
+    Column("errors", JSONB, nullable=False),
+    Column("item", JSONB, nullable=False),
+    CheckConstraint("outcome IN ('invalid', 'conflict')", name="outcome"),
+    Index("ix_rejections_nrn", "nrn"),
+    Index("ix_rejections_at", "at"),
+)

@@ -198,6 +198,40 @@ async def note_identity(db: asyncpg.Connection, nrn: str) -> tuple[int, str] | N
     return (row["identifier_kind"], row["identifier"]) if row else None
 
 
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """A pushed item judged invalid or conflict, already masked."""
+
+    index: int
+    nrn: str | None
+    outcome: str
+    errors: Any
+    item: Any
+
+
+async def insert_rejections(
+    db: asyncpg.Connection, client: str, rejections: Sequence[Rejection]
+) -> None:
+    await db.execute(
+        """
+        INSERT INTO rejections (client, item_index, nrn, outcome, errors, item)
+        SELECT $1, i, n, o, e::jsonb, it::jsonb
+        FROM unnest($2::int[], $3::text[], $4::text[], $5::text[], $6::text[]) AS t(i, n, o, e, it)
+        """,
+        client,
+        [r.index for r in rejections],
+        [r.nrn for r in rejections],
+        [r.outcome for r in rejections],
+        [json.dumps(r.errors, ensure_ascii=False) for r in rejections],
+        [json.dumps(r.item, ensure_ascii=False) for r in rejections],
+    )
+
+
+async def purge_rejections(db: asyncpg.Connection, older_than: dt.datetime) -> int:
+    status: str = await db.execute("DELETE FROM rejections WHERE at < $1", older_than)
+    return int(status.split()[-1])
+
+
 async def record_nzis_call(db: asyncpg.Connection) -> None:
     """NZIS called the push or cancel endpoint (lastHisSyncTime), whatever the answer.
 

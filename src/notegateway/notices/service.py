@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 from dataclasses import dataclass, field
@@ -16,6 +17,8 @@ from notegateway.core.timeutil import today_in_sofia
 from notegateway.diary.repository import Reconciled
 from notegateway.diary.settle import Changes, settle
 from notegateway.notices import repository
+from notegateway.notices.rejections import masked, masked_text
+from notegateway.notices.repository import Rejection
 from notegateway.notices.validation import ValidNote, raw_nrn, validate_note
 from notegateway.vendors import service as vendors_service
 
@@ -38,6 +41,9 @@ class ItemResult:
         if self.errors:
             item["errors"] = self.errors
         return item
+
+
+REJECTED = frozenset({"invalid", "conflict"})  # kept for the helpdesk (notices/rejections.py)
 
 
 def batch_status(results: list[ItemResult]) -> int:
@@ -95,6 +101,22 @@ async def push_notes(db: asyncpg.Connection, items: list[Any], actor: str) -> li
             kept_payload = first_of_nrn[note.nrn].payload if kept.notice_id else kept.stored_payload
             result.outcome = "duplicate" if kept_payload == note.payload else "conflict"
 
+    rejected = [r for r in results if r.outcome in REJECTED]
+    if rejected:
+        await repository.insert_rejections(
+            db,
+            actor,
+            [
+                Rejection(
+                    r.index,
+                    masked_text(r.nrn) if r.nrn else None,
+                    r.outcome,
+                    masked(r.errors),
+                    masked(items[r.index]),
+                )
+                for r in rejected
+            ],
+        )
     for result in results:
         metrics.NOTES_RECEIVED.labels(result.outcome).inc()
     if log.isEnabledFor(logging.INFO):
@@ -133,6 +155,11 @@ async def cancel(
     }
     await repository.store_cancellation_answer(db, nrn, status_code, answer)
     return status_code, answer
+
+
+async def purge_rejections(db: asyncpg.Connection, retention_days: int) -> int:
+    older_than = dt.datetime.now(dt.UTC) - dt.timedelta(days=retention_days)
+    return await repository.purge_rejections(db, older_than)
 
 
 async def record_call(db: asyncpg.Connection) -> None:

@@ -99,3 +99,33 @@ async def review_items(db: asyncpg.Connection, after_id: int, limit: int) -> lis
         limit,
     )
     return rows
+
+
+async def rejections(
+    db: asyncpg.Connection,
+    nrn: str | None,
+    from_date: dt.date | None,
+    to_date: dt.date | None,
+    before_id: int | None,
+    limit: int,
+) -> list[asyncpg.Record]:
+    """Rejected items newest first (by id), on Sofia's calendar days `from_date..to_date`."""
+    rows: list[asyncpg.Record] = await db.fetch(
+        """
+        SELECT id, at, client, item_index, nrn, outcome, errors::text AS errors,
+               item::text AS item
+        FROM rejections
+        WHERE ($1::text IS NULL OR nrn = $1)
+          AND at >= coalesce($2::date, '-infinity')::timestamp AT TIME ZONE 'Europe/Sofia'
+          AND at < coalesce($3::date + 1, 'infinity')::timestamp AT TIME ZONE 'Europe/Sofia'
+          AND ($4::bigint IS NULL OR id < $4)
+        ORDER BY id DESC
+        LIMIT $5
+        """,
+        nrn,
+        from_date,
+        to_date,
+        before_id,
+        limit,
+    )
+    return rows

@@ -21,7 +21,7 @@ from notegateway.core.migrate import head_revision
 from notegateway.core.timeutil import QueryDate
 from notegateway.notices.router import NrnPath
 from notegateway.ops import repository, service
-from notegateway.ops.schemas import NoteSearch, NoteWithAudit, ReviewList
+from notegateway.ops.schemas import NoteSearch, NoteWithAudit, RejectionList, ReviewList
 from notegateway.vendors import service as vendors_service
 
 router = APIRouter(tags=["Operators"])
@@ -125,3 +125,21 @@ async def review(
 ) -> JSONResponse:
     listed = await service.review(db, after, limit)
     return JSONResponse(ReviewList.model_validate(listed).model_dump(mode="json", by_alias=True))
+
+
+@api_router.get(
+    "/rejections",
+    summary="Pushed items judged invalid or conflict, newest first, identifiers masked",
+    response_model=RejectionList,
+)
+async def rejections(
+    client: OperatorClient,
+    db: Db,
+    nrn: Annotated[str | None, Query(alias="nrnMedicalNotice", max_length=12)] = None,
+    from_date: Annotated[QueryDate, Query(alias="fromDate")] = None,
+    to_date: Annotated[QueryDate, Query(alias="toDate")] = None,
+    limit: paging.Limit = paging.DEFAULT_LIMIT,
+    after: paging.After = None,
+) -> JSONResponse:
+    listed = await service.rejections(db, nrn, from_date, to_date, after, limit)
+    return JSONResponse(RejectionList.model_validate(listed).model_dump(mode="json", by_alias=True))

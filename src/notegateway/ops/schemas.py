@@ -69,3 +69,18 @@ class ReviewItem(OutModel):
 class ReviewList(OutModel):
     items: list[ReviewItem]
     next_cursor: str | None
+
+
+class Rejection(OutModel):
+    at: dt.datetime
+    client: str
+    index: int
+    nrn_medical_notice: str | None
+    outcome: Literal["invalid", "conflict"]
+    errors: list[dict[str, Any]]
+    item: Any  # what was pushed, identifiers masked and names dropped
+
+
+class RejectionList(OutModel):
+    items: list[Rejection]
+    next_cursor: str | None

@@ -95,3 +95,35 @@ async def review(db: asyncpg.Connection, after: str | None, limit: int) -> dict[
     for item in result["items"]:
         del item["reviewId"]
     return result
+
+
+async def rejections(
+    db: asyncpg.Connection,
+    nrn: str | None,
+    from_date: dt.date | None,
+    to_date: dt.date | None,
+    after: str | None,
+    limit: int,
+) -> dict[str, Any]:
+    """A page of the rejected items, newest first; identifiers in them are masked."""
+    key = paging.decode(after, ((1, 2**63 - 1),))
+    rows = await repository.rejections(
+        db, nrn, from_date, to_date, key[0] if key else None, limit + 1
+    )
+    items = [
+        {
+            "id": r["id"],
+            "at": r["at"],
+            "client": r["client"],
+            "index": r["item_index"],
+            "nrnMedicalNotice": r["nrn"],
+            "outcome": r["outcome"],
+            "errors": json.loads(r["errors"]),
+            "item": json.loads(r["item"]),
+        }
+        for r in rows
+    ]
+    result = paging.page(items, limit, lambda item: [item["id"]])
+    for item in result["items"]:
+        del item["id"]
+    return result
