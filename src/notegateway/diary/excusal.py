@@ -33,7 +33,9 @@ exactly these rules, set-based, to every absence in scope.
 
 5. Hands off after a person. An absence a person changed after a note excused it stays
    as it is when that note stops covering it, and is listed for review (`/api/v1/ops/review`)
-   until the note covers it again.
+   until the note covers it again, or an operator closes it: `keep` leaves it as the
+   person set it, no longer tied to that note; `unexcuse` makes it unexcused and puts it
+   in the gateway's hands again, so a note that covers it excuses it at once.
 
 6. When. These rules are applied in the same transaction as whatever changes their
    inputs: a note arriving or cancelled, an absence recorded, a registry write, a diary
@@ -69,6 +71,7 @@ class Action(StrEnum):
     RECORDED = "absence.recorded"  # POST
     REVIEW = "absence.review"  # a person's absence lost its note: listed for review
     REVIEW_RESOLVED = "absence.review_resolved"  # its note covers it again: off the list
+    REVIEW_CLOSED = "absence.review_closed"  # an operator kept or unexcused it: off the list
     NOTE_RECEIVED = "note.received"
     NOTE_CANCELLED = "note.cancelled"
     NOTE_MATCHED = "note.matched"

@@ -12,7 +12,7 @@ import asyncpg
 from notegateway.core import locks, paging
 from notegateway.core.errors import BadRequest, Conflict, NotFound, Unprocessable
 from notegateway.core.wire import known_names, validate_item
-from notegateway.diary import repository
+from notegateway.diary import repository, review_repository
 from notegateway.diary.excusal import Kind
 from notegateway.diary.schemas import AbsenceIn, AbsencePatchIn
 from notegateway.diary.settle import Changes, settle
@@ -77,6 +77,27 @@ async def change_absence(
         raise NotFound(f"no absence {absence_id}")
     await locks.lock_persons(db, [person_id])
     await repository.set_by_person(db, absence_id, changes, actor)
+    stored = await repository.get_absence(db, absence_id)
+    assert stored is not None
+    return stored
+
+
+async def resolve_review(
+    db: asyncpg.Connection, absence_id: int, resolution: str, reason: str, actor: str
+) -> dict[str, Any]:
+    """An operator closes an absence's review (rule 5): `keep` or `unexcuse`; audited with
+    the operator's name and reason. The absence as it is then."""
+    person_id = await repository.person_of_absence(db, absence_id)
+    if person_id is None:
+        raise NotFound(f"no absence {absence_id}")
+    await locks.lock_persons(db, [person_id])
+    closed = await review_repository.resolve(db, absence_id, resolution, reason, actor)
+    if closed is None:
+        raise NotFound(f"absence {absence_id} is not listed for review")
+    if resolution == "unexcuse":  # back in the gateway's hands: a covering note takes it
+        changes = Changes()
+        changes.person(person_id, (closed[1], closed[1]))
+        await settle(db, actor, changes)
     stored = await repository.get_absence(db, absence_id)
     assert stored is not None
     return stored

@@ -7,7 +7,7 @@ import logging
 from typing import Annotated, Literal
 
 import asyncpg
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -15,13 +15,25 @@ from notegateway.clients.auth import OperatorClient
 from notegateway.core import paging
 from notegateway.core.db import transaction
 from notegateway.core.deps import Db
-from notegateway.core.errors import ServiceUnavailable
+from notegateway.core.errors import ServiceUnavailable, Unprocessable
+from notegateway.core.jsonbody import JsonBody
 from notegateway.core.metrics import metrics_registry
 from notegateway.core.migrate import head_revision
+from notegateway.core.openapi import json_body
 from notegateway.core.timeutil import QueryDate
+from notegateway.core.wire import known_names, validate_item
+from notegateway.diary import service as diary_service
+from notegateway.diary.schemas import AbsenceOut
 from notegateway.notices.router import NrnPath
 from notegateway.ops import repository, service
-from notegateway.ops.schemas import NoteSearch, NoteWithAudit, RejectionList, ReviewList
+from notegateway.ops.schemas import (
+    NoteSearch,
+    NoteWithAudit,
+    RejectionList,
+    ReviewList,
+    ReviewResolutionIn,
+)
+from notegateway.registry.schemas import MAX_ID
 from notegateway.vendors import service as vendors_service
 
 router = APIRouter(tags=["Operators"])
@@ -143,3 +155,28 @@ async def rejections(
 ) -> JSONResponse:
     listed = await service.rejections(db, nrn, from_date, to_date, after, limit)
     return JSONResponse(RejectionList.model_validate(listed).model_dump(mode="json", by_alias=True))
+
+
+_RESOLUTION_NAMES = known_names(ReviewResolutionIn)
+
+
+@api_router.post(
+    "/review/{absenceId}/resolve",
+    summary="Close an absence's review: keep it as the person set it, or make it unexcused",
+    response_model=AbsenceOut,
+    openapi_extra=json_body(ReviewResolutionIn),
+)
+async def resolve_review(
+    absence_id: Annotated[int, Path(alias="absenceId", ge=1, le=MAX_ID)],
+    client: OperatorClient,
+    body: JsonBody,
+    db: Db,
+) -> JSONResponse:
+    resolution, errors = validate_item(ReviewResolutionIn, body, _RESOLUTION_NAMES)
+    if resolution is None:
+        raise Unprocessable("the resolution is invalid", errors)
+    return JSONResponse(
+        await diary_service.resolve_review(
+            db, absence_id, resolution.resolution, resolution.reason, client.name
+        )
+    )

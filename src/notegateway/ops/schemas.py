@@ -5,7 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Literal
 
-from notegateway.core.wire import OutModel
+from pydantic import Field
+
+from notegateway.core.wire import OutModel, WireModel
 from notegateway.notices.schemas import HisMedicalNoticeOut, NoticeBase, Placement, VendorAck
 
 
@@ -84,3 +86,10 @@ class Rejection(OutModel):
 class RejectionList(OutModel):
     items: list[Rejection]
     next_cursor: str | None
+
+
+class ReviewResolutionIn(WireModel):
+    """How an operator closes an absence's review, and why (audited)."""
+
+    resolution: Literal["keep", "unexcuse"]
+    reason: str = Field(min_length=1, max_length=500, pattern=r"\S")

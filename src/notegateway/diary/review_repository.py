@@ -1,0 +1,52 @@
+"""SQL of the review list's resolution (rule 5 of diary/excusal.py, closed by a person)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import asyncpg
+
+from notegateway.diary.excusal import Action, Kind
+
+_RESOLVE = f"""
+WITH listed AS (
+    DELETE FROM review_items WHERE absence_id = $1 RETURNING notice_id, why
+),
+before AS (
+    SELECT a.* FROM absences AS a WHERE a.id = $1 AND EXISTS (SELECT 1 FROM listed) FOR UPDATE
+),
+changed AS (
+    UPDATE absences AS a
+       -- keep: as the person set it, no longer tied to the note that stopped covering it;
+       -- unexcuse: unexcused, and in the gateway's hands again (a covering note may take it).
+       SET kind = CASE WHEN $2 = 'unexcuse' THEN '{Kind.UNEXCUSED}' ELSE a.kind END,
+           reason = CASE WHEN $2 = 'unexcuse' THEN NULL ELSE a.reason END,
+           comment = CASE WHEN $2 = 'unexcuse' THEN NULL ELSE a.comment END,
+           set_by_person = CASE WHEN $2 = 'unexcuse' THEN false ELSE a.set_by_person END,
+           excused_by_notice_id = NULL,
+           updated_at = now()
+      FROM before AS b
+     WHERE a.id = b.id
+    RETURNING a.id, a.person_id, a.date, a.kind, a.reason, a.comment, a.set_by_person
+),
+audited AS (
+    INSERT INTO audit_log (actor, action, notice_id, absence_id, before, after)
+    SELECT $3, '{Action.REVIEW_CLOSED}', b.excused_by_notice_id, c.id,
+           jsonb_build_object('kind', b.kind, 'reason', b.reason, 'comment', b.comment,
+                              'setByPerson', b.set_by_person,
+                              'why', (SELECT min(why) FROM listed)),
+           jsonb_build_object('kind', c.kind, 'reason', c.reason, 'comment', c.comment,
+                              'setByPerson', c.set_by_person, 'resolution', $2::text,
+                              'operatorReason', $4::text)
+    FROM changed AS c JOIN before AS b ON b.id = c.id
+)
+SELECT person_id, date FROM changed
+"""
+
+
+async def resolve(
+    db: asyncpg.Connection, absence_id: int, resolution: str, reason: str, actor: str
+) -> tuple[int, dt.date] | None:
+    """Close the absence's review: its person and date, or None when it was not listed."""
+    row = await db.fetchrow(_RESOLVE, absence_id, resolution, actor, reason)
+    return (row["person_id"], row["date"]) if row else None
