@@ -354,3 +354,13 @@ rejections = Table(
     Index("ix_rejections_nrn", "nrn"),
     Index("ix_rejections_at", "at"),
 )
+
+vendor_deliveries = Table(
+    "vendor_deliveries",
+    metadata,
+    # When a vendor was first served a note, by `next` or by its feed (for the helpdesk).
+    Column("vendor_id", BigInteger, ForeignKey("clients.id"), primary_key=True),
+    Column("notice_id", BigInteger, ForeignKey("medical_notices.id"), primary_key=True),
+    Column("first_served_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("ix_vendor_deliveries_notice_id", "notice_id"),
+)

@@ -40,13 +40,24 @@ class AuditEntry(OutModel):
     after: dict[str, Any] | None
 
 
+class Delivery(OutModel):
+    """What became of the note with one vendor whose days it covers (or that was served it)."""
+
+    vendor: str
+    first_served_at: dt.datetime | None  # by `next` or by the feed
+    acknowledged_at: dt.datetime | None  # NEISPUO's /acknowledge
+    ack: Literal["excused", "pendingTeacher", "rejected"] | None  # the feed's last ack
+
+
 class NoteWithAudit(NoticeBase):
     """The whole note, for operators: NZIS's view plus the pupil, the placements, the
-    vendors' acks with their names and comments, and the audit trail."""
+    vendors' acks with their names and comments, per vendor its delivery, and the audit
+    trail."""
 
     person_id: int | None
     placements: list[Placement]
     vendor_acks: list[VendorAck]
+    deliveries: list[Delivery]
     audit: list[AuditEntry]
 
 

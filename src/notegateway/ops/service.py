@@ -11,6 +11,7 @@ import asyncpg
 from notegateway.core import paging
 from notegateway.notices import service as notices_service
 from notegateway.ops import repository
+from notegateway.vendors import service as vendors_service
 
 
 async def search_notes(
@@ -65,6 +66,7 @@ async def note_with_audit(db: asyncpg.Connection, nrn: str) -> dict[str, Any]:
         }
         for r in rows
     ]
+    view["deliveries"] = await vendors_service.deliveries_of_note(db, view["medicalNoticeId"])
     return view
 
 

@@ -300,6 +300,51 @@ async def vendor_view(db: asyncpg.Connection, vendor_id: int, nrn: str) -> async
     )
 
 
+async def record_served(db: asyncpg.Connection, vendor_id: int, notice_ids: Sequence[int]) -> None:
+    """The vendor was served these notes (by `next` or its feed); the first time is kept."""
+    if notice_ids:
+        await db.execute(
+            "INSERT INTO vendor_deliveries (vendor_id, notice_id) "
+            "SELECT $1, unnest($2::bigint[]) ON CONFLICT DO NOTHING",
+            vendor_id,
+            sorted(set(notice_ids)),
+        )
+
+
+async def deliveries_of_note(db: asyncpg.Connection, notice_id: int) -> list[dict[str, Any]]:
+    """Per vendor that the note reached or was meant for: first served, acknowledged
+    (NEISPUO's /acknowledge), and its last ack on the feed."""
+    rows = await db.fetch(
+        f"""
+        WITH its_placements AS (SELECT p.* FROM placements AS p WHERE p.notice_id = $1),
+        meant AS (
+            SELECT cut.diary_client_id AS vendor_id FROM ({by_diary("its_placements")}) AS cut
+            WHERE cut.diary_client_id IS NOT NULL
+            UNION SELECT vendor_id FROM vendor_deliveries WHERE notice_id = $1
+            UNION SELECT vendor_id FROM vendor_reads WHERE notice_id = $1
+            UNION SELECT vendor_id FROM vendor_acks WHERE notice_id = $1
+        )
+        SELECT c.name, d.first_served_at, r.acknowledged_at, a.outcome
+        FROM meant AS m
+        JOIN clients AS c ON c.id = m.vendor_id
+        LEFT JOIN vendor_deliveries AS d ON d.vendor_id = m.vendor_id AND d.notice_id = $1
+        LEFT JOIN vendor_reads AS r ON r.vendor_id = m.vendor_id AND r.notice_id = $1
+        LEFT JOIN vendor_acks AS a ON a.vendor_id = m.vendor_id AND a.notice_id = $1
+        ORDER BY c.name
+        """,
+        notice_id,
+    )
+    return [
+        {
+            "vendor": r["name"],
+            "firstServedAt": r["first_served_at"],
+            "acknowledgedAt": r["acknowledged_at"],
+            "ack": r["outcome"],
+        }
+        for r in rows
+    ]
+
+
 async def acks_of_note(db: asyncpg.Connection, notice_id: int) -> list[dict[str, Any]]:
     rows = await db.fetch(
         """

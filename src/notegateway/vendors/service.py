@@ -38,6 +38,7 @@ async def next_notices(db: asyncpg.Connection, vendor_id: int, count: int) -> di
     rows = await repository.next_notices(db, vendor_id, count + 1)
     last_push = await repository.last_push_time(db)
     await repository.record_poll(db, vendor_id, None)
+    await repository.record_served(db, vendor_id, [r["id"] for r in rows[:count]])
     return {
         "medicalNotices": [
             {
@@ -98,6 +99,7 @@ async def feed_page(
     rows = await repository.feed_page(db, vendor_id, after, limit + 1)
     page = rows[:limit]
     position = page[-1]["seq"] if page else after
+    await repository.record_served(db, vendor_id, [row["notice_id"] for row in page])
     body = {
         "events": [_event(key, vendor_id, row) for row in page],
         "nextCursor": cursor.encode(key, vendor_id, position),
@@ -163,6 +165,10 @@ async def vendor_view(db: asyncpg.Connection, vendor_id: int, nrn: str) -> dict[
 async def purge(db: asyncpg.Connection, retention_days: int) -> int:
     older_than = dt.datetime.now(dt.UTC) - dt.timedelta(days=retention_days)
     return await repository.purge_events(db, older_than)
+
+
+async def deliveries_of_note(db: asyncpg.Connection, notice_id: int) -> list[dict[str, Any]]:
+    return await repository.deliveries_of_note(db, notice_id)
 
 
 async def acks_of_note(db: asyncpg.Connection, notice_id: int) -> list[dict[str, Any]]:

@@ -1,5 +1,6 @@
-"""Rejected pushes kept for the helpdesk: every item judged invalid or conflict, with its
-identifiers masked and names dropped, purged after NOTEGATEWAY_REJECTION_RETENTION_DAYS.
+"""For the helpdesk: rejected pushes kept (every item judged invalid or conflict, with its
+identifiers masked and names dropped, purged after NOTEGATEWAY_REJECTION_RETENTION_DAYS),
+and when each vendor was first served each note (by `next` or by its feed).
 
 Revision ID: 0006
 Revises: 0005
@@ -36,7 +37,27 @@ def upgrade() -> None:
     )
     op.create_index("ix_rejections_nrn", "rejections", ["nrn"])
     op.create_index("ix_rejections_at", "rejections", ["at"])
+    op.create_table(
+        "vendor_deliveries",
+        sa.Column("vendor_id", sa.BigInteger(), nullable=False),
+        sa.Column("notice_id", sa.BigInteger(), nullable=False),
+        sa.Column(
+            "first_served_at", sa.DateTime(timezone=True), server_default=sa.func.now(),
+            nullable=False,
+        ),
+        sa.ForeignKeyConstraint(
+            ["vendor_id"], ["clients.id"], name=op.f("fk_vendor_deliveries_vendor_id_clients")
+        ),
+        sa.ForeignKeyConstraint(
+            ["notice_id"],
+            ["medical_notices.id"],
+            name=op.f("fk_vendor_deliveries_notice_id_medical_notices"),
+        ),
+        sa.PrimaryKeyConstraint("vendor_id", "notice_id", name=op.f("pk_vendor_deliveries")),
+    )
+    op.create_index("ix_vendor_deliveries_notice_id", "vendor_deliveries", ["notice_id"])
 
 
 def downgrade() -> None:
+    op.drop_table("vendor_deliveries")
     op.drop_table("rejections")
