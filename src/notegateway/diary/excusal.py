@@ -76,6 +76,7 @@ class Action(StrEnum):
     NOTE_CANCELLED = "note.cancelled"
     NOTE_MATCHED = "note.matched"
     NOTE_UNMATCHED = "note.unmatched"
+    NOTE_REDELIVERED = "note.redelivered"  # an operator handed it to a vendor again
 
 
 def _day(value: dt.date) -> str:

@@ -35,6 +35,8 @@ class Changes:
     notes: list[int] = field(default_factory=list)
     # Notes whose vendors' view changed by a diary switch: brought up to date silently.
     quietly: list[int] = field(default_factory=list)
+    # (vendor, note) pairs an operator hands again: a redelivered `note.issued` event.
+    redeliver: list[tuple[int, int]] = field(default_factory=list)
 
     def person(self, person_id: int, days: tuple[dt.date, dt.date] = EVER) -> None:
         self.person_days.append((person_id, *days))
@@ -46,6 +48,6 @@ async def settle(db: asyncpg.Connection, actor: str, changes: Changes) -> Reconc
     metrics.ABSENCES_EXCUSED.inc(result.excused)
     metrics.ABSENCES_REVERTED.inc(result.reverted)
     metrics.ABSENCES_REATTRIBUTED.inc(result.reattributed)
-    await vendors_service.sync_feed(db, changes.notes)
+    await vendors_service.sync_feed(db, changes.notes, redeliver=changes.redeliver)
     await vendors_service.sync_feed(db, changes.quietly, silent=True)
     return result

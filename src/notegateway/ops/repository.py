@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+from typing import Any
 
 import asyncpg
 
@@ -129,3 +131,21 @@ async def rejections(
         limit,
     )
     return rows
+
+
+async def notice_id_of(db: asyncpg.Connection, nrn: str) -> int | None:
+    value: int | None = await db.fetchval("SELECT id FROM medical_notices WHERE nrn = $1", nrn)
+    return value
+
+
+async def audit_note_action(
+    db: asyncpg.Connection, notice_id: int, action: str, after: dict[str, Any], actor: str
+) -> None:
+    """An operator's action on a note, with what it named and why."""
+    await db.execute(
+        "INSERT INTO audit_log (actor, action, notice_id, after) VALUES ($1, $2, $3, $4::jsonb)",
+        actor,
+        action,
+        notice_id,
+        json.dumps(after, ensure_ascii=False),
+    )

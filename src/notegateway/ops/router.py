@@ -29,6 +29,8 @@ from notegateway.ops import repository, service
 from notegateway.ops.schemas import (
     NoteSearch,
     NoteWithAudit,
+    Redelivery,
+    RedeliveryIn,
     RejectionList,
     ReviewList,
     ReviewResolutionIn,
@@ -180,3 +182,21 @@ async def resolve_review(
             db, absence_id, resolution.resolution, resolution.reason, client.name
         )
     )
+
+
+_REDELIVERY_NAMES = known_names(RedeliveryIn)
+
+
+@api_router.post(
+    "/notes/{nrn}/redeliver",
+    summary="Hand a note to a vendor again: its next serves it, its feed tells it again",
+    status_code=202,
+    response_model=Redelivery,
+    openapi_extra=json_body(RedeliveryIn),
+)
+async def redeliver(nrn: NrnPath, client: OperatorClient, body: JsonBody, db: Db) -> JSONResponse:
+    redelivery, errors = validate_item(RedeliveryIn, body, _REDELIVERY_NAMES)
+    if redelivery is None:
+        raise Unprocessable("the redelivery is invalid", errors)
+    answer = await service.redeliver(db, nrn, redelivery.vendor, redelivery.reason, client.name)
+    return JSONResponse(answer, status_code=202)

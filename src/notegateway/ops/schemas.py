@@ -104,3 +104,16 @@ class ReviewResolutionIn(WireModel):
 
     resolution: Literal["keep", "unexcuse"]
     reason: str = Field(min_length=1, max_length=500, pattern=r"\S")
+
+
+class RedeliveryIn(WireModel):
+    """Which vendor to hand the note to again, and why (audited)."""
+
+    vendor: str = Field(min_length=1, max_length=100)
+    reason: str = Field(min_length=1, max_length=500, pattern=r"\S")
+
+
+class Redelivery(OutModel):
+    nrn_medical_notice: str
+    vendor: str
+    status: Literal["redelivered"]

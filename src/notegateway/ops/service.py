@@ -8,7 +8,11 @@ from typing import Any
 
 import asyncpg
 
-from notegateway.core import paging
+from notegateway.clients import repository as clients_repository
+from notegateway.core import locks, paging
+from notegateway.core.errors import NotFound, Unprocessable
+from notegateway.diary.excusal import Action
+from notegateway.diary.settle import Changes, settle
 from notegateway.notices import service as notices_service
 from notegateway.ops import repository
 from notegateway.vendors import service as vendors_service
@@ -129,3 +133,24 @@ async def rejections(
     for item in result["items"]:
         del item["id"]
     return result
+
+
+async def redeliver(
+    db: asyncpg.Connection, nrn: str, vendor: str, reason: str, actor: str
+) -> dict[str, Any]:
+    """Hand a note to a vendor again (its `next` serves it again, its feed gets a
+    redelivered `note.issued`), audited with the operator's name and reason."""
+    notice_id = await repository.notice_id_of(db, nrn)
+    if notice_id is None:
+        raise NotFound(f"no medical notice {nrn} has been received")
+    vendor_id = await clients_repository.vendor_id_by_name(db, vendor)
+    if vendor_id is None:
+        raise Unprocessable("no such vendor", [{"loc": ["vendor"], "msg": "no such vendor"}])
+    await locks.lock_keys(db, [locks.nrn_key(nrn)])  # no push or cancellation of it meanwhile
+    if not await vendors_service.told_issued(db, vendor_id, notice_id):
+        message = "the note covers no day that this vendor's diary keeps, or was cancelled"
+        raise Unprocessable(message, [{"loc": ["vendor"], "msg": message}])
+    after = {"vendor": vendor, "reason": reason}
+    await repository.audit_note_action(db, notice_id, Action.NOTE_REDELIVERED, after, actor)
+    await settle(db, actor, Changes(redeliver=[(vendor_id, notice_id)]))
+    return {"nrnMedicalNotice": nrn, "vendor": vendor, "status": "redelivered"}

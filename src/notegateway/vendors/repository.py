@@ -108,6 +108,49 @@ async def sync_feed(db: asyncpg.Connection, notice_ids: Sequence[int], silent: b
     return count
 
 
+async def redeliver(db: asyncpg.Connection, pairs: Sequence[tuple[int, int]]) -> int:
+    """Hand (vendor, note) pairs again: a `note.issued` event marked redelivered, from what
+    the vendor was last told (only while that is an issued note), and the read state of
+    NEISPUO's pull cleared. Callers hold the feed writers' lock."""
+    value: int = await db.fetchval(
+        """
+        WITH wanted AS (
+            SELECT * FROM unnest($1::bigint[], $2::bigint[]) AS w(vendor_id, notice_id)
+        ),
+        issued AS (
+            SELECT s.* FROM vendor_note_state AS s
+            JOIN wanted AS w ON w.vendor_id = s.vendor_id AND w.notice_id = s.notice_id
+            WHERE s.state = 'issued'
+        ),
+        unread AS (
+            DELETE FROM vendor_reads AS r USING issued AS i
+            WHERE r.vendor_id = i.vendor_id AND r.notice_id = i.notice_id
+        ),
+        events AS (
+            INSERT INTO vendor_events (vendor_id, notice_id, person_id, type, reason, placements)
+            SELECT vendor_id, notice_id, person_id, 'note.issued', 'redelivered', placements
+            FROM issued ORDER BY notice_id, vendor_id
+            RETURNING 1
+        )
+        SELECT count(*) FROM events
+        """,
+        [p[0] for p in pairs],
+        [p[1] for p in pairs],
+    )
+    return value
+
+
+async def told_issued(db: asyncpg.Connection, vendor_id: int, notice_id: int) -> bool:
+    """Whether the vendor's feed holds this note as issued (its days reach the vendor)."""
+    value: bool = await db.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM vendor_note_state WHERE vendor_id = $1 "
+        "AND notice_id = $2 AND state = 'issued')",
+        vendor_id,
+        notice_id,
+    )
+    return value
+
+
 async def next_notices(db: asyncpg.Connection, vendor_id: int, count: int) -> list[asyncpg.Record]:
     """NEISPUO's /next: active notes placed with this vendor, last 3 months, not yet read."""
     rows: list[asyncpg.Record] = await db.fetch(

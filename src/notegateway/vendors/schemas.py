@@ -35,6 +35,7 @@ class FeedEvent(OutModel):
     his_medical_notice: HisMedicalNoticeOut
     placements: list[Placement]
     reason: Literal["annulled", "placement"] | None = None
+    redelivered: bool | None = None  # true: an operator handed the note again
 
 
 class FeedPage(OutModel):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
@@ -25,13 +26,26 @@ class CursorExpired(DomainError):
     title = "Gone"
 
 
-async def sync_feed(db: asyncpg.Connection, notice_ids: list[int], silent: bool = False) -> None:
-    """Tell each vendor what these notes' changes mean for it. Every writer calls this as its
-    last step: it takes the feed writers' lock, held to commit (core/locks.py)."""
-    if not notice_ids:
+async def sync_feed(
+    db: asyncpg.Connection,
+    notice_ids: list[int],
+    silent: bool = False,
+    redeliver: Sequence[tuple[int, int]] = (),
+) -> None:
+    """Tell each vendor what these notes' changes mean for it, and hand the (vendor, note)
+    pairs `redeliver` again. Every writer calls this as its last step: it takes the feed
+    writers' lock, held to commit (core/locks.py)."""
+    if not notice_ids and not redeliver:
         return
     await locks.lock_feed_writers(db)
-    await repository.sync_feed(db, notice_ids, silent)
+    if notice_ids:
+        await repository.sync_feed(db, notice_ids, silent)
+    if redeliver:
+        await repository.redeliver(db, redeliver)
+
+
+async def told_issued(db: asyncpg.Connection, vendor_id: int, notice_id: int) -> bool:
+    return await repository.told_issued(db, vendor_id, notice_id)
 
 
 async def next_notices(db: asyncpg.Connection, vendor_id: int, count: int) -> dict[str, Any]:
@@ -123,7 +137,9 @@ def _event(key: bytes, vendor_id: int, row: asyncpg.Record) -> dict[str, Any]:
         "hisMedicalNotice": json.loads(row["payload"]),
         "placements": json.loads(row["placements"]),
     }
-    if row["reason"] is not None:
+    if row["reason"] == "redelivered":
+        event["redelivered"] = True  # an operator handed the note again
+    elif row["reason"] is not None:
         event["reason"] = row["reason"]
     return event
 
