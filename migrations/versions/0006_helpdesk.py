@@ -1,6 +1,7 @@
 """For the helpdesk: rejected pushes kept (every item judged invalid or conflict, with its
 identifiers masked and names dropped, purged after NOTEGATEWAY_REJECTION_RETENTION_DAYS),
-and when each vendor was first served each note (by `next` or by its feed).
+when each vendor was first served each note (by `next` or by its feed), and which notes an
+operator linked to their person by hand.
 
 Revision ID: 0006
 Revises: 0005
@@ -56,8 +57,13 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("vendor_id", "notice_id", name=op.f("pk_vendor_deliveries")),
     )
     op.create_index("ix_vendor_deliveries_notice_id", "vendor_deliveries", ["notice_id"])
+    op.add_column(
+        "medical_notices",
+        sa.Column("matched_manually", sa.Boolean(), server_default="false", nullable=False),
+    )
 
 
 def downgrade() -> None:
+    op.drop_column("medical_notices", "matched_manually")
     op.drop_table("vendor_deliveries")
     op.drop_table("rejections")

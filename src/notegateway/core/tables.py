@@ -159,6 +159,8 @@ medical_notices = Table(
     Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("processed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("matched_at", DateTime(timezone=True), nullable=True),
+    # An operator linked it to its person by hand: no registry change matches it again.
+    Column("matched_manually", Boolean, nullable=False, server_default="false"),
     Column("cancelled_at", DateTime(timezone=True), nullable=True),
     UniqueConstraint("nrn"),
     CheckConstraint("status IN ('active', 'cancelled')", name="status"),

@@ -190,12 +190,98 @@ async def audit_early_cancellation(
     )
 
 
+async def person_of_note(db: asyncpg.Connection, nrn: str) -> int | None:
+    value: int | None = await db.fetchval(
+        "SELECT person_id FROM medical_notices WHERE nrn = $1", nrn
+    )
+    return value
+
+
 async def note_identity(db: asyncpg.Connection, nrn: str) -> tuple[int, str] | None:
     """A note's identity (kind, identifier): it never changes once the note is kept."""
     row = await db.fetchrow(
         "SELECT identifier_kind, identifier FROM medical_notices WHERE nrn = $1", nrn
     )
     return (row["identifier_kind"], row["identifier"]) if row else None
+
+
+_LINK = f"""
+WITH note AS (
+    SELECT id, person_id AS was, identifier_kind, identifier FROM medical_notices
+    WHERE nrn = $1 FOR UPDATE
+),
+target AS (
+    -- The operator's person, or (null) whoever holds the note's identifier, if anyone.
+    SELECT note.id,
+           coalesce($2::bigint, (SELECT coalesce(p.id, f.person_id)
+               FROM (SELECT 1) AS one
+               LEFT JOIN persons AS p
+                      ON p.identifier_kind = note.identifier_kind
+                     AND p.identifier = note.identifier
+               LEFT JOIN former_identifiers AS f
+                      ON f.identifier_kind = note.identifier_kind
+                     AND f.identifier = note.identifier)) AS now
+    FROM note
+),
+moved AS (
+    UPDATE medical_notices AS n
+       SET person_id = t.now, matched_manually = $2::bigint IS NOT NULL,
+           matched_at = CASE WHEN t.now IS NULL THEN NULL ELSE now() END, processed_at = now()
+      FROM target AS t
+     WHERE n.id = t.id
+    RETURNING n.id, t.now, n.from_date, n.to_date, n.status
+),
+cleared AS (
+    DELETE FROM placements WHERE notice_id IN (SELECT id FROM moved)
+),
+placed AS (
+    INSERT INTO placements (notice_id, institution_id, class_name, section, from_date, to_date)
+    {
+    placement_runs(
+        "(SELECT id AS notice_id, now AS person_id, from_date, to_date "
+        "FROM moved WHERE now IS NOT NULL)"
+    )
+}
+),
+audited AS (
+    INSERT INTO audit_log (actor, action, notice_id, before, after)
+    SELECT $3, CASE WHEN m.now IS NULL THEN 'note.unmatched' ELSE 'note.matched' END, m.id,
+           jsonb_build_object('personId', note.was),
+           jsonb_build_object('personId', m.now, 'byOperator', $2::bigint IS NOT NULL,
+                              'reason', $4::text)
+    FROM moved AS m JOIN note ON note.id = m.id
+)
+SELECT m.id, note.was, m.now, m.from_date, m.to_date, m.status
+FROM moved AS m JOIN note ON note.id = m.id
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Linked:
+    notice_id: int
+    was: int | None
+    now: int | None
+    from_date: dt.date
+    to_date: dt.date
+    cancelled: bool
+
+
+async def link(
+    db: asyncpg.Connection, nrn: str, person_id: int | None, reason: str, actor: str
+) -> Linked | None:
+    """Link the note to `person_id` by hand (None: back to its identifier's holder), placed
+    anew, audited; None when there is no such note."""
+    row = await db.fetchrow(_LINK, nrn, person_id, actor, reason)
+    if row is None:
+        return None
+    return Linked(
+        row["id"],
+        row["was"],
+        row["now"],
+        row["from_date"],
+        row["to_date"],
+        row["status"] == "cancelled",
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ import asyncpg
 
 from notegateway.core import locks, metrics
 from notegateway.core.db import plan_for
-from notegateway.core.errors import ErrorItem, NotFound
+from notegateway.core.errors import Conflict, ErrorItem, NotFound, Unprocessable
 from notegateway.core.timeutil import today_in_sofia
 from notegateway.diary.repository import Reconciled
 from notegateway.diary.settle import Changes, settle
@@ -155,6 +155,31 @@ async def cancel(
     }
     await repository.store_cancellation_answer(db, nrn, status_code, answer)
     return status_code, answer
+
+
+async def link(
+    db: asyncpg.Connection, nrn: str, person_id: int | None, reason: str, actor: str
+) -> None:
+    """An operator links the note to a person whatever its identifier says (None: back to
+    matching by identifier). Applied at once, both ways: what it held for the person it
+    leaves returns to unexcused or passes to another note, and the new person's absences
+    it covers are excused; the vendors hear of it."""
+    identity = await repository.note_identity(db, nrn)
+    if identity is None:
+        raise NotFound(f"no medical notice {nrn} has been received")
+    was = await repository.person_of_note(db, nrn)
+    persons = sorted({p for p in (was, person_id) if p is not None})
+    existing = await locks.lock_persons(db, persons, also=[identity])
+    if person_id is not None and person_id not in existing:
+        raise Unprocessable("no such person", [{"loc": ["personId"], "msg": "no such person"}])
+    if await repository.person_of_note(db, nrn) != was:  # a registry write moved it meanwhile
+        raise Conflict("the note's person changed meanwhile; look again and retry")
+    linked = await repository.link(db, nrn, person_id, reason, actor)
+    assert linked is not None
+    changes = Changes(released=[linked.notice_id], notes=[linked.notice_id])
+    if linked.now is not None and not linked.cancelled:
+        changes.person(linked.now, (linked.from_date, linked.to_date))
+    await settle(db, actor, changes)
 
 
 async def purge_rejections(db: asyncpg.Connection, retention_days: int) -> int:

@@ -24,9 +24,11 @@ from notegateway.core.timeutil import QueryDate
 from notegateway.core.wire import known_names, validate_item
 from notegateway.diary import service as diary_service
 from notegateway.diary.schemas import AbsenceOut
+from notegateway.notices import service as notices_service
 from notegateway.notices.router import NrnPath
 from notegateway.ops import repository, service
 from notegateway.ops.schemas import (
+    MatchIn,
     NoteSearch,
     NoteWithAudit,
     Redelivery,
@@ -200,3 +202,20 @@ async def redeliver(nrn: NrnPath, client: OperatorClient, body: JsonBody, db: Db
         raise Unprocessable("the redelivery is invalid", errors)
     answer = await service.redeliver(db, nrn, redelivery.vendor, redelivery.reason, client.name)
     return JSONResponse(answer, status_code=202)
+
+
+_MATCH_NAMES = known_names(MatchIn)
+
+
+@api_router.post(
+    "/notes/{nrn}/match",
+    summary="Link a note to a person by hand (null: back to matching by identifier)",
+    response_model=NoteWithAudit,
+    openapi_extra=json_body(MatchIn),
+)
+async def match(nrn: NrnPath, client: OperatorClient, body: JsonBody, db: Db) -> NoteWithAudit:
+    wanted, errors = validate_item(MatchIn, body, _MATCH_NAMES)
+    if wanted is None:
+        raise Unprocessable("the match is invalid", errors)
+    await notices_service.link(db, nrn, wanted.person_id, wanted.reason, client.name)
+    return NoteWithAudit.model_validate(await service.note_with_audit(db, nrn))

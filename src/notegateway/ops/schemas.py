@@ -9,6 +9,7 @@ from pydantic import Field
 
 from notegateway.core.wire import OutModel, WireModel
 from notegateway.notices.schemas import HisMedicalNoticeOut, NoticeBase, Placement, VendorAck
+from notegateway.registry.schemas import MAX_ID
 
 
 class NoteSummary(OutModel):
@@ -117,3 +118,11 @@ class Redelivery(OutModel):
     nrn_medical_notice: str
     vendor: str
     status: Literal["redelivered"]
+
+
+class MatchIn(WireModel):
+    """The person an operator links the note to (null: back to matching by identifier),
+    and why (audited)."""
+
+    person_id: int | None = Field(ge=1, le=MAX_ID)
+    reason: str = Field(min_length=1, max_length=500, pattern=r"\S")

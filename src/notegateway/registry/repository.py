@@ -339,6 +339,7 @@ before AS (
     FROM holder AS h
     JOIN medical_notices AS n ON n.identifier_kind = h.kind AND n.identifier = h.ident
     WHERE n.person_id IS DISTINCT FROM h.person_id
+      AND NOT n.matched_manually  -- an operator's link stands until an operator undoes it
 ),
 moved AS (
     UPDATE medical_notices AS n
