@@ -149,3 +149,36 @@ async def audit_note_action(
         notice_id,
         json.dumps(after, ensure_ascii=False),
     )
+
+
+# Per day and region (or town): the pupils an active, matched note covers that day, by its
+# placements. Every group that has an institution gets every day, 0 included.
+_NOTES_BY_DAY = """
+WITH days AS (
+    SELECT d::date AS date FROM generate_series($1::date, $2::date, '1 day') AS d
+),
+groups AS (SELECT DISTINCT {group} AS name FROM institutions),
+covered AS (
+    SELECT days.date, {group} AS name, count(DISTINCT n.person_id) AS pupils
+    FROM days
+    JOIN placements AS p ON days.date BETWEEN p.from_date AND p.to_date
+    JOIN medical_notices AS n ON n.id = p.notice_id
+    JOIN institutions ON institutions.id = p.institution_id
+    WHERE n.status = 'active' AND n.person_id IS NOT NULL
+    GROUP BY 1, 2
+)
+SELECT days.date, groups.name, coalesce(covered.pupils, 0) AS pupils
+FROM days CROSS JOIN groups
+LEFT JOIN covered ON covered.date = days.date AND covered.name IS NOT DISTINCT FROM groups.name
+ORDER BY groups.name NULLS LAST, days.date
+"""
+_GROUPS = {"region": "institutions.region", "town": "institutions.town"}
+
+
+async def notes_by_day(
+    db: asyncpg.Connection, from_date: dt.date, to_date: dt.date, by: str
+) -> list[asyncpg.Record]:
+    rows: list[asyncpg.Record] = await db.fetch(
+        _NOTES_BY_DAY.format(group=_GROUPS[by]), from_date, to_date
+    )
+    return rows

@@ -29,6 +29,7 @@ from notegateway.notices.router import NrnPath
 from notegateway.ops import repository, service
 from notegateway.ops.schemas import (
     MatchIn,
+    NoteFigures,
     NoteSearch,
     NoteWithAudit,
     Redelivery,
@@ -219,3 +220,19 @@ async def match(nrn: NrnPath, client: OperatorClient, body: JsonBody, db: Db) ->
         raise Unprocessable("the match is invalid", errors)
     await notices_service.link(db, nrn, wanted.person_id, wanted.reason, client.name)
     return NoteWithAudit.model_validate(await service.note_with_audit(db, nrn))
+
+
+@api_router.get(
+    "/stats/notes",
+    summary="Pupils a note covers, per day and region (or town); counts under 5 suppressed",
+    response_model=NoteFigures,
+    response_model_exclude_none=False,
+)
+async def notes_by_day(
+    client: OperatorClient,
+    db: Db,
+    from_date: Annotated[QueryDate, Query(alias="fromDate")] = None,
+    to_date: Annotated[QueryDate, Query(alias="toDate")] = None,
+    by: Literal["region", "town"] = "region",
+) -> JSONResponse:
+    return JSONResponse(await service.notes_by_day(db, from_date, to_date, by))

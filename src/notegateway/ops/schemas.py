@@ -126,3 +126,17 @@ class MatchIn(WireModel):
 
     person_id: int | None = Field(ge=1, le=MAX_ID)
     reason: str = Field(min_length=1, max_length=500, pattern=r"\S")
+
+
+class DayFigure(OutModel):
+    """Pupils covered by a note that day in one region (or town); null when suppressed."""
+
+    date: str = Field(examples=["2026-11-18"])
+    region: str | None = None
+    town: str | None = None
+    pupils: int | None
+    suppressed: bool
+
+
+class NoteFigures(OutModel):
+    items: list[DayFigure]

@@ -10,7 +10,8 @@ import asyncpg
 
 from notegateway.clients import repository as clients_repository
 from notegateway.core import locks, paging
-from notegateway.core.errors import NotFound, Unprocessable
+from notegateway.core.errors import BadRequest, NotFound, Unprocessable
+from notegateway.core.timeutil import today_in_sofia
 from notegateway.diary.excusal import Action
 from notegateway.diary.settle import Changes, settle
 from notegateway.notices import service as notices_service
@@ -154,3 +155,33 @@ async def redeliver(
     await repository.audit_note_action(db, notice_id, Action.NOTE_REDELIVERED, after, actor)
     await settle(db, actor, Changes(redeliver=[(vendor_id, notice_id)]))
     return {"nrnMedicalNotice": nrn, "vendor": vendor, "status": "redelivered"}
+
+
+SUPPRESS_UNDER = 5  # a count under this is not shown: no child can be singled out
+MAX_STATS_DAYS = 366
+
+
+async def notes_by_day(
+    db: asyncpg.Connection, from_date: dt.date | None, to_date: dt.date | None, by: str
+) -> dict[str, Any]:
+    """The illness wave: per day and region (or town), how many pupils a note covers;
+    counts under SUPPRESS_UNDER suppressed. Default: the 30 days up to today."""
+    to_date = to_date or today_in_sofia()
+    from_date = from_date or to_date - dt.timedelta(days=29)
+    if from_date > to_date or (to_date - from_date).days >= MAX_STATS_DAYS:
+        raise BadRequest(
+            f"fromDate..toDate must be a period of 1 to {MAX_STATS_DAYS} days",
+            [{"loc": ["query", "fromDate"], "msg": "not a period of 1 to 366 days"}],
+        )
+    rows = await repository.notes_by_day(db, from_date, to_date, by)
+    return {
+        "items": [
+            {
+                "date": r["date"].isoformat(),
+                by: r["name"],
+                "pupils": r["pupils"] if r["pupils"] >= SUPPRESS_UNDER else None,
+                "suppressed": r["pupils"] < SUPPRESS_UNDER,
+            }
+            for r in rows
+        ]
+    }
