@@ -106,12 +106,14 @@ class Api:
             self.tokens[name] = await self.add_client(name, role)
         return self.tokens[name]
 
-    async def add_client(self, name: str, role: str, thumbprint: str | None = None) -> str:
+    async def add_client(
+        self, name: str, role: str, thumbprint: str | None = None, region: str | None = None
+    ) -> str:
         conn = await asyncpg.connect(to_libpq_url(self.database_url))
         try:
             async with conn.transaction():
                 return await clients_service.add(
-                    conn, self.app.state.token_key, name, role, thumbprint
+                    conn, self.app.state.token_key, name, role, thumbprint, region
                 )
         finally:
             await conn.close()

@@ -1,7 +1,7 @@
 """For the helpdesk: rejected pushes kept (every item judged invalid or conflict, with its
 identifiers masked and names dropped, purged after NOTEGATEWAY_REJECTION_RETENTION_DAYS),
 when each vendor was first served each note (by `next` or by its feed), and which notes an
-operator linked to their person by hand.
+operator linked to their person by hand; operators limited to a region.
 
 Revision ID: 0006
 Revises: 0005
@@ -43,7 +43,9 @@ def upgrade() -> None:
         sa.Column("vendor_id", sa.BigInteger(), nullable=False),
         sa.Column("notice_id", sa.BigInteger(), nullable=False),
         sa.Column(
-            "first_served_at", sa.DateTime(timezone=True), server_default=sa.func.now(),
+            "first_served_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.func.now(),
             nullable=False,
         ),
         sa.ForeignKeyConstraint(
@@ -57,6 +59,10 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("vendor_id", "notice_id", name=op.f("pk_vendor_deliveries")),
     )
     op.create_index("ix_vendor_deliveries_notice_id", "vendor_deliveries", ["notice_id"])
+    op.add_column("clients", sa.Column("region", sa.Text(), nullable=True))
+    op.create_check_constraint(
+        op.f("ck_clients_region"), "clients", "region IS NULL OR role = 'operator'"
+    )
     op.add_column(
         "medical_notices",
         sa.Column("matched_manually", sa.Boolean(), server_default="false", nullable=False),
@@ -65,5 +71,6 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_column("medical_notices", "matched_manually")
+    op.drop_column("clients", "region")
     op.drop_table("vendor_deliveries")
     op.drop_table("rejections")

@@ -42,6 +42,7 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("name")
     add.add_argument("--role", required=True, choices=["nzis", "vendor", "neispuo", "operator"])
     add.add_argument("--cert-thumbprint", default=None, help="SHA-256 of the client certificate")
+    add.add_argument("--region", default=None, help="limit an operator to this region (РУО)")
     client_commands.add_parser("list", help="list clients")
     rotate = client_commands.add_parser("rotate", help="issue a new token; prints it last")
     rotate.add_argument("name")
@@ -121,7 +122,7 @@ def _clients(args: argparse.Namespace, settings: Settings, out: IO[str]) -> int:
             _in_transaction(
                 settings,
                 lambda db, key: clients_service.add(
-                    db, key, args.name, args.role, args.cert_thumbprint
+                    db, key, args.name, args.role, args.cert_thumbprint, args.region
                 ),
             )
         )
@@ -148,7 +149,8 @@ def _clients(args: argparse.Namespace, settings: Settings, out: IO[str]) -> int:
             state = "disabled" if c.disabled_at else "active"
             cert = c.cert_thumbprint or "-"
             print(
-                f"{c.name}\t{c.role}\t{state}\tcert={cert}\tcreated={c.created_at:%Y-%m-%d}",
+                f"{c.name}\t{c.role}\t{state}\tcert={cert}\tcreated={c.created_at:%Y-%m-%d}"
+                + (f"\tregion={c.region}" if c.region else ""),
                 file=out,
             )
     return 0

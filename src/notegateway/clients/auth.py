@@ -94,6 +94,8 @@ def _admit(
     if client.role in roles:
         return client
     if operator_reads and client.role is Role.OPERATOR and request.method in READ_METHODS:
+        if client.region is not None:  # limited to its region: the operators' API only
+            raise Forbidden("an operator limited to a region may use the operators' API only")
         return client
     raise Forbidden(f"the role {client.role.value!r} may not call this endpoint")
 

@@ -22,14 +22,15 @@ async def get_or_create_secret(db: asyncpg.Connection, name: str, candidate: str
 
 async def find_by_token_hash(db: asyncpg.Connection, token_hash: str) -> asyncpg.Record | None:
     return await db.fetchrow(
-        "SELECT id, name, role, token_hash, disabled_at FROM clients WHERE token_hash = $1",
+        "SELECT id, name, role, region, token_hash, disabled_at FROM clients WHERE token_hash = $1",
         token_hash,
     )
 
 
 async def find_by_thumbprint(db: asyncpg.Connection, thumbprint: str) -> asyncpg.Record | None:
     return await db.fetchrow(
-        "SELECT id, name, role, disabled_at FROM clients WHERE cert_thumbprint = $1", thumbprint
+        "SELECT id, name, role, region, disabled_at FROM clients WHERE cert_thumbprint = $1",
+        thumbprint,
     )
 
 
@@ -40,19 +41,25 @@ async def find_by_name(db: asyncpg.Connection, name: str) -> asyncpg.Record | No
 
 
 async def insert(
-    db: asyncpg.Connection, name: str, role: str, token_hash: str, thumbprint: str | None
+    db: asyncpg.Connection,
+    name: str,
+    role: str,
+    token_hash: str,
+    thumbprint: str | None,
+    region: str | None = None,
 ) -> bool:
     """False when a client of that name exists already."""
     row = await db.fetchrow(
         """
-        INSERT INTO clients (name, role, token_hash, cert_thumbprint, token_rotated_at)
-        VALUES ($1, $2, $3, $4, now())
+        INSERT INTO clients (name, role, token_hash, cert_thumbprint, token_rotated_at, region)
+        VALUES ($1, $2, $3, $4, now(), $5)
         ON CONFLICT (name) DO NOTHING RETURNING id
         """,
         name,
         role,
         token_hash,
         thumbprint,
+        region,
     )
     return row is not None
 
@@ -76,7 +83,7 @@ async def disable(db: asyncpg.Connection, name: str) -> bool:
 async def list_all(db: asyncpg.Connection) -> list[asyncpg.Record]:
     rows: list[asyncpg.Record] = await db.fetch(
         """
-        SELECT name, role, cert_thumbprint, disabled_at, created_at, token_rotated_at
+        SELECT name, role, cert_thumbprint, disabled_at, created_at, token_rotated_at, region
         FROM clients ORDER BY name
         """
     )

@@ -83,7 +83,7 @@ def certificate_thumbprint(header_value: str) -> str:
 def _client(row: asyncpg.Record) -> Client:
     if row["disabled_at"] is not None:
         raise Unauthorized("this client is disabled")
-    return Client(id=row["id"], name=row["name"], role=Role(row["role"]))
+    return Client(id=row["id"], name=row["name"], role=Role(row["role"]), region=row["region"])
 
 
 async def authenticate(
@@ -119,22 +119,34 @@ class ClientListing:
     disabled_at: datetime | None
     created_at: datetime
     token_rotated_at: datetime | None
+    region: str | None
 
 
 async def add(
-    db: asyncpg.Connection, key: bytes, name: str, role: str, thumbprint: str | None
+    db: asyncpg.Connection,
+    key: bytes,
+    name: str,
+    role: str,
+    thumbprint: str | None,
+    region: str | None = None,
 ) -> str:
-    """Create a client; returns its token (shown once, kept only as a keyed hash)."""
+    """Create a client; returns its token (shown once, kept only as a keyed hash). An
+    operator may be limited to a `region` (the institutions' region, as the registry
+    names it)."""
     if not _NAME.fullmatch(name):
         raise Unprocessable("a client name is 1 to 100 of A-Z a-z 0-9 . _ -, starting alphanumeric")
     try:
         role = Role(role).value
     except ValueError:
         raise Unprocessable(f"role must be one of {', '.join(r.value for r in Role)}") from None
+    if region is not None and (role != Role.OPERATOR or not 1 <= len(region.strip()) <= 100):
+        raise Unprocessable("a region (1 to 100 characters) limits an operator only")
     token = new_token()
     normalised = normalise_thumbprint(thumbprint) if thumbprint else None
     try:
-        created = await repository.insert(db, name, role, hash_token(key, token), normalised)
+        created = await repository.insert(
+            db, name, role, hash_token(key, token), normalised, region.strip() if region else None
+        )
     except asyncpg.UniqueViolationError:
         raise Conflict("another client has this certificate thumbprint") from None
     if not created:

@@ -53,6 +53,7 @@ clients = Table(
     Column("role", Text, nullable=False),
     Column("token_hash", Text, nullable=True),
     Column("cert_thumbprint", Text, nullable=True),
+    Column("region", Text, nullable=True),  # an operator limited to one region (РУО)
     Column("disabled_at", DateTime(timezone=True), nullable=True),
     Column("token_rotated_at", DateTime(timezone=True), nullable=True),
     _now(),
@@ -61,6 +62,7 @@ clients = Table(
     UniqueConstraint("cert_thumbprint"),
     CheckConstraint("role IN ('nzis', 'vendor', 'neispuo', 'operator')", name="role"),
     CheckConstraint("cert_thumbprint ~ '^[0-9a-f]{64}$'", name="cert_thumbprint"),
+    CheckConstraint("region IS NULL OR role = 'operator'", name="region"),
 )
 
 institutions = Table(

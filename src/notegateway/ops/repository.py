@@ -9,6 +9,7 @@ from typing import Any
 import asyncpg
 
 from notegateway.diary.repository import held_absences_sql
+from notegateway.ops.scope import institution_in_region, note_in_region
 
 
 async def schema_revision(db: asyncpg.Connection) -> str | None:
@@ -17,14 +18,15 @@ async def schema_revision(db: asyncpg.Connection) -> str | None:
 
 
 # The operators' filters ($1 match, $2 status, $3 NRN, $4 examination NRN, $5 identifier,
-# $6..$7 a period the note overlaps).
-_NOTES_FILTER = """WHERE ($1::text IS NULL OR (n.person_id IS NOT NULL) = ($1 = 'matched'))
+# $6..$7 a period the note overlaps, $8 the operator's region).
+_NOTES_FILTER = f"""WHERE ($1::text IS NULL OR (n.person_id IS NOT NULL) = ($1 = 'matched'))
           AND ($2::text IS NULL OR n.status = $2)
           AND ($3::text IS NULL OR n.nrn = $3)
           AND ($4::text IS NULL OR n.nrn_examination = $4)
           AND ($5::text IS NULL OR n.identifier = $5)
           AND n.to_date >= coalesce($6::date, '-infinity')
-          AND n.from_date <= coalesce($7::date, 'infinity')"""
+          AND n.from_date <= coalesce($7::date, 'infinity')
+          AND {note_in_region("n", "$8")}"""
 
 
 async def search_notes(
@@ -38,9 +40,10 @@ async def search_notes(
     to_date: dt.date | None,
     limit: int,
     offset: int,
+    region: str | None,
 ) -> tuple[list[asyncpg.Record], int]:
     """Notes newest first by the operators' filters, and how many match in all."""
-    filters = (match, status, nrn, nrn_examination, identifier, from_date, to_date)
+    filters = (match, status, nrn, nrn_examination, identifier, from_date, to_date, region)
     rows = await db.fetch(
         f"""
         SELECT n.id, n.nrn, n.nrn_examination, n.received_at, n.processed_at, n.status,
@@ -50,7 +53,7 @@ async def search_notes(
         FROM medical_notices AS n
         {_NOTES_FILTER}
         ORDER BY n.id DESC
-        LIMIT $8 OFFSET $9
+        LIMIT $9 OFFSET $10
         """,
         *filters,
         limit,
@@ -84,21 +87,24 @@ async def audit_of_note(db: asyncpg.Connection, notice_id: int, nrn: str) -> lis
     return rows
 
 
-async def review_items(db: asyncpg.Connection, after_id: int, limit: int) -> list[asyncpg.Record]:
+async def review_items(
+    db: asyncpg.Connection, after_id: int, limit: int, region: str | None
+) -> list[asyncpg.Record]:
     rows: list[asyncpg.Record] = await db.fetch(
-        """
+        f"""
         SELECT r.id, r.absence_id, r.why, r.created_at, n.id AS notice_id, n.nrn,
                a.person_id, a.institution_id, to_char(a.date, 'YYYY-MM-DD') AS date,
                a.lesson, a.kind, a.comment
         FROM review_items AS r
         JOIN medical_notices AS n ON n.id = r.notice_id
         JOIN absences AS a ON a.id = r.absence_id
-        WHERE r.id > $1
+        WHERE r.id > $1 AND {institution_in_region("a.institution_id", "$3")}
         ORDER BY r.id
         LIMIT $2
         """,
         after_id,
         limit,
+        region,
     )
     return rows
 
@@ -133,8 +139,23 @@ async def rejections(
     return rows
 
 
-async def notice_id_of(db: asyncpg.Connection, nrn: str) -> int | None:
-    value: int | None = await db.fetchval("SELECT id FROM medical_notices WHERE nrn = $1", nrn)
+async def notice_id_of(db: asyncpg.Connection, nrn: str, region: str | None) -> int | None:
+    """The note's id, when it exists and the operator's region shows it."""
+    value: int | None = await db.fetchval(
+        f"SELECT n.id FROM medical_notices AS n WHERE n.nrn = $1 AND {note_in_region('n', '$2')}",
+        nrn,
+        region,
+    )
+    return value
+
+
+async def absence_in_region(db: asyncpg.Connection, absence_id: int, region: str | None) -> bool:
+    value: bool = await db.fetchval(
+        f"SELECT EXISTS (SELECT 1 FROM absences AS a WHERE a.id = $1 "
+        f"AND {institution_in_region('a.institution_id', '$2')})",
+        absence_id,
+        region,
+    )
     return value
 
 
@@ -157,7 +178,9 @@ _NOTES_BY_DAY = """
 WITH days AS (
     SELECT d::date AS date FROM generate_series($1::date, $2::date, '1 day') AS d
 ),
-groups AS (SELECT DISTINCT {group} AS name FROM institutions),
+groups AS (
+    SELECT DISTINCT {group} AS name FROM institutions WHERE {region_ok}
+),
 covered AS (
     SELECT days.date, {group} AS name, count(DISTINCT n.person_id) AS pupils
     FROM days
@@ -165,6 +188,7 @@ covered AS (
     JOIN medical_notices AS n ON n.id = p.notice_id
     JOIN institutions ON institutions.id = p.institution_id
     WHERE n.status = 'active' AND n.person_id IS NOT NULL
+      AND {region_ok}
     GROUP BY 1, 2
 )
 SELECT days.date, groups.name, coalesce(covered.pupils, 0) AS pupils
@@ -176,9 +200,14 @@ _GROUPS = {"region": "institutions.region", "town": "institutions.town"}
 
 
 async def notes_by_day(
-    db: asyncpg.Connection, from_date: dt.date, to_date: dt.date, by: str
+    db: asyncpg.Connection, from_date: dt.date, to_date: dt.date, by: str, region: str | None
 ) -> list[asyncpg.Record]:
     rows: list[asyncpg.Record] = await db.fetch(
-        _NOTES_BY_DAY.format(group=_GROUPS[by]), from_date, to_date
+        _NOTES_BY_DAY.format(
+            group=_GROUPS[by], region_ok=institution_in_region("institutions.id", "$3")
+        ),
+        from_date,
+        to_date,
+        region,
     )
     return rows

@@ -22,7 +22,6 @@ from notegateway.core.migrate import head_revision
 from notegateway.core.openapi import json_body
 from notegateway.core.timeutil import QueryDate
 from notegateway.core.wire import known_names, validate_item
-from notegateway.diary import service as diary_service
 from notegateway.diary.schemas import AbsenceOut
 from notegateway.notices import service as notices_service
 from notegateway.notices.router import NrnPath
@@ -38,6 +37,7 @@ from notegateway.ops.schemas import (
     ReviewList,
     ReviewResolutionIn,
 )
+from notegateway.ops.scope import refuse_regional
 from notegateway.registry.schemas import MAX_ID
 from notegateway.vendors import service as vendors_service
 
@@ -106,6 +106,8 @@ async def search_notes(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> NoteSearch:
+    if match == "unmatched":
+        refuse_regional(client, "unmatched notes")
     return NoteSearch.model_validate(
         await service.search_notes(
             db,
@@ -118,6 +120,7 @@ async def search_notes(
             to_date=to_date,
             limit=limit,
             offset=offset,
+            region=client.region,
         )
     )
 
@@ -128,7 +131,7 @@ async def search_notes(
     response_model=NoteWithAudit,
 )
 async def note_with_audit(nrn: NrnPath, client: OperatorClient, db: Db) -> NoteWithAudit:
-    return NoteWithAudit.model_validate(await service.note_with_audit(db, nrn))
+    return NoteWithAudit.model_validate(await service.note_with_audit(db, nrn, client.region))
 
 
 @api_router.get(
@@ -140,7 +143,7 @@ async def review(
     limit: paging.Limit = paging.DEFAULT_LIMIT,
     after: paging.After = None,
 ) -> JSONResponse:
-    listed = await service.review(db, after, limit)
+    listed = await service.review(db, after, limit, client.region)
     return JSONResponse(ReviewList.model_validate(listed).model_dump(mode="json", by_alias=True))
 
 
@@ -158,6 +161,7 @@ async def rejections(
     limit: paging.Limit = paging.DEFAULT_LIMIT,
     after: paging.After = None,
 ) -> JSONResponse:
+    refuse_regional(client, "rejections")
     listed = await service.rejections(db, nrn, from_date, to_date, after, limit)
     return JSONResponse(RejectionList.model_validate(listed).model_dump(mode="json", by_alias=True))
 
@@ -181,8 +185,8 @@ async def resolve_review(
     if resolution is None:
         raise Unprocessable("the resolution is invalid", errors)
     return JSONResponse(
-        await diary_service.resolve_review(
-            db, absence_id, resolution.resolution, resolution.reason, client.name
+        await service.resolve_review(
+            db, absence_id, resolution.resolution, resolution.reason, client.name, client.region
         )
     )
 
@@ -201,7 +205,9 @@ async def redeliver(nrn: NrnPath, client: OperatorClient, body: JsonBody, db: Db
     redelivery, errors = validate_item(RedeliveryIn, body, _REDELIVERY_NAMES)
     if redelivery is None:
         raise Unprocessable("the redelivery is invalid", errors)
-    answer = await service.redeliver(db, nrn, redelivery.vendor, redelivery.reason, client.name)
+    answer = await service.redeliver(
+        db, nrn, redelivery.vendor, redelivery.reason, client.name, client.region
+    )
     return JSONResponse(answer, status_code=202)
 
 
@@ -215,6 +221,7 @@ _MATCH_NAMES = known_names(MatchIn)
     openapi_extra=json_body(MatchIn),
 )
 async def match(nrn: NrnPath, client: OperatorClient, body: JsonBody, db: Db) -> NoteWithAudit:
+    refuse_regional(client, "unmatched notes and links by hand")
     wanted, errors = validate_item(MatchIn, body, _MATCH_NAMES)
     if wanted is None:
         raise Unprocessable("the match is invalid", errors)
@@ -235,4 +242,4 @@ async def notes_by_day(
     to_date: Annotated[QueryDate, Query(alias="toDate")] = None,
     by: Literal["region", "town"] = "region",
 ) -> JSONResponse:
-    return JSONResponse(await service.notes_by_day(db, from_date, to_date, by))
+    return JSONResponse(await service.notes_by_day(db, from_date, to_date, by, client.region))

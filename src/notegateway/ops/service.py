@@ -12,6 +12,7 @@ from notegateway.clients import repository as clients_repository
 from notegateway.core import locks, paging
 from notegateway.core.errors import BadRequest, NotFound, Unprocessable
 from notegateway.core.timeutil import today_in_sofia
+from notegateway.diary import service as diary_service
 from notegateway.diary.excusal import Action
 from notegateway.diary.settle import Changes, settle
 from notegateway.notices import service as notices_service
@@ -31,9 +32,20 @@ async def search_notes(
     to_date: dt.date | None,
     limit: int,
     offset: int,
+    region: str | None,
 ) -> dict[str, Any]:
     rows, total = await repository.search_notes(
-        db, match, status, nrn, nrn_examination, identifier, from_date, to_date, limit, offset
+        db,
+        match,
+        status,
+        nrn,
+        nrn_examination,
+        identifier,
+        from_date,
+        to_date,
+        limit,
+        offset,
+        region,
     )
     return {
         "items": [
@@ -57,7 +69,11 @@ async def search_notes(
     }
 
 
-async def note_with_audit(db: asyncpg.Connection, nrn: str) -> dict[str, Any]:
+async def note_with_audit(
+    db: asyncpg.Connection, nrn: str, region: str | None = None
+) -> dict[str, Any]:
+    if region is not None and await repository.notice_id_of(db, nrn, region) is None:
+        raise NotFound(f"no medical notice {nrn} has been received")  # not in its region
     view = await notices_service.notice_view(db, nrn)
     rows = await repository.audit_of_note(db, view["medicalNoticeId"], nrn)
     view["audit"] = [
@@ -75,10 +91,12 @@ async def note_with_audit(db: asyncpg.Connection, nrn: str) -> dict[str, Any]:
     return view
 
 
-async def review(db: asyncpg.Connection, after: str | None, limit: int) -> dict[str, Any]:
+async def review(
+    db: asyncpg.Connection, after: str | None, limit: int, region: str | None
+) -> dict[str, Any]:
     """A page of the absences left for review, in the order they were listed."""
     key = paging.decode(after, ((1, 2**63 - 1),))
-    rows = await repository.review_items(db, key[0] if key else 0, limit + 1)
+    rows = await repository.review_items(db, key[0] if key else 0, limit + 1, region)
     items = [
         {
             "reviewId": r["id"],
@@ -137,11 +155,11 @@ async def rejections(
 
 
 async def redeliver(
-    db: asyncpg.Connection, nrn: str, vendor: str, reason: str, actor: str
+    db: asyncpg.Connection, nrn: str, vendor: str, reason: str, actor: str, region: str | None
 ) -> dict[str, Any]:
     """Hand a note to a vendor again (its `next` serves it again, its feed gets a
     redelivered `note.issued`), audited with the operator's name and reason."""
-    notice_id = await repository.notice_id_of(db, nrn)
+    notice_id = await repository.notice_id_of(db, nrn, region)
     if notice_id is None:
         raise NotFound(f"no medical notice {nrn} has been received")
     vendor_id = await clients_repository.vendor_id_by_name(db, vendor)
@@ -162,7 +180,11 @@ MAX_STATS_DAYS = 366
 
 
 async def notes_by_day(
-    db: asyncpg.Connection, from_date: dt.date | None, to_date: dt.date | None, by: str
+    db: asyncpg.Connection,
+    from_date: dt.date | None,
+    to_date: dt.date | None,
+    by: str,
+    region: str | None,
 ) -> dict[str, Any]:
     """The illness wave: per day and region (or town), how many pupils a note covers;
     counts under SUPPRESS_UNDER suppressed. Default: the 30 days up to today."""
@@ -173,7 +195,7 @@ async def notes_by_day(
             f"fromDate..toDate must be a period of 1 to {MAX_STATS_DAYS} days",
             [{"loc": ["query", "fromDate"], "msg": "not a period of 1 to 366 days"}],
         )
-    rows = await repository.notes_by_day(db, from_date, to_date, by)
+    rows = await repository.notes_by_day(db, from_date, to_date, by, region)
     return {
         "items": [
             {
@@ -185,3 +207,16 @@ async def notes_by_day(
             for r in rows
         ]
     }
+
+
+async def resolve_review(
+    db: asyncpg.Connection,
+    absence_id: int,
+    resolution: str,
+    reason: str,
+    actor: str,
+    region: str | None,
+) -> dict[str, Any]:
+    if region is not None and not await repository.absence_in_region(db, absence_id, region):
+        raise NotFound(f"no absence {absence_id}")
+    return await diary_service.resolve_review(db, absence_id, resolution, reason, actor)
