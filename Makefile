@@ -23,7 +23,11 @@ run: install
 	$(BIN)/notegateway serve --host 127.0.0.1 --port 8000
 
 ## All tests (embedded PostgreSQL unless NOTEGATEWAY_TEST_DATABASE_URL is set), then lint.
+## The console's browser tests drive Debian's chromium, installed here when missing.
 test: install
+	@command -v chromium >/dev/null 2>&1 || apt-get install -y -q chromium >/dev/null 2>&1 \
+		|| (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium >/dev/null 2>&1) \
+		|| echo "chromium could not be installed: the console's browser test will fail"
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 	$(MAKE) --no-print-directory lint
 

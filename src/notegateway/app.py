@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from notegateway import __version__
 from notegateway.clients import service as clients_service
+from notegateway.console.router import install as install_console
 from notegateway.core.config import Settings
 from notegateway.core.db import create_engine, resolve_database_url, to_libpq_url, transaction
 from notegateway.core.errors import (
@@ -103,5 +104,6 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
     app.include_router(diary_router)
     app.include_router(vendors_router)
     app.include_router(ops_api_router)
+    install_console(app)
     app.include_router(ops_router)
     return app

@@ -368,3 +368,15 @@ vendor_deliveries = Table(
     Column("first_served_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Index("ix_vendor_deliveries_notice_id", "notice_id"),
 )
+
+console_sessions = Table(
+    "console_sessions",
+    metadata,
+    # An operator signed in to the console: the cookie holds the id, this only its hash.
+    Column("id_hash", Text, primary_key=True),
+    Column("client_id", BigInteger, ForeignKey("clients.id"), nullable=False),
+    Column("csrf", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Index("ix_console_sessions_expires_at", "expires_at"),
+)

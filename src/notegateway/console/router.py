@@ -1,0 +1,182 @@
+"""HTTP of the console: /console, server-rendered, every form carrying its CSRF token."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Annotated, Any
+
+import asyncpg
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from notegateway.clients import service as clients_service
+from notegateway.clients.schemas import Role
+from notegateway.console import sessions
+from notegateway.console.sessions import Session
+from notegateway.core.deps import Db
+from notegateway.core.errors import NotFound, Unauthorized
+from notegateway.core.identifiers import mask
+from notegateway.core.timeutil import SOFIA
+from notegateway.ops import service as ops_service
+
+router = APIRouter(prefix="/console", include_in_schema=False)
+_templates = Environment(
+    loader=PackageLoader("notegateway.console"), autoescape=select_autoescape(default=True)
+)
+_templates.filters["mask"] = lambda value: mask(str(value)) if value else value
+# Times as Sofia's clocks show them.
+_templates.filters["when"] = lambda value: value.astimezone(SOFIA).strftime("%d.%m.%Y %H:%M")
+SIGNIN_CSRF = "ngw_signin_csrf"  # double-submit: the sign-in form has no session yet
+
+
+def _page(name: str, status: int = 200, **context: Any) -> HTMLResponse:
+    return HTMLResponse(_templates.get_template(name).render(**context), status_code=status)
+
+
+class SignInNeeded(Exception):
+    """No live session: to the sign-in page."""
+
+
+async def _session(request: Request, db: Db) -> Session:
+    found = await sessions.find(db, request.cookies.get(sessions.COOKIE))
+    if found is None:
+        raise SignInNeeded
+    return found
+
+
+ConsoleSession = Annotated[Session, Depends(_session)]
+
+
+def _checked(session: Session, csrf: str | None) -> None:
+    if not sessions.csrf_ok(session.csrf, csrf):
+        raise CsrfRefused
+
+
+@router.get("/signin", response_class=HTMLResponse)
+async def signin_form() -> HTMLResponse:
+    token = secrets.token_urlsafe(32)
+    response = _page("signin.html", csrf=token)
+    response.set_cookie(SIGNIN_CSRF, token, httponly=True, samesite="strict", path="/console")
+    return response
+
+
+@router.post("/signin", response_class=HTMLResponse)
+async def signin(
+    request: Request,
+    db: Db,
+    token: Annotated[str, Form(max_length=200)] = "",
+    csrf: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    if not sessions.csrf_ok(request.cookies.get(SIGNIN_CSRF) or "", csrf or None):
+        return _page("error.html", 403, message="Формулярът е изтекъл. Опитайте отново.")
+    try:
+        client = await clients_service.authenticate(
+            db, request.app.state.token_key, token.strip() or None, None
+        )
+    except Unauthorized:
+        client = None
+    if client is None or client.role is not Role.OPERATOR:
+        fresh = secrets.token_urlsafe(32)
+        response = _page("signin.html", 401, csrf=fresh, error="Невалиден ключ на оператор.")
+        response.set_cookie(SIGNIN_CSRF, fresh, httponly=True, samesite="strict", path="/console")
+        return response
+    session_id, _csrf = await sessions.start(db, client)
+    signed_in = RedirectResponse("/console", status_code=303)
+    signed_in.set_cookie(
+        sessions.COOKIE,
+        session_id,
+        max_age=int(sessions.expires_in().total_seconds()),
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        path="/console",
+    )
+    signed_in.delete_cookie(SIGNIN_CSRF, path="/console")
+    return signed_in
+
+
+@router.post("/signout")
+async def signout(
+    request: Request,
+    session: ConsoleSession,
+    db: Db,
+    csrf: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    _checked(session, csrf)
+    await sessions.end(db, request.cookies.get(sessions.COOKIE, ""))
+    response = RedirectResponse("/console/signin", status_code=303)
+    response.delete_cookie(sessions.COOKIE, path="/console")
+    return response
+
+
+@router.get("", response_class=HTMLResponse)
+async def search(
+    session: ConsoleSession,
+    db: Db,
+    nrn: str = "",
+    examination: str = "",
+    identifier: str = "",
+) -> HTMLResponse:
+    wanted = {
+        "nrn": nrn.strip()[:12],
+        "examination": examination.strip()[:12],
+        "identifier": identifier.strip()[:32],
+    }
+    found = None
+    if any(wanted.values()):
+        found = await _notes(db, session, **wanted)
+    return _page("search.html", session=session, wanted=wanted, found=found)
+
+
+async def _notes(
+    db: asyncpg.Connection, session: Session, nrn: str, examination: str, identifier: str
+) -> dict[str, Any]:
+    return await ops_service.search_notes(
+        db,
+        match=None,
+        status=None,
+        nrn=nrn or None,
+        nrn_examination=examination or None,
+        identifier=identifier or None,
+        from_date=None,
+        to_date=None,
+        limit=50,
+        offset=0,
+        region=session.client.region,
+    )
+
+
+@router.get("/notes/{nrn}", response_class=HTMLResponse)
+async def note(nrn: str, session: ConsoleSession, db: Db) -> HTMLResponse:
+    try:
+        view = await ops_service.note_with_audit(db, nrn[:12], session.client.region)
+    except NotFound:
+        return _page("error.html", 404, session=session, message=f"Няма бележка {nrn[:12]}.")
+    return _page("note.html", session=session, note=view)
+
+
+class CsrfRefused(Exception):
+    """A form without its session's CSRF token."""
+
+
+def install(app: Any) -> None:
+    """The console's routes, its static files and its two answers that are not pages."""
+    from fastapi.staticfiles import StaticFiles
+
+    async def to_signin(request: Request, exc: Exception) -> Response:
+        return RedirectResponse("/console/signin", status_code=303)
+
+    async def refused(request: Request, exc: Exception) -> Response:
+        return _page(
+            "error.html", 403, message="Заявката е отказана: липсва защитата на формуляра."
+        )
+
+    app.add_exception_handler(SignInNeeded, to_signin)
+    app.add_exception_handler(CsrfRefused, refused)
+    app.mount(
+        "/console/static",
+        StaticFiles(packages=[("notegateway.console", "static")]),
+        name="console-static",
+    )
+    app.include_router(router)
