@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from typing import Any
 
 import asyncpg
 from stdnum.bg import egn
@@ -12,6 +13,7 @@ from stdnum.bg import egn
 from notegateway.clients import repository as clients_repository
 from notegateway.clients import service as clients_service
 from notegateway.diary import service as diary_service
+from notegateway.notices import service as notices_service
 from notegateway.registry import service as registry_service
 
 DEMO_CLIENTS = (
@@ -139,6 +141,7 @@ async def load_demo(db: asyncpg.Connection, key: bytes) -> list[str]:
             },
         }
     ]
+    await _helpdesk_cases(db)
     lines = ["Demo data loaded. Tokens (new on every run; only their hashes are kept):"]
     lines += [f"  {name:14} {tokens[name]}" for name, _ in DEMO_CLIENTS]
     lines += [
@@ -154,5 +157,83 @@ async def load_demo(db: asyncpg.Connection, key: bytes) -> list[str]:
         "  curl -s 'http://127.0.0.1:8000/api/v1/diary/absences?personId=1001' "
         f"-H 'Authorization: Bearer {tokens['demo-neispuo']}'",
         "API description: http://127.0.0.1:8000/docs (the contract: ../shared/API.md)",
+        "",
+        "The operators' console: http://127.0.0.1:8000/console",
+        f"  sign in with the demo-operator token: {tokens['demo-operator']}",
     ]
     return lines
+
+
+def _note(nrn: str, identifier: str, first: str, last: str) -> dict[str, Any]:
+    return {
+        "nrnMedicalNotice": nrn,
+        "nrnExamination": "26328A000002",
+        "patient": {"identifierType": 1, "identifier": identifier, "givenName": "ДЕМО"},
+        "practitioner": {"pmi": "2300011922"},
+        "medicalNotice": {"fromDate": first, "toDate": last, "authoredOn": f"{last}T09:00:00"},
+    }
+
+
+async def _helpdesk_cases(db: asyncpg.Connection) -> None:
+    """What makes each console page show something: an illness wave in Sofia (twelve more
+    pupils with notes), a note under a mistyped ЕГН (unmatched), an absence left for
+    review, a rejected push, and a note in the vendor's school (its feed lag)."""
+    wave = [(1011 + i, demo_egn(dt.date(2014, 1, 5 + i), 300 + i)) for i in range(12)]
+    await registry_service.put_persons(
+        db,
+        [
+            {
+                "personId": pid,
+                "identifierType": 1,
+                "identifier": egn,
+                "givenName": "ДЕМО",
+                "familyName": "УЧЕНИК",
+                "enrollments": [
+                    {
+                        "institutionId": 100001,
+                        "className": "7",
+                        "section": "А",
+                        "fromDate": "2026-09-15",
+                        "toDate": None,
+                    }
+                ],
+            }
+            for pid, egn in wave
+        ],
+        "demo",
+    )
+    notes = [
+        _note(
+            f"26328A0001{i:02d}",
+            egn,
+            f"2026-11-{13 + i % 5}",
+            f"2026-11-{13 + i % 5 + 2 + i % 4}",
+        )
+        for i, (_pid, egn) in enumerate(wave)
+    ]
+    notes.append(
+        _note("26328A000200", demo_egn(dt.date(2014, 3, 16), 123), "2026-11-18", "2026-11-19")
+    )
+    notes.append(
+        _note("26328A000300", demo_egn(dt.date(2010, 10, 5), 222), "2026-11-18", "2026-11-20")
+    )
+    notes.append(
+        _note("26328A000400", demo_egn(dt.date(2013, 6, 2), 456), "2026-11-17", "2026-11-17")
+    )
+    notes.append({"nrnMedicalNotice": "BAD-DEMO", "patient": {"identifier": "0000000000"}})
+    await diary_service.record_absence(
+        db,
+        {
+            "absenceId": 9005,
+            "personId": 1002,
+            "institutionId": 100001,
+            "date": "2026-11-17",
+            "lesson": 2,
+            "subject": "История",
+            "kind": "unexcused",
+        },
+        "demo",
+    )
+    await notices_service.push_notes(db, notes, "demo-nzis")
+    await diary_service.change_absence(db, 9005, {"comment": "потвърдено от класния"}, "demo")
+    await notices_service.cancel(db, "26328A000400", "demo", "demo-nzis")

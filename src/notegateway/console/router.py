@@ -30,7 +30,7 @@ _templates.filters["when"] = lambda value: value.astimezone(SOFIA).strftime("%d.
 SIGNIN_CSRF = "ngw_signin_csrf"  # double-submit: the sign-in form has no session yet
 
 
-def _page(name: str, status: int = 200, **context: Any) -> HTMLResponse:
+def page(name: str, status: int = 200, **context: Any) -> HTMLResponse:
     return HTMLResponse(_templates.get_template(name).render(**context), status_code=status)
 
 
@@ -48,7 +48,7 @@ async def _session(request: Request, db: Db) -> Session:
 ConsoleSession = Annotated[Session, Depends(_session)]
 
 
-def _checked(session: Session, csrf: str | None) -> None:
+def checked(session: Session, csrf: str | None) -> None:
     if not sessions.csrf_ok(session.csrf, csrf):
         raise CsrfRefused
 
@@ -56,7 +56,7 @@ def _checked(session: Session, csrf: str | None) -> None:
 @router.get("/signin", response_class=HTMLResponse)
 async def signin_form() -> HTMLResponse:
     token = secrets.token_urlsafe(32)
-    response = _page("signin.html", csrf=token)
+    response = page("signin.html", csrf=token)
     response.set_cookie(SIGNIN_CSRF, token, httponly=True, samesite="strict", path="/console")
     return response
 
@@ -69,7 +69,7 @@ async def signin(
     csrf: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
     if not sessions.csrf_ok(request.cookies.get(SIGNIN_CSRF) or "", csrf or None):
-        return _page("error.html", 403, message="Формулярът е изтекъл. Опитайте отново.")
+        return page("error.html", 403, message="Формулярът е изтекъл. Опитайте отново.")
     try:
         client = await clients_service.authenticate(
             db, request.app.state.token_key, token.strip() or None, None
@@ -78,7 +78,7 @@ async def signin(
         client = None
     if client is None or client.role is not Role.OPERATOR:
         fresh = secrets.token_urlsafe(32)
-        response = _page("signin.html", 401, csrf=fresh, error="Невалиден ключ на оператор.")
+        response = page("signin.html", 401, csrf=fresh, error="Невалиден ключ на оператор.")
         response.set_cookie(SIGNIN_CSRF, fresh, httponly=True, samesite="strict", path="/console")
         return response
     session_id, _csrf = await sessions.start(db, client)
@@ -103,7 +103,7 @@ async def signout(
     db: Db,
     csrf: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
-    _checked(session, csrf)
+    checked(session, csrf)
     await sessions.end(db, request.cookies.get(sessions.COOKIE, ""))
     response = RedirectResponse("/console/signin", status_code=303)
     response.delete_cookie(sessions.COOKIE, path="/console")
@@ -126,7 +126,7 @@ async def search(
     found = None
     if any(wanted.values()):
         found = await _notes(db, session, **wanted)
-    return _page("search.html", session=session, wanted=wanted, found=found)
+    return page("search.html", session=session, wanted=wanted, found=found)
 
 
 async def _notes(
@@ -152,8 +152,8 @@ async def note(nrn: str, session: ConsoleSession, db: Db) -> HTMLResponse:
     try:
         view = await ops_service.note_with_audit(db, nrn[:12], session.client.region)
     except NotFound:
-        return _page("error.html", 404, session=session, message=f"Няма бележка {nrn[:12]}.")
-    return _page("note.html", session=session, note=view)
+        return page("error.html", 404, session=session, message=f"Няма бележка {nrn[:12]}.")
+    return page("note.html", session=session, note=view)
 
 
 class CsrfRefused(Exception):
@@ -168,9 +168,7 @@ def install(app: Any) -> None:
         return RedirectResponse("/console/signin", status_code=303)
 
     async def refused(request: Request, exc: Exception) -> Response:
-        return _page(
-            "error.html", 403, message="Заявката е отказана: липсва защитата на формуляра."
-        )
+        return page("error.html", 403, message="Заявката е отказана: липсва защитата на формуляра.")
 
     app.add_exception_handler(SignInNeeded, to_signin)
     app.add_exception_handler(CsrfRefused, refused)
@@ -179,4 +177,7 @@ def install(app: Any) -> None:
         StaticFiles(packages=[("notegateway.console", "static")]),
         name="console-static",
     )
+    from notegateway.console.pages import router as pages_router
+
     app.include_router(router)
+    app.include_router(pages_router)

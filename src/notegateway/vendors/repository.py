@@ -249,6 +249,15 @@ async def vendor_feed_status(db: asyncpg.Connection) -> list[asyncpg.Record]:
     return rows
 
 
+async def ack_counts(db: asyncpg.Connection) -> list[asyncpg.Record]:
+    """Per vendor and outcome, how many notes its diary acknowledged on the feed."""
+    rows: list[asyncpg.Record] = await db.fetch(
+        "SELECT c.name, a.outcome, count(*) AS notes FROM vendor_acks AS a "
+        "JOIN clients AS c ON c.id = a.vendor_id GROUP BY c.name, a.outcome"
+    )
+    return rows
+
+
 async def purged_up_to(db: asyncpg.Connection, vendor_id: int) -> int:
     value: int | None = await db.fetchval(
         "SELECT seq FROM vendor_feed_purges WHERE vendor_id = $1", vendor_id

@@ -204,3 +204,20 @@ async def refresh_feed_metrics(db: asyncpg.Connection) -> None:
         metrics.VENDOR_FEED_LAG_SECONDS.labels(name).set(
             max((now - oldest).total_seconds(), 0.0) if oldest else 0.0
         )
+
+
+async def vendors_status(db: asyncpg.Connection) -> list[dict[str, Any]]:
+    """For operators, per vendor: last poll, feed lag (events and age), acks by outcome."""
+    acks: dict[str, dict[str, int]] = {}
+    for row in await repository.ack_counts(db):
+        acks.setdefault(row["name"], {})[row["outcome"]] = row["notes"]
+    return [
+        {
+            "vendor": row["name"],
+            "polledAt": row["polled_at"],
+            "behind": row["behind"],
+            "oldest": row["oldest"],
+            "acks": acks.get(row["name"], {}),
+        }
+        for row in sorted(await repository.vendor_feed_status(db), key=lambda r: r["name"])
+    ]

@@ -1,0 +1,166 @@
+"""The console's working pages: the unmatched queue and its match form, the review list,
+rejections, vendors, the illness-wave chart, and the note's helpdesk forms. Each does
+what its operators' API endpoint does, by the same service call."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from fastapi import APIRouter, Form
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from notegateway.console import chart
+from notegateway.console.router import ConsoleSession, checked, page
+from notegateway.core.deps import Db
+from notegateway.core.errors import DomainError, Forbidden
+from notegateway.notices import service as notices_service
+from notegateway.ops import service as ops_service
+from notegateway.ops.scope import refuse_regional
+from notegateway.vendors import service as vendors_service
+
+router = APIRouter(prefix="/console", include_in_schema=False)
+Text = Annotated[str, Form(max_length=500)]
+
+
+def _refused(session: ConsoleSession, exc: DomainError) -> HTMLResponse:
+    return page("error.html", exc.status_code, session=session, message=exc.detail)
+
+
+@router.get("/unmatched", response_class=HTMLResponse)
+async def unmatched(session: ConsoleSession, db: Db, offset: int = 0) -> HTMLResponse:
+    try:
+        refuse_regional(session.client, "unmatched notes")
+    except Forbidden as exc:
+        return _refused(session, exc)
+    found = await ops_service.search_notes(
+        db,
+        match="unmatched",
+        status="active",
+        nrn=None,
+        nrn_examination=None,
+        identifier=None,
+        from_date=None,
+        to_date=None,
+        limit=50,
+        offset=max(offset, 0),
+        region=None,
+    )
+    return page("unmatched.html", session=session, found=found, offset=max(offset, 0))
+
+
+@router.post("/notes/{nrn}/match")
+async def match(
+    nrn: str,
+    session: ConsoleSession,
+    db: Db,
+    csrf: Text = "",
+    person_id: Text = "",
+    reason: Text = "",
+) -> Response:
+    checked(session, csrf)
+    try:
+        refuse_regional(session.client, "links by hand")
+        wanted = int(person_id) if person_id.strip() else None
+        if not reason.strip():
+            return page("error.html", 422, session=session, message="Посочете причина.")
+        await notices_service.link(db, nrn[:12], wanted, reason.strip(), session.client.name)
+    except ValueError:
+        return page("error.html", 422, session=session, message="Номерът на ученика е число.")
+    except DomainError as exc:
+        return _refused(session, exc)
+    return RedirectResponse(f"/console/notes/{nrn[:12]}", status_code=303)
+
+
+@router.post("/notes/{nrn}/redeliver")
+async def redeliver(
+    nrn: str,
+    session: ConsoleSession,
+    db: Db,
+    csrf: Text = "",
+    vendor: Text = "",
+    reason: Text = "",
+) -> Response:
+    checked(session, csrf)
+    if not reason.strip() or not vendor.strip():
+        return page("error.html", 422, session=session, message="Посочете дневник и причина.")
+    try:
+        await ops_service.redeliver(
+            db, nrn[:12], vendor.strip(), reason.strip(), session.client.name, session.client.region
+        )
+    except DomainError as exc:
+        return _refused(session, exc)
+    return RedirectResponse(f"/console/notes/{nrn[:12]}", status_code=303)
+
+
+@router.get("/review", response_class=HTMLResponse)
+async def review(session: ConsoleSession, db: Db, after: str | None = None) -> HTMLResponse:
+    try:
+        listed = await ops_service.review(db, after, 50, session.client.region)
+    except DomainError as exc:
+        return _refused(session, exc)
+    return page("review.html", session=session, listed=listed)
+
+
+@router.post("/review/{absence_id}/resolve")
+async def resolve(
+    absence_id: int,
+    session: ConsoleSession,
+    db: Db,
+    csrf: Text = "",
+    resolution: Text = "",
+    reason: Text = "",
+) -> Response:
+    checked(session, csrf)
+    if resolution not in ("keep", "unexcuse") or not reason.strip():
+        return page("error.html", 422, session=session, message="Изберете решение и причина.")
+    try:
+        await ops_service.resolve_review(
+            db, absence_id, resolution, reason.strip(), session.client.name, session.client.region
+        )
+    except DomainError as exc:
+        return _refused(session, exc)
+    return RedirectResponse("/console/review", status_code=303)
+
+
+@router.get("/rejections", response_class=HTMLResponse)
+async def rejections(session: ConsoleSession, db: Db, after: str | None = None) -> HTMLResponse:
+    try:
+        refuse_regional(session.client, "rejections")
+        listed = await ops_service.rejections(db, None, None, None, after, 50)
+    except DomainError as exc:
+        return _refused(session, exc)
+    return page("rejections.html", session=session, listed=listed)
+
+
+@router.get("/vendors", response_class=HTMLResponse)
+async def vendors(session: ConsoleSession, db: Db) -> HTMLResponse:
+    return page("vendors.html", session=session, vendors=await vendors_service.vendors_status(db))
+
+
+@router.get("/wave", response_class=HTMLResponse)
+async def wave(
+    session: ConsoleSession, db: Db, from_date: str = "", to_date: str = "", by: str = "region"
+) -> HTMLResponse:
+    by = by if by in ("region", "town") else "region"
+    try:
+        start = dt.date.fromisoformat(from_date) if from_date else None
+        end = dt.date.fromisoformat(to_date) if to_date else None
+        figures = await ops_service.notes_by_day(db, start, end, by, session.client.region)
+    except ValueError:
+        return page("error.html", 400, session=session, message="Датите са във вида ГГГГ-ММ-ДД.")
+    except DomainError as exc:
+        return _refused(session, exc)
+    lines = chart.series(figures["items"], by)
+    drawn = chart.svg(lines, "Ученици с медицинска бележка по дни")
+    days = sorted({day for points in lines.values() for day, _ in points})
+    return page(
+        "wave.html",
+        session=session,
+        svg=drawn,
+        lines=lines,
+        days=days,
+        by=by,
+        from_date=days[0].isoformat() if days else from_date,
+        to_date=days[-1].isoformat() if days else to_date,
+    )
