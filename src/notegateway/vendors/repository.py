@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from typing import Any
 
 import asyncpg
 
@@ -249,15 +248,6 @@ async def vendor_feed_status(db: asyncpg.Connection) -> list[asyncpg.Record]:
     return rows
 
 
-async def ack_counts(db: asyncpg.Connection) -> list[asyncpg.Record]:
-    """Per vendor and outcome, how many notes its diary acknowledged on the feed."""
-    rows: list[asyncpg.Record] = await db.fetch(
-        "SELECT c.name, a.outcome, count(*) AS notes FROM vendor_acks AS a "
-        "JOIN clients AS c ON c.id = a.vendor_id GROUP BY c.name, a.outcome"
-    )
-    return rows
-
-
 async def purged_up_to(db: asyncpg.Connection, vendor_id: int) -> int:
     value: int | None = await db.fetchval(
         "SELECT seq FROM vendor_feed_purges WHERE vendor_id = $1", vendor_id
@@ -350,70 +340,3 @@ async def vendor_view(db: asyncpg.Connection, vendor_id: int, nrn: str) -> async
         vendor_id,
         nrn,
     )
-
-
-async def record_served(db: asyncpg.Connection, vendor_id: int, notice_ids: Sequence[int]) -> None:
-    """The vendor was served these notes (by `next` or its feed); the first time is kept."""
-    if notice_ids:
-        await db.execute(
-            "INSERT INTO vendor_deliveries (vendor_id, notice_id) "
-            "SELECT $1, unnest($2::bigint[]) ON CONFLICT DO NOTHING",
-            vendor_id,
-            sorted(set(notice_ids)),
-        )
-
-
-async def deliveries_of_note(db: asyncpg.Connection, notice_id: int) -> list[dict[str, Any]]:
-    """Per vendor that the note reached or was meant for: first served, acknowledged
-    (NEISPUO's /acknowledge), and its last ack on the feed."""
-    rows = await db.fetch(
-        f"""
-        WITH its_placements AS (SELECT p.* FROM placements AS p WHERE p.notice_id = $1),
-        meant AS (
-            SELECT cut.diary_client_id AS vendor_id FROM ({by_diary("its_placements")}) AS cut
-            WHERE cut.diary_client_id IS NOT NULL
-            UNION SELECT vendor_id FROM vendor_deliveries WHERE notice_id = $1
-            UNION SELECT vendor_id FROM vendor_reads WHERE notice_id = $1
-            UNION SELECT vendor_id FROM vendor_acks WHERE notice_id = $1
-        )
-        SELECT c.name, d.first_served_at, r.acknowledged_at, a.outcome
-        FROM meant AS m
-        JOIN clients AS c ON c.id = m.vendor_id
-        LEFT JOIN vendor_deliveries AS d ON d.vendor_id = m.vendor_id AND d.notice_id = $1
-        LEFT JOIN vendor_reads AS r ON r.vendor_id = m.vendor_id AND r.notice_id = $1
-        LEFT JOIN vendor_acks AS a ON a.vendor_id = m.vendor_id AND a.notice_id = $1
-        ORDER BY c.name
-        """,
-        notice_id,
-    )
-    return [
-        {
-            "vendor": r["name"],
-            "firstServedAt": r["first_served_at"],
-            "acknowledgedAt": r["acknowledged_at"],
-            "ack": r["outcome"],
-        }
-        for r in rows
-    ]
-
-
-async def acks_of_note(db: asyncpg.Connection, notice_id: int) -> list[dict[str, Any]]:
-    rows = await db.fetch(
-        """
-        SELECT c.name AS vendor, a.outcome, a.excused_absences, a.comment, a.at
-        FROM vendor_acks AS a JOIN clients AS c ON c.id = a.vendor_id
-        WHERE a.notice_id = $1
-        ORDER BY a.at, a.vendor_id  -- not by name: NZIS sees the acks without their vendor
-        """,
-        notice_id,
-    )
-    return [
-        {
-            "vendor": r["vendor"],
-            "outcome": r["outcome"],
-            "excusedAbsences": r["excused_absences"],
-            "comment": r["comment"],
-            "at": r["at"],
-        }
-        for r in rows
-    ]

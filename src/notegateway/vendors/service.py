@@ -13,7 +13,7 @@ from notegateway.core import locks, metrics
 from notegateway.core.errors import BadRequest, DomainError, NotFound, Unprocessable
 from notegateway.core.timeutil import SOFIA, neispuo_datetime
 from notegateway.core.wire import known_names, validate_item
-from notegateway.vendors import cursor, repository
+from notegateway.vendors import cursor, delivery_repository, repository
 from notegateway.vendors.cursor import InvalidCursor
 from notegateway.vendors.schemas import EventAckIn
 
@@ -52,7 +52,7 @@ async def next_notices(db: asyncpg.Connection, vendor_id: int, count: int) -> di
     rows = await repository.next_notices(db, vendor_id, count + 1)
     last_push = await repository.last_push_time(db)
     await repository.record_poll(db, vendor_id, None)
-    await repository.record_served(db, vendor_id, [r["id"] for r in rows[:count]])
+    await delivery_repository.record_served(db, vendor_id, [r["id"] for r in rows[:count]])
     return {
         "medicalNotices": [
             {
@@ -113,7 +113,7 @@ async def feed_page(
     rows = await repository.feed_page(db, vendor_id, after, limit + 1)
     page = rows[:limit]
     position = page[-1]["seq"] if page else after
-    await repository.record_served(db, vendor_id, [row["notice_id"] for row in page])
+    await delivery_repository.record_served(db, vendor_id, [row["notice_id"] for row in page])
     body = {
         "events": [_event(key, vendor_id, row) for row in page],
         "nextCursor": cursor.encode(key, vendor_id, position),
@@ -184,11 +184,11 @@ async def purge(db: asyncpg.Connection, retention_days: int) -> int:
 
 
 async def deliveries_of_note(db: asyncpg.Connection, notice_id: int) -> list[dict[str, Any]]:
-    return await repository.deliveries_of_note(db, notice_id)
+    return await delivery_repository.deliveries_of_note(db, notice_id)
 
 
 async def acks_of_note(db: asyncpg.Connection, notice_id: int) -> list[dict[str, Any]]:
-    return await repository.acks_of_note(db, notice_id)
+    return await delivery_repository.acks_of_note(db, notice_id)
 
 
 async def refresh_feed_metrics(db: asyncpg.Connection) -> None:
@@ -209,7 +209,7 @@ async def refresh_feed_metrics(db: asyncpg.Connection) -> None:
 async def vendors_status(db: asyncpg.Connection) -> list[dict[str, Any]]:
     """For operators, per vendor: last poll, feed lag (events and age), acks by outcome."""
     acks: dict[str, dict[str, int]] = {}
-    for row in await repository.ack_counts(db):
+    for row in await delivery_repository.ack_counts(db):
         acks.setdefault(row["name"], {})[row["outcome"]] = row["notes"]
     return [
         {
