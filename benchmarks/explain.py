@@ -86,7 +86,7 @@ async def main() -> None:
     args = parser.parse_args()
     server = await choose_server(args.server_url)
     async with fresh_database(server, "explain") as url:
-        idents, _token = await seed(url, 20_000, NOTE_DAYS)
+        idents = (await seed(url, 20_000, NOTE_DAYS)).identifiers
         conn = await asyncpg.connect(url)
         try:
             for round_no in range(args.rounds):

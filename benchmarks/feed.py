@@ -49,7 +49,8 @@ async def _vendor(url: str) -> str:
 async def measure_feed(url: str, workers: int) -> FeedFigures:
     """On a fresh database `url`: EVENTS notes pushed to a vendor's schools, then a page of
     1000 read SAMPLES times, then SAMPLES pushes each awaited by an open long poll."""
-    idents, nzis = await seed(url, VENDOR_PUPILS, NOTE_DAYS)
+    seeded = await seed(url, VENDOR_PUPILS, NOTE_DAYS)
+    idents, nzis = seeded.identifiers, seeded.nzis_token
     vendor = await _vendor(url)
     nzis_auth = {"Authorization": f"Bearer {nzis}"}
     vendor_auth = {"Authorization": f"Bearer {vendor}"}

@@ -20,6 +20,10 @@ class Settings(BaseSettings):
     secret_key: SecretStr | None = None
     trusted_proxies: str = ""
     event_retention_days: int = 92
+    # The monthly figures' benefit limits: at least this many unexcused lessons, or more
+    # than this many unexcused preschool days, in a month.
+    limit_lessons: int = Field(default=5, ge=1)
+    limit_days: int = Field(default=3, ge=0)
     # Rejected pushed items (invalid, conflict) are kept this long for the helpdesk.
     rejection_retention_days: int = Field(default=30, ge=1)
     log_level: str = "INFO"

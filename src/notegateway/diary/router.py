@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse
 
 from notegateway.clients.auth import NeispuoClient
@@ -20,6 +21,7 @@ from notegateway.diary.schemas import (
     AbsenceOut,
     AbsencePatchIn,
     InstitutionNoticeList,
+    MonthFigures,
 )
 from notegateway.registry.schemas import MAX_ID
 
@@ -96,3 +98,21 @@ async def institution_notices(
             db, institution_id, class_name, section, person_id, from_date, to_date
         )
     )
+
+
+@router.get(
+    "/institutions/{institutionId}/months/{month}",
+    summary="A month's figures per pupil: unexcused lessons and preschool days, late arrivals",
+    response_model=MonthFigures,
+)
+async def month_figures(
+    request: Request,
+    institution_id: Annotated[int, Path(alias="institutionId", ge=1, le=MAX_ID)],
+    month: Annotated[str, Path(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$", description="YYYY-MM")],
+    client: NeispuoClient,
+    db: Db,
+) -> JSONResponse:
+    settings = request.app.state.settings
+    first_day = dt.date(int(month[:4]), int(month[5:]), 1)
+    limits = (settings.limit_lessons, settings.limit_days)
+    return JSONResponse(await service.month_figures(db, institution_id, first_day, limits))

@@ -60,3 +60,20 @@ class InstitutionNotice(OutModel):
 
 class InstitutionNoticeList(OutModel):
     items: list[InstitutionNotice]
+
+
+class PupilMonth(OutModel):
+    person_id: int
+    class_name: str
+    section: str | None
+    unexcused_lessons: int
+    unexcused_days: int  # preschool: days with an unexcused absence
+    late_arrivals: int
+    excused_by_notes: int
+    over_benefit_limit: bool
+
+
+class MonthFigures(OutModel):
+    institution_id: int
+    month: str = Field(examples=["2026-11"])
+    pupils: list[PupilMonth]

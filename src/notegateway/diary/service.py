@@ -12,7 +12,7 @@ import asyncpg
 from notegateway.core import locks, paging
 from notegateway.core.errors import BadRequest, Conflict, NotFound, Unprocessable
 from notegateway.core.wire import known_names, validate_item
-from notegateway.diary import repository, review_repository
+from notegateway.diary import figures_repository, repository, review_repository
 from notegateway.diary.excusal import Kind
 from notegateway.diary.schemas import AbsenceIn, AbsencePatchIn
 from notegateway.diary.settle import Changes, settle
@@ -163,4 +163,33 @@ async def institution_notices(
             }
             for row in rows
         ]
+    }
+
+
+async def month_figures(
+    db: asyncpg.Connection, institution_id: int, first_day: dt.date, limits: tuple[int, int]
+) -> dict[str, Any]:
+    """The month's figures per pupil of the institution; `limits` (lessons, days): at least
+    that many unexcused lessons, or more than that many unexcused preschool days, is over
+    the limit that stops a family's child benefit."""
+    if not await figures_repository.institution_exists(db, institution_id):
+        raise NotFound(f"no institution {institution_id}")
+    lessons_limit, days_limit = limits
+    rows = await figures_repository.month(db, institution_id, first_day)
+    return {
+        "institutionId": institution_id,
+        "month": f"{first_day:%Y-%m}",
+        "pupils": [
+            {
+                "personId": r["person_id"],
+                "className": r["class_name"],
+                "section": r["section"],
+                "unexcusedLessons": r["lessons"],
+                "unexcusedDays": r["days"],
+                "lateArrivals": r["late"],
+                "excusedByNotes": r["by_notes"],
+                "overBenefitLimit": r["lessons"] >= lessons_limit or r["days"] > days_limit,
+            }
+            for r in rows
+        ],
     }

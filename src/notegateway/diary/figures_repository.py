@@ -1,0 +1,60 @@
+"""SQL of the monthly figures that decide child benefits (contract: "Figures")."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import asyncpg
+
+# Per pupil enrolled in the institution at some time in the month (class and section of
+# the latest such enrollment), over the absences of the month there on days NEISPUO's
+# own diary keeps: unexcused lessons, unexcused preschool days (counted per day, not per
+# absence: a day is one whether it has one absence or several), late arrivals, and the
+# absences notes hold. $1 institution, $2 the month's first day.
+_MONTH = """
+WITH month AS (
+    SELECT $2::date AS first, ($2::date + interval '1 month' - interval '1 day')::date AS last
+),
+enrolled AS (
+    SELECT DISTINCT ON (e.person_id) e.person_id, e.class_name, e.section
+    FROM enrollments AS e CROSS JOIN month AS m
+    WHERE e.institution_id = $1 AND e.from_date <= m.last
+      AND coalesce(e.to_date, 'infinity') >= m.first
+    ORDER BY e.person_id, e.from_date DESC
+),
+kept AS (
+    SELECT a.person_id, a.date, a.lesson, a.kind, a.excused_by_notice_id
+    FROM absences AS a CROSS JOIN month AS m
+    JOIN institution_diaries AS d
+      ON d.institution_id = a.institution_id AND a.date BETWEEN d.from_date AND d.to_date
+    WHERE a.institution_id = $1 AND a.date BETWEEN m.first AND m.last
+      AND d.diary_client_id IS NULL
+),
+counted AS (
+    SELECT person_id,
+           count(*) FILTER (WHERE kind = 'unexcused' AND lesson IS NOT NULL) AS lessons,
+           count(DISTINCT date) FILTER (WHERE kind = 'unexcused' AND lesson IS NULL) AS days,
+           count(*) FILTER (WHERE kind = 'late') AS late,
+           count(*) FILTER (WHERE excused_by_notice_id IS NOT NULL) AS by_notes
+    FROM kept GROUP BY person_id
+)
+SELECT e.person_id, e.class_name, e.section, coalesce(c.lessons, 0) AS lessons,
+       coalesce(c.days, 0) AS days, coalesce(c.late, 0) AS late,
+       coalesce(c.by_notes, 0) AS by_notes
+FROM enrolled AS e LEFT JOIN counted AS c USING (person_id)
+ORDER BY e.person_id
+"""
+
+
+async def month(
+    db: asyncpg.Connection, institution_id: int, first_day: dt.date
+) -> list[asyncpg.Record]:
+    rows: list[asyncpg.Record] = await db.fetch(_MONTH, institution_id, first_day)
+    return rows
+
+
+async def institution_exists(db: asyncpg.Connection, institution_id: int) -> bool:
+    value: bool = await db.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM institutions WHERE id = $1)", institution_id
+    )
+    return value
