@@ -94,6 +94,7 @@ async def test_days_a_vendor_keeps_are_not_counted_and_bad_asks_refused(
         ("/api/v1/diary/institutions/999999/months/2026-11", 404),
         ("/api/v1/diary/institutions/100001/months/2026-13", 400),
         ("/api/v1/diary/institutions/100001/months/26-11", 400),
+        ("/api/v1/diary/institutions/100001/months/0000-01", 400),
     ):
         assert (await api.http.get(path, headers=headers)).status_code == status, path
     nzis = await api.http.get(

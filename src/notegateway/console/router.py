@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import secrets
 from typing import Annotated, Any
 
@@ -25,8 +26,15 @@ _templates = Environment(
     loader=PackageLoader("notegateway.console"), autoescape=select_autoescape(default=True)
 )
 _templates.filters["mask"] = lambda value: mask(str(value)) if value else value
+
+
 # Times as Sofia's clocks show them.
-_templates.filters["when"] = lambda value: value.astimezone(SOFIA).strftime("%d.%m.%Y %H:%M")
+def _when(value: dt.datetime | str) -> str:
+    moment = dt.datetime.fromisoformat(value) if isinstance(value, str) else value
+    return moment.astimezone(SOFIA).strftime("%d.%m.%Y %H:%M")
+
+
+_templates.filters["when"] = _when
 SIGNIN_CSRF = "ngw_signin_csrf"  # double-submit: the sign-in form has no session yet
 
 

@@ -108,7 +108,9 @@ async def institution_notices(
 async def month_figures(
     request: Request,
     institution_id: Annotated[int, Path(alias="institutionId", ge=1, le=MAX_ID)],
-    month: Annotated[str, Path(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$", description="YYYY-MM")],
+    month: Annotated[
+        str, Path(pattern=r"^(19|20)[0-9]{2}-(0[1-9]|1[0-2])$", description="YYYY-MM")
+    ],
     client: NeispuoClient,
     db: Db,
 ) -> JSONResponse:
