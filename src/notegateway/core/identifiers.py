@@ -67,3 +67,12 @@ def mask(identifier: str) -> str:
     if len(identifier) <= 4:
         return "*" * len(identifier)
     return identifier[:2] + "*" * (len(identifier) - 4) + identifier[-2:]
+
+
+# Any run of 10 digits (an ЕГН or ЛНЧ) in free text.
+_TEN_DIGIT_RUN = re.compile(r"(?<![0-9])[0-9]{10}(?![0-9])")
+
+
+def mask_ten_digit_runs(text: str) -> str:
+    """`text` with every run of ten digits masked: identifiers that slipped into it."""
+    return _TEN_DIGIT_RUN.sub(lambda m: mask(m.group(0)), text)

@@ -3,25 +3,23 @@
 from __future__ import annotations
 
 import logging
-import re
 import time
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from notegateway.core import metrics
-from notegateway.core.identifiers import mask
+from notegateway.core.identifiers import mask_ten_digit_runs
 
 access_log = logging.getLogger("notegateway.access")
 
-# Any run of 10 digits (an ЕГН or ЛНЧ) that slips into a message is masked.
-_TEN_DIGIT_RUN = re.compile(r"(?<![0-9])[0-9]{10}(?![0-9])")
-
 
 class MaskIdentifiers(logging.Filter):
+    """Any run of 10 digits (an ЕГН or ЛНЧ) that slips into a message is masked."""
+
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        masked = _TEN_DIGIT_RUN.sub(lambda m: mask(m.group(0)), message)
+        masked = mask_ten_digit_runs(message)
         if masked != message:
             record.msg, record.args = masked, None
         return True

@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic.alias_generators import to_camel
 
-from notegateway.core.errors import ErrorItem
+from notegateway.core.errors import ErrorItem, Unprocessable
 from notegateway.core.jsonbody import canonicalise
 
 M = TypeVar("M", bound=BaseModel)
@@ -86,3 +86,11 @@ def validate_item(
     if errors:
         return None, errors
     return parsed, []
+
+
+def validated(model: type[M], value: Any, known: dict[str, str], message: str) -> M:
+    """One request body as `model`, or 422 with `message` and the errors of each field."""
+    parsed, errors = validate_item(model, value, known)
+    if parsed is None:
+        raise Unprocessable(message, errors)
+    return parsed

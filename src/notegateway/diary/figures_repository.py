@@ -51,10 +51,3 @@ async def month(
 ) -> list[asyncpg.Record]:
     rows: list[asyncpg.Record] = await db.fetch(_MONTH, institution_id, first_day)
     return rows
-
-
-async def institution_exists(db: asyncpg.Connection, institution_id: int) -> bool:
-    value: bool = await db.fetchval(
-        "SELECT EXISTS (SELECT 1 FROM institutions WHERE id = $1)", institution_id
-    )
-    return value

@@ -11,7 +11,7 @@ import asyncpg
 
 from notegateway.core import locks, paging
 from notegateway.core.errors import BadRequest, Conflict, NotFound, Unprocessable
-from notegateway.core.wire import known_names, validate_item
+from notegateway.core.wire import known_names, validated
 from notegateway.diary import figures_repository, repository, review_repository
 from notegateway.diary.excusal import Kind
 from notegateway.diary.schemas import AbsenceIn, AbsencePatchIn
@@ -25,9 +25,7 @@ async def record_absence(
     db: asyncpg.Connection, body: Any, actor: str
 ) -> tuple[bool, dict[str, Any]]:
     """Record an absence (True when new); excused at once if an active note covers it."""
-    absence, errors = validate_item(AbsenceIn, body, ABSENCE_NAMES)
-    if absence is None:
-        raise Unprocessable("the absence is invalid", errors)
+    absence = validated(AbsenceIn, body, ABSENCE_NAMES, "the absence is invalid")
     # The institution first (its diary decides), then the person: the order a diary
     # switch takes them in.
     if not await repository.hold_institution(db, absence.institution_id):
@@ -64,9 +62,7 @@ async def change_absence(
     db: asyncpg.Connection, absence_id: int, body: Any, actor: str
 ) -> dict[str, Any]:
     """A person sets kind and/or comment; from then on no note changes the absence."""
-    patch, errors = validate_item(AbsencePatchIn, body, PATCH_NAMES)
-    if patch is None:
-        raise Unprocessable("the change is invalid", errors)
+    patch = validated(AbsencePatchIn, body, PATCH_NAMES, "the change is invalid")
     changes = patch.model_dump(by_alias=True, include=patch.model_fields_set)
     if not changes:
         raise Unprocessable("nothing to change", [{"loc": [], "msg": "give kind and/or comment"}])
@@ -172,7 +168,7 @@ async def month_figures(
     """The month's figures per pupil of the institution; `limits` (lessons, days): at least
     that many unexcused lessons, or more than that many unexcused preschool days, is over
     the limit that stops a family's child benefit."""
-    if not await figures_repository.institution_exists(db, institution_id):
+    if not await repository.institution_exists(db, institution_id):
         raise NotFound(f"no institution {institution_id}")
     lessons_limit, days_limit = limits
     rows = await figures_repository.month(db, institution_id, first_day)

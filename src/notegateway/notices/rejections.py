@@ -12,22 +12,20 @@ identifier masked and every name dropped, whatever shape the item has.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
-from notegateway.core.identifiers import mask
+from notegateway.core.identifiers import mask, mask_ten_digit_runs
 from notegateway.core.jsonbody import printable
 
 MAX_DEPTH = 32  # a note is 3 deep; what is nested past this is not kept
 TOO_DEEP = "(nested too deep to keep)"
 _NAME_KEYS = frozenset({"givenname", "middlename", "familyname", "name"})
-_TEN_DIGITS = re.compile(r"(?<![0-9])[0-9]{10}(?![0-9])")
 
 
 def masked_text(text: str) -> str:
     """Ten-digit runs masked; what PostgreSQL cannot keep (lone surrogates, NUL) escaped."""
     kept = printable(text).replace("\x00", "\\u0000")
-    return _TEN_DIGITS.sub(lambda m: mask(m.group(0)), kept)
+    return mask_ten_digit_runs(kept)
 
 
 def masked(value: Any, depth: int = 0) -> Any:

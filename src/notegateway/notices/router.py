@@ -13,7 +13,7 @@ from notegateway.core.deps import Db
 from notegateway.core.errors import Unprocessable
 from notegateway.core.jsonbody import NO_BODY, JsonBody, OptionalJsonBody
 from notegateway.core.openapi import json_body
-from notegateway.core.wire import known_names, validate_item
+from notegateway.core.wire import known_names, validated
 from notegateway.notices import service
 from notegateway.notices.schemas import (
     CancelIn,
@@ -62,9 +62,7 @@ async def cancel_note(
 ) -> JSONResponse:
     reason = None
     if body is not NO_BODY:
-        cancel, errors = validate_item(CancelIn, body, _CANCEL_NAMES)
-        if cancel is None:
-            raise Unprocessable("the cancellation body is invalid", errors)
+        cancel = validated(CancelIn, body, _CANCEL_NAMES, "the cancellation body is invalid")
         reason = cancel.cancel_reason
     status_code, answer = await service.cancel(db, nrn, reason, client.name)
     return JSONResponse(answer, status_code=status_code)

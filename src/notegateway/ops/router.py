@@ -15,13 +15,13 @@ from notegateway.clients.auth import OperatorClient
 from notegateway.core import paging
 from notegateway.core.db import transaction
 from notegateway.core.deps import Db
-from notegateway.core.errors import ServiceUnavailable, Unprocessable
+from notegateway.core.errors import ServiceUnavailable
 from notegateway.core.jsonbody import JsonBody
 from notegateway.core.metrics import metrics_registry
 from notegateway.core.migrate import head_revision
 from notegateway.core.openapi import json_body
 from notegateway.core.timeutil import QueryDate
-from notegateway.core.wire import known_names, validate_item
+from notegateway.core.wire import known_names, validated
 from notegateway.diary.schemas import AbsenceOut
 from notegateway.notices import service as notices_service
 from notegateway.notices.router import NrnPath
@@ -181,9 +181,7 @@ async def resolve_review(
     body: JsonBody,
     db: Db,
 ) -> JSONResponse:
-    resolution, errors = validate_item(ReviewResolutionIn, body, _RESOLUTION_NAMES)
-    if resolution is None:
-        raise Unprocessable("the resolution is invalid", errors)
+    resolution = validated(ReviewResolutionIn, body, _RESOLUTION_NAMES, "the resolution is invalid")
     return JSONResponse(
         await service.resolve_review(
             db, absence_id, resolution.resolution, resolution.reason, client.name, client.region
@@ -202,9 +200,7 @@ _REDELIVERY_NAMES = known_names(RedeliveryIn)
     openapi_extra=json_body(RedeliveryIn),
 )
 async def redeliver(nrn: NrnPath, client: OperatorClient, body: JsonBody, db: Db) -> JSONResponse:
-    redelivery, errors = validate_item(RedeliveryIn, body, _REDELIVERY_NAMES)
-    if redelivery is None:
-        raise Unprocessable("the redelivery is invalid", errors)
+    redelivery = validated(RedeliveryIn, body, _REDELIVERY_NAMES, "the redelivery is invalid")
     answer = await service.redeliver(
         db, nrn, redelivery.vendor, redelivery.reason, client.name, client.region
     )
@@ -222,9 +218,7 @@ _MATCH_NAMES = known_names(MatchIn)
 )
 async def match(nrn: NrnPath, client: OperatorClient, body: JsonBody, db: Db) -> NoteWithAudit:
     refuse_regional(client, "unmatched notes and links by hand")
-    wanted, errors = validate_item(MatchIn, body, _MATCH_NAMES)
-    if wanted is None:
-        raise Unprocessable("the match is invalid", errors)
+    wanted = validated(MatchIn, body, _MATCH_NAMES, "the match is invalid")
     await notices_service.link(db, nrn, wanted.person_id, wanted.reason, client.name)
     return NoteWithAudit.model_validate(await service.note_with_audit(db, nrn))
 

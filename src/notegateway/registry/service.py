@@ -22,7 +22,7 @@ from notegateway.core.db import plan_for
 from notegateway.core.errors import Conflict, ErrorItem, NotFound, Unprocessable
 from notegateway.core.identifiers import identifier_kind, identifier_problem
 from notegateway.core.timeutil import FOREVER, NEVER, today_in_sofia
-from notegateway.core.wire import known_names, validate_item
+from notegateway.core.wire import known_names, validate_item, validated
 from notegateway.diary.settle import Changes, settle
 from notegateway.registry import repository
 from notegateway.registry.persons_plan import Chunk, PersonResult, plan_writes
@@ -47,9 +47,7 @@ async def put_institution(
     new period's days vendors are told nothing of notes already handed on, and NEISPUO's
     rules, when the diary is its own, apply at once.
     """
-    institution, errors = validate_item(InstitutionIn, body, INSTITUTION_NAMES)
-    if institution is None:
-        raise Unprocessable("the institution is invalid", errors)
+    institution = validated(InstitutionIn, body, INSTITUTION_NAMES, "the institution is invalid")
     diary_client_id = None
     if institution.diary != NEISPUO_DIARY:
         diary_client_id = await clients_repository.vendor_id_by_name(db, institution.diary)

@@ -10,9 +10,9 @@ from typing import Any
 import asyncpg
 
 from notegateway.core import locks, metrics
-from notegateway.core.errors import BadRequest, DomainError, NotFound, Unprocessable
+from notegateway.core.errors import BadRequest, DomainError, NotFound
 from notegateway.core.timeutil import SOFIA, neispuo_datetime
-from notegateway.core.wire import known_names, validate_item
+from notegateway.core.wire import known_names, validated
 from notegateway.vendors import cursor, delivery_repository, repository
 from notegateway.vendors.cursor import InvalidCursor
 from notegateway.vendors.schemas import EventAckIn
@@ -150,9 +150,7 @@ async def ack_event(
     vendor_id, vendor_name = vendor
     if not cursor.CURSOR_CHARS.fullmatch(event_cursor):
         raise BadRequest("a cursor is 1 to 200 characters of A-Z a-z 0-9 . _ ~ -")
-    ack, errors = validate_item(EventAckIn, body, ACK_NAMES)
-    if ack is None:
-        raise Unprocessable("the acknowledgement is invalid", errors)
+    ack = validated(EventAckIn, body, ACK_NAMES, "the acknowledgement is invalid")
     try:
         seq = cursor.decode(key, vendor_id, event_cursor)
     except InvalidCursor:
