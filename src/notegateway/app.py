@@ -23,7 +23,9 @@ from notegateway.core.errors import (
 from notegateway.core.limits import ClientLimits
 from notegateway.core.logging import AccessLogMiddleware
 from notegateway.core.middleware import GuardMiddleware
+from notegateway.core.notifier import FeedNotifier
 from notegateway.core.openapi import install_openapi
+from notegateway.diary import service as diary_service
 from notegateway.diary.router import router as diary_router
 from notegateway.notices import service as notices_service
 from notegateway.notices.router import router as notices_router
@@ -31,7 +33,6 @@ from notegateway.ops.router import api_router as ops_api_router
 from notegateway.ops.router import router as ops_router
 from notegateway.registry.router import router as registry_router
 from notegateway.vendors import service as vendors_service
-from notegateway.vendors.notifier import FeedNotifier
 from notegateway.vendors.router import router as vendors_router
 
 DESCRIPTION = (
@@ -45,17 +46,18 @@ PURGE_EVERY_SECONDS = 3600
 
 
 async def _purge_periodically(engine: AsyncEngine, settings: Settings) -> None:
-    """Drop feed events and rejections past retention, hourly (several processes may do
-    it: harmless)."""
+    """Drop feed events, diary changes and rejections past retention, hourly (several
+    processes may do it: harmless)."""
     while True:
         try:
             async with transaction(engine) as db:
                 purged = await vendors_service.purge(db, settings.event_retention_days)
+                purged += await diary_service.purge_changes(db, settings.event_retention_days)
                 dropped = await notices_service.purge_rejections(
                     db, settings.rejection_retention_days
                 )
             if purged or dropped:
-                log.info("purged %d feed events and %d rejections past retention", purged, dropped)
+                log.info("purged %d feed rows and %d rejections past retention", purged, dropped)
         except Exception as exc:  # keep purging later; never take the server down
             log.warning("purge failed: %s", type(exc).__name__)
         await asyncio.sleep(PURGE_EVERY_SECONDS)

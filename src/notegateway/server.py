@@ -3,7 +3,7 @@ sharing one listening socket; logging that keeps identifiers out, and a shutdown
 answers open long polls at once.
 
 Nothing a request relies on lives in one process: locks, feed order and long-poll
-wake-ups are the database's (core/locks.py, vendors/notifier.py). What is per process:
+wake-ups are the database's (core/locks.py, core/notifier.py). What is per process:
 the limits of core/limits.py (each worker admits its own share of them), and the metrics,
 which workers write to files in PROMETHEUS_MULTIPROC_DIR that /metrics adds up.
 """

@@ -287,12 +287,12 @@ async def test_cursors_tell_nothing_and_foreign_ones_look_tampered(
 ) -> None:
     """No position can be read from a cursor: the same event number gives unrelated
     cursors for two vendors, and another vendor's real cursor gets the tampered answer."""
-    from notegateway.vendors import cursor as cursors
+    from notegateway.core import feed_cursor as cursors
 
     key = api.app.state.cursor_key
-    first, second = cursors.encode(key, 1, 5), cursors.encode(key, 2, 5)
+    first, second = cursors.encode(key, "events", 1, 5), cursors.encode(key, "events", 2, 5)
     assert first != second
-    assert cursors.encode(key, 1, 6)[3:12] != first[3:12]  # nothing ordered or readable
+    assert cursors.encode(key, "events", 1, 6)[3:12] != first[3:12]  # nothing ordered or readable
     await api.push(note("25317A000001", PUPIL), note("25317A000003", MOVER))
     acme_cursor = (await acme.feed())["events"][0]["cursor"]
     tampered = acme_cursor[:-1] + ("A" if not acme_cursor.endswith("A") else "B")

@@ -102,5 +102,6 @@ def _admit(
 
 NzisClient = Annotated[Client, Depends(require(Role.NZIS, operator_reads=True))]
 NeispuoClient = Annotated[Client, Depends(require(Role.NEISPUO, operator_reads=True))]
+NeispuoOnlyClient = Annotated[Client, Depends(require(Role.NEISPUO))]
 VendorClient = Annotated[Client, Depends(require(Role.VENDOR))]
 OperatorClient = Annotated[Client, Depends(require(Role.OPERATOR))]

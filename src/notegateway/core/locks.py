@@ -182,7 +182,8 @@ _FEED_WRITERS = _int64("feed-writers")
 
 
 async def lock_feed_writers(db: asyncpg.Connection) -> None:
-    """Taken by every transaction that writes vendor feed events, right before it writes
-    them, and held to commit: events are numbered in the order they commit, so a reader
-    that pages by number never passes one still to commit. Hold it briefly: take it last."""
+    """Taken by every transaction that writes to a feed (vendor events, diary changes),
+    right before it writes, and held to commit: feed rows are numbered in the order they
+    commit, so a reader that pages by number never passes one still to commit
+    (core/feed.py). Hold it briefly: take it last (diary/settle.py does, once)."""
     await db.execute("SELECT pg_advisory_xact_lock($1)", _FEED_WRITERS)

@@ -290,12 +290,25 @@ vendor_events = Table(
     Index("ix_vendor_events_occurred_at", "occurred_at"),
 )
 
-vendor_feed_purges = Table(
-    "vendor_feed_purges",
+feed_purges = Table(
+    "feed_purges",
     metadata,
-    # The newest position purged from a vendor's feed: cursors before it are gone (410).
-    Column("vendor_id", BigInteger, ForeignKey("clients.id"), primary_key=True),
+    # The newest position purged from a feed (one per scope: a vendor's, or 0 for the
+    # change feed): cursors before it are gone (410). core/feed.py.
+    Column("feed", Text, primary_key=True),
+    Column("scope_id", BigInteger, primary_key=True),
     Column("seq", BigInteger, nullable=False),
+)
+
+diary_changes = Table(
+    "diary_changes",
+    metadata,
+    # The change feed: one row per audited change the gateway made to an absence, numbered
+    # under the feed writers' lock held to commit (core/feed.py), like vendor_events.
+    Column("seq", BigInteger, Identity(), primary_key=True),
+    Column("audit_id", BigInteger, ForeignKey("audit_log.id"), nullable=False, unique=True),
+    Column("at", DateTime(timezone=True), nullable=False, server_default=func.clock_timestamp()),
+    Index("ix_diary_changes_at", "at"),
 )
 
 nzis_sync = Table(

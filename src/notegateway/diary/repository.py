@@ -116,12 +116,16 @@ audited AS (
     SELECT $5, '{Action.REVIEW_RESOLVED}', r.notice_id, r.absence_id,
            jsonb_build_object('why', r.why), NULL
     FROM resolved AS r
+    RETURNING id, action
 )
 SELECT count(*) FILTER (WHERE before_holder IS NULL) AS excused,
        count(*) FILTER (WHERE before_holder IS NOT NULL AND after_holder IS NOT NULL)
            AS reattributed,
        count(*) FILTER (WHERE after_holder IS NULL) AS reverted,
-       (SELECT count(*) FROM review) AS review
+       (SELECT count(*) FROM review) AS review,
+       -- the changes to absences, for the change feed (diary/settle.py)
+       (SELECT coalesce(array_agg(id ORDER BY id), '{{}}') FROM audited
+        WHERE action <> '{Action.REVIEW}' AND action <> '{Action.REVIEW_RESOLVED}') AS changes
 FROM changed
 """
 
@@ -132,6 +136,7 @@ class Reconciled:
     reattributed: int = 0
     reverted: int = 0
     review: int = 0
+    changes: tuple[int, ...] = ()  # the audit entries of the absences changed
 
 
 async def reconcile_absences(
@@ -155,7 +160,9 @@ async def reconcile_absences(
         actor,
     )
     assert row is not None
-    return Reconciled(row["excused"], row["reattributed"], row["reverted"], row["review"])
+    return Reconciled(
+        row["excused"], row["reattributed"], row["reverted"], row["review"], tuple(row["changes"])
+    )
 
 
 _ABSENCE_COLUMNS = """

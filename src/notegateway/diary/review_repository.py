@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 import asyncpg
 
@@ -33,20 +34,29 @@ audited AS (
     INSERT INTO audit_log (actor, action, notice_id, absence_id, before, after)
     SELECT $3, '{Action.REVIEW_CLOSED}', b.excused_by_notice_id, c.id,
            jsonb_build_object('kind', b.kind, 'reason', b.reason, 'comment', b.comment,
-                              'setByPerson', b.set_by_person,
+                              'excusedByNrn', n.nrn, 'setByPerson', b.set_by_person,
                               'why', (SELECT min(why) FROM listed)),
            jsonb_build_object('kind', c.kind, 'reason', c.reason, 'comment', c.comment,
-                              'setByPerson', c.set_by_person, 'resolution', $2::text,
-                              'operatorReason', $4::text)
+                              'excusedByNrn', NULL, 'setByPerson', c.set_by_person,
+                              'resolution', $2::text, 'operatorReason', $4::text)
     FROM changed AS c JOIN before AS b ON b.id = c.id
+    LEFT JOIN medical_notices AS n ON n.id = b.excused_by_notice_id
+    RETURNING id
 )
-SELECT person_id, date FROM changed
+SELECT c.person_id, c.date, (SELECT id FROM audited) AS audit_id FROM changed AS c
 """
+
+
+@dataclass(frozen=True, slots=True)
+class Closed:
+    person_id: int
+    date: dt.date
+    audit_id: int  # the audited change, for the change feed
 
 
 async def resolve(
     db: asyncpg.Connection, absence_id: int, resolution: str, reason: str, actor: str
-) -> tuple[int, dt.date] | None:
-    """Close the absence's review: its person and date, or None when it was not listed."""
+) -> Closed | None:
+    """Close the absence's review, or None when it was not listed."""
     row = await db.fetchrow(_RESOLVE, absence_id, resolution, actor, reason)
-    return (row["person_id"], row["date"]) if row else None
+    return Closed(row["person_id"], row["date"], row["audit_id"]) if row else None

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from typing import Annotated
 
+import asyncpg
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse
 
-from notegateway.clients.auth import NeispuoClient
-from notegateway.core import paging
+from notegateway.clients.auth import NeispuoClient, NeispuoOnlyClient, authenticate
+from notegateway.core import feed, paging
 from notegateway.core.deps import Db
 from notegateway.core.jsonbody import JsonBody
 from notegateway.core.openapi import json_body
@@ -20,6 +22,7 @@ from notegateway.diary.schemas import (
     AbsenceList,
     AbsenceOut,
     AbsencePatchIn,
+    ChangeFeedPage,
     InstitutionNoticeList,
     MonthFigures,
 )
@@ -118,3 +121,26 @@ async def month_figures(
     first_day = dt.date(int(month[:4]), int(month[5:]), 1)
     limits = (settings.limit_lessons, settings.limit_days)
     return JSONResponse(await service.month_figures(db, institution_id, first_day, limits))
+
+
+@router.get(
+    "/changes",
+    summary="The ordered feed of every change the gateway made to an absence; long polls",
+    response_model=ChangeFeedPage,
+    responses={410: {"description": "the cursor is older than the feed keeps"}},
+)
+async def changes(
+    request: Request,
+    client: NeispuoOnlyClient,
+    after: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    wait: Annotated[float, Query(ge=0, le=30)] = 0,
+) -> JSONResponse:
+    reader = service.change_reader(request.app.state.cursor_key, client.id)
+    position = reader.position(after)
+
+    async def look(db: asyncpg.Connection) -> feed.Answer:
+        return await service.change_page(db, reader, position, limit)
+
+    recheck = functools.partial(authenticate, request)
+    return JSONResponse(await feed.long_poll(request, client.id, wait, look, recheck))

@@ -1,7 +1,9 @@
-"""Wire models of NEISPUO's own diary: absences and the class view of notes."""
+"""Wire models of NEISPUO's own diary: absences, the class view of notes, the monthly
+figures and the change feed."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Literal
 
 from pydantic import BeforeValidator, Field
@@ -77,3 +79,36 @@ class MonthFigures(OutModel):
     institution_id: int
     month: str = Field(examples=["2026-11"])
     pupils: list[PupilMonth]
+
+
+class AbsenceState(OutModel):
+    """An absence as the gateway left it (or found it): what the change feed shows."""
+
+    kind: AbsenceKind
+    reason: str | None
+    comment: str | None
+    excused_by_nrn: str | None
+
+
+ChangeAction = Literal[
+    "absence.excused", "absence.reattributed", "absence.reverted", "absence.review_closed"
+]
+
+
+class AbsenceChange(OutModel):
+    cursor: str
+    at: dt.datetime
+    absence_id: int
+    person_id: int
+    institution_id: int
+    date: str = Field(examples=["2026-11-18"])
+    before: AbsenceState
+    after: AbsenceState
+    nrn_medical_notice: str | None
+    action: ChangeAction
+
+
+class ChangeFeedPage(OutModel):
+    changes: list[AbsenceChange]
+    next_cursor: str
+    has_more: bool

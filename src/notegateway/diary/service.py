@@ -9,10 +9,10 @@ from typing import Any
 
 import asyncpg
 
-from notegateway.core import locks, paging
+from notegateway.core import feed, locks, paging
 from notegateway.core.errors import BadRequest, Conflict, NotFound, Unprocessable
 from notegateway.core.wire import known_names, validated
-from notegateway.diary import figures_repository, repository, review_repository
+from notegateway.diary import changes_repository, figures_repository, repository, review_repository
 from notegateway.diary.excusal import Kind
 from notegateway.diary.schemas import AbsenceIn, AbsencePatchIn
 from notegateway.diary.settle import Changes, settle
@@ -90,10 +90,10 @@ async def resolve_review(
     closed = await review_repository.resolve(db, absence_id, resolution, reason, actor)
     if closed is None:
         raise NotFound(f"absence {absence_id} is not listed for review")
+    changes = Changes(absences=[closed.audit_id])
     if resolution == "unexcuse":  # back in the gateway's hands: a covering note takes it
-        changes = Changes()
-        changes.person(person_id, (closed[1], closed[1]))
-        await settle(db, actor, changes)
+        changes.person(person_id, (closed.date, closed.date))
+    await settle(db, actor, changes)
     stored = await repository.get_absence(db, absence_id)
     assert stored is not None
     return stored
@@ -189,3 +189,41 @@ async def month_figures(
             for r in rows
         ],
     }
+
+
+def change_reader(key: bytes, client_id: int) -> feed.Reader:
+    """A NEISPUO client reading the change feed (one feed, each client its own cursors)."""
+    return feed.Reader(changes_repository.CHANGES, key, client_id)
+
+
+async def change_page(
+    db: asyncpg.Connection, changes: feed.Reader, after: int | None, limit: int
+) -> feed.Answer:
+    """One page of the change feed after `after` (the oldest kept change when None)."""
+
+    async def rows(db: asyncpg.Connection, after: int, count: int) -> list[asyncpg.Record]:
+        return await changes_repository.page(db, after, count)
+
+    page = await feed.page(db, changes, after, limit, rows)
+    body = page.body(changes, "changes", lambda row: _change(changes, row))
+    return feed.Answer(body, bool(page.rows), page.position)
+
+
+def _change(changes: feed.Reader, row: asyncpg.Record) -> dict[str, Any]:
+    return {
+        "cursor": changes.cursor(row["seq"]),
+        "at": row["at"].isoformat(),
+        "absenceId": row["absence_id"],
+        "personId": row["person_id"],
+        "institutionId": row["institution_id"],
+        "date": row["date"].isoformat(),
+        "before": json.loads(row["before"]),
+        "after": json.loads(row["after"]),
+        "nrnMedicalNotice": row["nrn"],
+        "action": row["action"],
+    }
+
+
+async def purge_changes(db: asyncpg.Connection, retention_days: int) -> int:
+    older_than = dt.datetime.now(dt.UTC) - dt.timedelta(days=retention_days)
+    return await feed.purge(db, changes_repository.CHANGES, older_than)

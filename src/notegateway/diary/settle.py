@@ -1,9 +1,11 @@
-"""The one step every write ends with: apply the excusal rules, count, tell the vendors.
+"""The one step every write ends with: apply the excusal rules, count, write the feeds.
 
-A writer (a push, a cancellation, an absence, a registry write, a diary switch) records in
-`Changes` what it changed and calls `settle` once, last, in its own transaction. Order
-matters: the rules first (they decide the absences), then the metrics, then the vendor
-feeds (they take the feed writers' lock, held to commit: core/locks.py).
+A writer (a push, a cancellation, an absence, a registry write, a diary switch, a review
+closed) records in `Changes` what it changed and calls `settle` once, last, in its own
+transaction. Order matters: the rules first (they decide the absences), then the metrics,
+then the feeds: the feed writers' lock, held to commit (core/feed.py), then the change
+feed (every change made to an absence, by the rules or by the writer), then what each
+vendor is told.
 """
 
 from __future__ import annotations
@@ -13,9 +15,9 @@ from dataclasses import dataclass, field
 
 import asyncpg
 
-from notegateway.core import metrics
+from notegateway.core import locks, metrics
 from notegateway.core.timeutil import FOREVER, NEVER
-from notegateway.diary import repository
+from notegateway.diary import changes_repository, repository
 from notegateway.diary.repository import Reconciled
 from notegateway.vendors import service as vendors_service
 
@@ -37,17 +39,25 @@ class Changes:
     quietly: list[int] = field(default_factory=list)
     # (vendor, note) pairs an operator hands again: a redelivered `note.issued` event.
     redeliver: list[tuple[int, int]] = field(default_factory=list)
+    # Audit entries of changes the writer itself made to absences (a review closed).
+    absences: list[int] = field(default_factory=list)
 
     def person(self, person_id: int, days: tuple[dt.date, dt.date] = EVER) -> None:
         self.person_days.append((person_id, *days))
 
 
 async def settle(db: asyncpg.Connection, actor: str, changes: Changes) -> Reconciled:
-    """Reconcile, count, sync the feeds; once per request, as its last step."""
+    """Reconcile, count, write the feeds; once per request, as its last step."""
     result = await repository.reconcile_absences(db, actor, changes.person_days, changes.released)
     metrics.ABSENCES_EXCUSED.inc(result.excused)
     metrics.ABSENCES_REVERTED.inc(result.reverted)
     metrics.ABSENCES_REATTRIBUTED.inc(result.reattributed)
+    changed = [*changes.absences, *result.changes]
+    if not (changed or changes.notes or changes.quietly or changes.redeliver):
+        return result
+    await locks.lock_feed_writers(db)
+    if changed:
+        await changes_repository.publish(db, changed)
     await vendors_service.sync_feed(db, changes.notes, redeliver=changes.redeliver)
     await vendors_service.sync_feed(db, changes.quietly, silent=True)
     return result

@@ -13,7 +13,11 @@ from collections.abc import Sequence
 
 import asyncpg
 
+from notegateway.core.feed import Feed
 from notegateway.core.placement_sql import by_diary, placements_array
+
+# Each vendor's feed is its part of this table (core/feed.py).
+EVENTS = Feed("events", "vendor_events", scope="vendor_id", at="occurred_at")
 
 VENDOR_PLACEMENTS = f"""
 vendor_placements AS (
@@ -196,9 +200,7 @@ async def mark_read(db: asyncpg.Connection, vendor_id: int, notice_ids: Sequence
 async def feed_page(
     db: asyncpg.Connection, vendor_id: int, after_seq: int, limit: int
 ) -> list[asyncpg.Record]:
-    """This vendor's events after `after_seq`, in order. Writers number events under the
-    feed writers' lock held to commit, so every committed event has a smaller number than
-    any event still to commit: paging by number passes none."""
+    """This vendor's events after `after_seq`, in number order (core/feed.py)."""
     rows: list[asyncpg.Record] = await db.fetch(
         """
         SELECT e.seq, e.type, e.reason, e.occurred_at, e.notice_id, e.person_id,
@@ -246,41 +248,6 @@ async def vendor_feed_status(db: asyncpg.Connection) -> list[asyncpg.Record]:
         """
     )
     return rows
-
-
-async def purged_up_to(db: asyncpg.Connection, vendor_id: int) -> int:
-    value: int | None = await db.fetchval(
-        "SELECT seq FROM vendor_feed_purges WHERE vendor_id = $1", vendor_id
-    )
-    return value or 0
-
-
-async def purge_events(db: asyncpg.Connection, older_than: dt.datetime) -> int:
-    """Delete the events up to the newest one older than `older_than` (by number, so the
-    kept ones are always a tail of each feed), remembering per vendor how far it went."""
-    count: int = await db.fetchval(
-        """
-        WITH cut AS (
-            SELECT max(seq) AS seq FROM vendor_events WHERE occurred_at < $1
-        ),
-        gone AS (
-            DELETE FROM vendor_events WHERE seq <= (SELECT seq FROM cut)
-            RETURNING vendor_id, seq
-        ),
-        newest AS (
-            SELECT vendor_id, max(seq) AS seq FROM gone GROUP BY vendor_id
-        ),
-        remembered AS (
-            INSERT INTO vendor_feed_purges (vendor_id, seq)
-            SELECT vendor_id, seq FROM newest
-            ON CONFLICT (vendor_id) DO UPDATE SET seq = excluded.seq
-            WHERE vendor_feed_purges.seq < excluded.seq
-        )
-        SELECT count(*) FROM gone
-        """,
-        older_than,
-    )
-    return count
 
 
 async def event_of_vendor(db: asyncpg.Connection, vendor_id: int, seq: int) -> int | None:

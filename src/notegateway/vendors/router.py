@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-import contextlib
-import itertools
-import time
+import functools
 from typing import Annotated
 
+import asyncpg
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from notegateway.clients.auth import VendorClient, authenticate
-from notegateway.core.db import transaction
+from notegateway.core import feed
 from notegateway.core.deps import Db
 from notegateway.core.jsonbody import JsonBody
-from notegateway.core.limits import ClientLimits
 from notegateway.core.openapi import json_array_body, json_body
 from notegateway.notices.router import NrnPath
-from notegateway.vendors import notifier, service
+from notegateway.vendors import service
 from notegateway.vendors.schemas import EventAckIn, FeedPage, NextNotices, VendorNotice
 
 router = APIRouter(prefix="/api/v1/medicalNotices", tags=["Vendors"])
@@ -59,30 +57,17 @@ async def events(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     wait: Annotated[float, Query(ge=0, le=30)] = 0,
 ) -> JSONResponse:
-    engine = request.app.state.engine
-    key: bytes = request.app.state.cursor_key
-    feed: notifier.FeedNotifier = request.app.state.feed_notifier
-    limits: ClientLimits = request.app.state.client_limits
-    position = service.read_cursor(key, client.id, after)
-    deadline = time.monotonic() + wait
-    with limits.long_poll(client.id) if wait > 0 else contextlib.nullcontext():
-        for look in itertools.count():
-            # Taken before looking, so a commit between the look and the wait still wakes
-            # us; a change to the client (disabled, rotated) wakes us too.
-            waiter = feed.waiter(client.id)
-            remaining = deadline - time.monotonic()
-            async with transaction(engine) as db:
-                if look:  # still the same client, not disabled or rotated meanwhile?
-                    await authenticate(request, db)
-                page, reached = await service.feed_page(db, key, client.id, position, limit)
-                answer = bool(page["events"]) or remaining <= 0 or feed.draining
-                if answer:
-                    await service.record_poll(db, client.id, reached)
-            if answer:
-                return JSONResponse(page)
-            # NOTIFY wakes us at commit; while the listener is away, look every second.
-            await notifier.wait_for(waiter, min(remaining, feed.recheck_seconds))
-    raise AssertionError("unreachable")
+    events = service.reader(request.app.state.cursor_key, client.id)
+    position = events.position(after)
+
+    async def look(db: asyncpg.Connection) -> feed.Answer:
+        return await service.feed_page(db, events, position, limit)
+
+    async def answered(db: asyncpg.Connection, reached: int) -> None:
+        await service.record_poll(db, client.id, reached)
+
+    recheck = functools.partial(authenticate, request)
+    return JSONResponse(await feed.long_poll(request, client.id, wait, look, recheck, answered))
 
 
 @router.post(

@@ -9,21 +9,20 @@ from typing import Any
 
 import asyncpg
 
-from notegateway.core import locks, metrics
-from notegateway.core.errors import BadRequest, DomainError, NotFound
+from notegateway.core import feed, metrics
+from notegateway.core.errors import BadRequest, NotFound
+from notegateway.core.feed_cursor import CURSOR_CHARS
 from notegateway.core.timeutil import SOFIA, neispuo_datetime
 from notegateway.core.wire import known_names, validated
-from notegateway.vendors import cursor, delivery_repository, repository
-from notegateway.vendors.cursor import InvalidCursor
+from notegateway.vendors import delivery_repository, repository
 from notegateway.vendors.schemas import EventAckIn
 
 ACK_NAMES = known_names(EventAckIn)
 
 
-class CursorExpired(DomainError):
-    status_code = 410
-    slug = "cursor-expired"
-    title = "Gone"
+def reader(key: bytes, vendor_id: int) -> feed.Reader:
+    """The vendor reading its own event feed."""
+    return feed.Reader(repository.EVENTS, key, vendor_id, vendor_id)
 
 
 async def sync_feed(
@@ -33,11 +32,8 @@ async def sync_feed(
     redeliver: Sequence[tuple[int, int]] = (),
 ) -> None:
     """Tell each vendor what these notes' changes mean for it, and hand the (vendor, note)
-    pairs `redeliver` again. Every writer calls this as its last step: it takes the feed
-    writers' lock, held to commit (core/locks.py)."""
-    if not notice_ids and not redeliver:
-        return
-    await locks.lock_feed_writers(db)
+    pairs `redeliver` again. Called by the settle step (diary/settle.py), which holds the
+    feed writers' lock (core/feed.py)."""
     if notice_ids:
         await repository.sync_feed(db, notice_ids, silent)
     if redeliver:
@@ -90,36 +86,19 @@ async def acknowledge(db: asyncpg.Connection, vendor_id: int, body: Any) -> None
     await repository.mark_read(db, vendor_id, [i for i in ids if 0 < i < 2**63])
 
 
-def read_cursor(key: bytes, vendor_id: int, after: str | None) -> int | None:
-    """The position `after` names; None when omitted. 400 when it is not this vendor's."""
-    if after is None:
-        return None
-    try:
-        return cursor.decode(key, vendor_id, after)
-    except InvalidCursor as exc:
-        raise BadRequest(f"invalid cursor: {exc}") from None
-
-
 async def feed_page(
-    db: asyncpg.Connection, key: bytes, vendor_id: int, after: int | None, limit: int
-) -> tuple[dict[str, Any], int]:
-    """One page of the vendor's feed after `after` (the oldest kept event when None), and
-    the position it reaches."""
-    purged = await repository.purged_up_to(db, vendor_id)
-    if after is None:
-        after = purged
-    elif after < purged:
-        raise CursorExpired("this cursor is older than the feed keeps; start again without one")
-    rows = await repository.feed_page(db, vendor_id, after, limit + 1)
-    page = rows[:limit]
-    position = page[-1]["seq"] if page else after
-    await delivery_repository.record_served(db, vendor_id, [row["notice_id"] for row in page])
-    body = {
-        "events": [_event(key, vendor_id, row) for row in page],
-        "nextCursor": cursor.encode(key, vendor_id, position),
-        "hasMore": len(rows) > limit,
-    }
-    return body, position
+    db: asyncpg.Connection, events: feed.Reader, after: int | None, limit: int
+) -> feed.Answer:
+    """One page of the vendor's feed after `after` (the oldest kept event when None)."""
+    vendor_id = events.scope_id
+
+    async def rows(db: asyncpg.Connection, after: int, count: int) -> list[asyncpg.Record]:
+        return await repository.feed_page(db, vendor_id, after, count)
+
+    page = await feed.page(db, events, after, limit, rows)
+    await delivery_repository.record_served(db, vendor_id, [r["notice_id"] for r in page.rows])
+    body = page.body(events, "events", lambda row: _event(events, row))
+    return feed.Answer(body, bool(page.rows), page.position)
 
 
 async def record_poll(db: asyncpg.Connection, vendor_id: int, position: int) -> None:
@@ -127,9 +106,9 @@ async def record_poll(db: asyncpg.Connection, vendor_id: int, position: int) -> 
     await repository.record_poll(db, vendor_id, position)
 
 
-def _event(key: bytes, vendor_id: int, row: asyncpg.Record) -> dict[str, Any]:
+def _event(events: feed.Reader, row: asyncpg.Record) -> dict[str, Any]:
     event: dict[str, Any] = {
-        "cursor": cursor.encode(key, vendor_id, row["seq"]),
+        "cursor": events.cursor(row["seq"]),
         "type": row["type"],
         "occurredAt": row["occurred_at"].isoformat(),
         "medicalNoticeId": row["notice_id"],
@@ -148,13 +127,12 @@ async def ack_event(
     db: asyncpg.Connection, key: bytes, vendor: tuple[int, str], event_cursor: str, body: Any
 ) -> None:
     vendor_id, vendor_name = vendor
-    if not cursor.CURSOR_CHARS.fullmatch(event_cursor):
+    if not CURSOR_CHARS.fullmatch(event_cursor):
         raise BadRequest("a cursor is 1 to 200 characters of A-Z a-z 0-9 . _ ~ -")
     ack = validated(EventAckIn, body, ACK_NAMES, "the acknowledgement is invalid")
-    try:
-        seq = cursor.decode(key, vendor_id, event_cursor)
-    except InvalidCursor:
-        raise NotFound("no such event in this vendor's feed") from None
+    seq = reader(key, vendor_id).seq_of(event_cursor)
+    if seq is None:
+        raise NotFound("no such event in this vendor's feed")
     notice_id = await repository.event_of_vendor(db, vendor_id, seq)
     if notice_id is None:
         raise NotFound("no such event in this vendor's feed (or it has expired)")
@@ -178,7 +156,7 @@ async def vendor_view(db: asyncpg.Connection, vendor_id: int, nrn: str) -> dict[
 
 async def purge(db: asyncpg.Connection, retention_days: int) -> int:
     older_than = dt.datetime.now(dt.UTC) - dt.timedelta(days=retention_days)
-    return await repository.purge_events(db, older_than)
+    return await feed.purge(db, repository.EVENTS, older_than)
 
 
 async def deliveries_of_note(db: asyncpg.Connection, notice_id: int) -> list[dict[str, Any]]:

@@ -1,10 +1,11 @@
-"""Waking long polls when a vendor's events commit, in every server process.
+"""Waking long polls when a feed's rows commit, in every server process.
 
-A trigger on vendor_events sends `NOTIFY notegateway_feed, '<vendor id>'` (and one on
-clients does for a client disabled or rotated, so its polls end at once); PostgreSQL
-delivers it at commit to every listening connection. Each process keeps one listening
-connection, wakes the requests waiting for that vendor, and reconnects when the
-connection is lost (waking everyone then: notifications may have been missed).
+Triggers send `NOTIFY notegateway_feed, '<client id>'`: on vendor_events the vendor's id,
+on diary_changes the id of every NEISPUO client, on clients the id of a client disabled
+or rotated (so its polls end at once); PostgreSQL delivers it at commit to every
+listening connection. Each process keeps one listening connection, wakes the requests
+waiting for that client, and reconnects when the connection is lost (waking everyone
+then: notifications may have been missed).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ LOST_RECHECK_S = 1.0
 
 class FeedNotifier:
     def __init__(self) -> None:
-        self._waiters: dict[int, asyncio.Event] = {}
+        self._waiters: dict[int, asyncio.Event] = {}  # by client id
         self.draining = False  # shutting down: long polls answer at once
         self._connection: asyncpg.Connection | None = None
         self._dsn = ""
@@ -62,8 +63,8 @@ class FeedNotifier:
                     delay = min(delay * 2, 10.0)
                     continue
                 log.info("the feed listener is listening again")
-                for vendor_id in list(self._waiters):
-                    self.wake(vendor_id)
+                for client_id in list(self._waiters):
+                    self.wake(client_id)
                 return
         finally:
             self._reconnecting = None
@@ -75,8 +76,8 @@ class FeedNotifier:
     def drain(self) -> None:
         """The server is stopping: every open long poll answers now with what it has."""
         self.draining = True
-        for vendor_id in list(self._waiters):
-            self.wake(vendor_id)
+        for client_id in list(self._waiters):
+            self.wake(client_id)
 
     @property
     def listening(self) -> bool:
@@ -98,14 +99,14 @@ class FeedNotifier:
         with contextlib.suppress(ValueError):
             self.wake(int(payload))
 
-    def wake(self, vendor_id: int) -> None:
-        waiter = self._waiters.pop(vendor_id, None)
+    def wake(self, client_id: int) -> None:
+        waiter = self._waiters.pop(client_id, None)
         if waiter is not None:
             waiter.set()
 
-    def waiter(self, vendor_id: int) -> asyncio.Event:
-        """Take this before looking for events, then wait on it: no wake-up is lost between."""
-        return self._waiters.setdefault(vendor_id, asyncio.Event())
+    def waiter(self, client_id: int) -> asyncio.Event:
+        """Take this before looking at a feed, then wait on it: no wake-up is lost between."""
+        return self._waiters.setdefault(client_id, asyncio.Event())
 
 
 async def wait_for(waiter: asyncio.Event, seconds: float) -> None:
