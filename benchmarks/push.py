@@ -68,6 +68,23 @@ async def _month_figures(base: str, token: str) -> list[float]:
     return timings
 
 
+async def _change_pages(base: str, token: str) -> tuple[list[float], int]:
+    """Pages of 1000 changes of the diary's change feed from its start, 20 times:
+    milliseconds each, and the changes in a page."""
+    timings, count = [], 0
+    async with httpx.AsyncClient(base_url=base, timeout=60) as http:
+        for _ in range(20):
+            sent = time.monotonic()
+            answer = await http.get(
+                "/api/v1/diary/changes",
+                params={"limit": 1000},
+                headers={"Authorization": f"Bearer {token}"},
+            )
+            timings.append((time.monotonic() - sent) * 1000)
+            count = len(answer.json()["changes"])
+    return timings, count
+
+
 async def _batches(base: str, token: str | None, idents: list[str], seconds: float) -> Load:
     url = f"{base}/api/v1/hisMedicalNotices" if token else f"{base}/bare"
     rng, mark = random.Random(11), next(_run)
@@ -124,12 +141,15 @@ async def main() -> None:
             feeds[workers] = await measure_feed(url, workers)
     large = None
     month_ms: list[float] = []
+    change_ms: list[float] = []
+    changes = 0
     if not args.no_large:
         async with fresh_database(server, "1m") as url:
             big = await seed(url, LARGE_PUPILS, LARGE_DAYS)
             async with serving(url, 1) as (gateway, _bare):
                 large = await _single(gateway, big.nzis_token, big.identifiers, seconds)
                 month_ms = await _month_figures(gateway, big.neispuo_token)
+                change_ms, changes = await _change_pages(gateway, big.neispuo_token)
 
     print()
     print(
@@ -155,6 +175,10 @@ async def main() -> None:
             f"monthly figures of a {BIG_SCHOOL_PUPILS:,}-pupil school, 5M absences in the "
             f"database: median {statistics.median(month_ms):.0f} ms, max {max(month_ms):.0f} ms "
             "(goal < 200 ms)"
+        )
+        print(
+            f"change feed page of {changes} changes, 5M absences in the database: median "
+            f"{statistics.median(change_ms):.0f} ms, max {max(change_ms):.0f} ms (goal < 100 ms)"
         )
         print(
             f"single-note pushes on {LARGE_PUPILS:,} pupils / 5M absences, 1 worker: "
