@@ -95,6 +95,27 @@ async def test_review_redelivery_and_figures_of_its_region(api: Api, varna: dict
     assert {i["region"] for i in figures["items"]} == {"Варна"}
 
 
+async def test_monthly_figures_of_its_regions_institutions_only(
+    api: Api, varna: dict[str, str]
+) -> None:
+    def month(school: int) -> str:
+        return f"/api/v1/diary/institutions/{school}/months/2026-11"
+
+    own = await api.http.get(month(VARNA), headers=varna)
+    assert own.status_code == 200, own.text
+    assert [p["personId"] for p in own.json()["pupils"]] == [1]
+    # Another region's school, and one that does not exist, answer alike.
+    elsewhere = await api.http.get(month(RUSE), headers=varna)
+    missing = await api.http.get(month(999999), headers=varna)
+    assert (elsewhere.status_code, missing.status_code) == (404, 404)
+    assert elsewhere.json()["detail"] == f"no institution {RUSE}"
+    # A country-wide operator sees both; the rest of the diary stays closed to the region.
+    for school in (VARNA, RUSE):
+        assert (await api.http.get(month(school), headers=await api.as_role("operator"))).is_success
+    listed = await api.http.get("/api/v1/diary/absences", params={"personId": 1}, headers=varna)
+    assert listed.status_code == 403
+
+
 async def test_region_from_the_command_line_and_for_operators_only(database_url: str) -> None:
     added = await asyncio.to_thread(
         run_cli,

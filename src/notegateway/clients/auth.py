@@ -60,9 +60,11 @@ async def authenticate(request: Request, db: asyncpg.Connection) -> Client:
 def require(
     *roles: Role,
     operator_reads: bool = False,
+    regional_reads: bool = False,
     on_admit: Callable[[asyncpg.Connection], Awaitable[None]] | None = None,
 ) -> Callable[..., AsyncIterator[Client]]:
-    """A dependency admitting `roles` (and operators on GET when `operator_reads`).
+    """A dependency admitting `roles` (and operators on GET when `operator_reads`, those
+    limited to a region too when `regional_reads`: the endpoint scopes by region).
 
     Credentials are checked before the request's body is read and before its own
     transaction, each statement a transaction of its own: no connection is held while a
@@ -74,7 +76,8 @@ def require(
 
     async def dependency(request: Request) -> AsyncIterator[Client]:
         async def admit(db: asyncpg.Connection) -> Client:
-            client = _admit(request, await authenticate(request, db), roles, operator_reads)
+            client = await authenticate(request, db)
+            _admit(request, client, roles, operator_reads, regional_reads)
             if on_admit is not None:
                 await on_admit(db)
             return client
@@ -88,20 +91,30 @@ def require(
 
 
 def _admit(
-    request: Request, client: Client, roles: tuple[Role, ...], operator_reads: bool
-) -> Client:
+    request: Request,
+    client: Client,
+    roles: tuple[Role, ...],
+    operator_reads: bool,
+    regional_reads: bool,
+) -> None:
     """The role table: `client` may call this endpoint, or 403."""
     if client.role in roles:
-        return client
+        return
     if operator_reads and client.role is Role.OPERATOR and request.method in READ_METHODS:
-        if client.region is not None:  # limited to its region: the operators' API only
-            raise Forbidden("an operator limited to a region may use the operators' API only")
-        return client
+        if client.region is not None and not regional_reads:  # core/scope.py
+            raise Forbidden(
+                "an operator limited to a region may use the operators' API and its region's "
+                "monthly figures only"
+            )
+        return
     raise Forbidden(f"the role {client.role.value!r} may not call this endpoint")
 
 
 NzisClient = Annotated[Client, Depends(require(Role.NZIS, operator_reads=True))]
 NeispuoClient = Annotated[Client, Depends(require(Role.NEISPUO, operator_reads=True))]
 NeispuoOnlyClient = Annotated[Client, Depends(require(Role.NEISPUO))]
+FiguresClient = Annotated[
+    Client, Depends(require(Role.NEISPUO, operator_reads=True, regional_reads=True))
+]
 VendorClient = Annotated[Client, Depends(require(Role.VENDOR))]
 OperatorClient = Annotated[Client, Depends(require(Role.OPERATOR))]

@@ -18,4 +18,4 @@ class Client:
     id: int
     name: str
     role: Role
-    region: str | None = None  # an operator limited to one region (РУО): ops/scope.py
+    region: str | None = None  # an operator limited to one region (РУО): core/scope.py

@@ -14,9 +14,9 @@ from notegateway.console import chart
 from notegateway.console.router import ConsoleSession, checked, page
 from notegateway.core.deps import Db
 from notegateway.core.errors import DomainError, Forbidden
+from notegateway.core.scope import refuse_regional
 from notegateway.notices import service as notices_service
 from notegateway.ops import service as ops_service
-from notegateway.ops.scope import refuse_regional
 from notegateway.vendors import service as vendors_service
 
 router = APIRouter(prefix="/console", include_in_schema=False)
@@ -30,7 +30,7 @@ def _refused(session: ConsoleSession, exc: DomainError) -> HTMLResponse:
 @router.get("/unmatched", response_class=HTMLResponse)
 async def unmatched(session: ConsoleSession, db: Db, offset: int = 0) -> HTMLResponse:
     try:
-        refuse_regional(session.client, "unmatched notes")
+        refuse_regional(session.client.region, "unmatched notes")
     except Forbidden as exc:
         return _refused(session, exc)
     found = await ops_service.search_notes(
@@ -60,7 +60,7 @@ async def match(
 ) -> Response:
     checked(session, csrf)
     try:
-        refuse_regional(session.client, "links by hand")
+        refuse_regional(session.client.region, "links by hand")
         wanted = int(person_id) if person_id.strip() else None
         if not reason.strip():
             return page("error.html", 422, session=session, message="Посочете причина.")
@@ -126,7 +126,7 @@ async def resolve(
 @router.get("/rejections", response_class=HTMLResponse)
 async def rejections(session: ConsoleSession, db: Db, after: str | None = None) -> HTMLResponse:
     try:
-        refuse_regional(session.client, "rejections")
+        refuse_regional(session.client.region, "rejections")
         listed = await ops_service.rejections(db, None, None, None, after, 50)
     except DomainError as exc:
         return _refused(session, exc)

@@ -11,6 +11,7 @@ from typing import Any
 import asyncpg
 
 from notegateway.core.placement_sql import by_diary, placements_array
+from notegateway.core.scope import institution_in_region
 from notegateway.diary.excusal import MEDICAL_REASON, Action, Kind
 
 # Rule 1 (in the gateway's hands), rule 2 (covers), rule 3 (received first holds),
@@ -355,9 +356,15 @@ async def institution_notices(
     return rows
 
 
-async def institution_exists(db: asyncpg.Connection, institution_id: int) -> bool:
+async def institution_exists(
+    db: asyncpg.Connection, institution_id: int, region: str | None = None
+) -> bool:
+    """Whether the institution exists (and is in `region`, when given: core/scope.py)."""
     value: bool = await db.fetchval(
-        "SELECT EXISTS (SELECT 1 FROM institutions WHERE id = $1)", institution_id
+        f"SELECT EXISTS (SELECT 1 FROM institutions WHERE id = $1) "
+        f"AND {institution_in_region('$1', '$2')}",
+        institution_id,
+        region,
     )
     return value
 

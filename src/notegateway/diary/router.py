@@ -10,7 +10,12 @@ import asyncpg
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse
 
-from notegateway.clients.auth import NeispuoClient, NeispuoOnlyClient, authenticate
+from notegateway.clients.auth import (
+    FiguresClient,
+    NeispuoClient,
+    NeispuoOnlyClient,
+    authenticate,
+)
 from notegateway.core import feed, paging
 from notegateway.core.deps import Db
 from notegateway.core.jsonbody import JsonBody
@@ -114,13 +119,15 @@ async def month_figures(
     month: Annotated[
         str, Path(pattern=r"^(19|20)[0-9]{2}-(0[1-9]|1[0-2])$", description="YYYY-MM")
     ],
-    client: NeispuoClient,
+    client: FiguresClient,
     db: Db,
 ) -> JSONResponse:
     settings = request.app.state.settings
     first_day = dt.date(int(month[:4]), int(month[5:]), 1)
     limits = (settings.limit_lessons, settings.limit_days)
-    return JSONResponse(await service.month_figures(db, institution_id, first_day, limits))
+    return JSONResponse(
+        await service.month_figures(db, institution_id, first_day, limits, client.region)
+    )
 
 
 @router.get(

@@ -163,12 +163,17 @@ async def institution_notices(
 
 
 async def month_figures(
-    db: asyncpg.Connection, institution_id: int, first_day: dt.date, limits: tuple[int, int]
+    db: asyncpg.Connection,
+    institution_id: int,
+    first_day: dt.date,
+    limits: tuple[int, int],
+    region: str | None,
 ) -> dict[str, Any]:
     """The month's figures per pupil of the institution; `limits` (lessons, days): at least
     that many unexcused lessons, or more than that many unexcused preschool days, is over
-    the limit that stops a family's child benefit."""
-    if not await repository.institution_exists(db, institution_id):
+    the limit that stops a family's child benefit. An institution outside `region` (an
+    operator limited to one) is as if it did not exist."""
+    if not await repository.institution_exists(db, institution_id, region):
         raise NotFound(f"no institution {institution_id}")
     lessons_limit, days_limit = limits
     rows = await figures_repository.month(db, institution_id, first_day)

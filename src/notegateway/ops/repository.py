@@ -8,8 +8,8 @@ from typing import Any
 
 import asyncpg
 
+from notegateway.core.scope import institution_in_region, note_in_region
 from notegateway.diary.repository import held_absences_sql
-from notegateway.ops.scope import institution_in_region, note_in_region
 
 
 async def schema_revision(db: asyncpg.Connection) -> str | None:

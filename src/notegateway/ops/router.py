@@ -20,6 +20,7 @@ from notegateway.core.jsonbody import JsonBody
 from notegateway.core.metrics import metrics_registry
 from notegateway.core.migrate import head_revision
 from notegateway.core.openapi import json_body
+from notegateway.core.scope import refuse_regional
 from notegateway.core.timeutil import QueryDate
 from notegateway.core.wire import known_names, validated
 from notegateway.diary.schemas import AbsenceOut
@@ -37,7 +38,6 @@ from notegateway.ops.schemas import (
     ReviewList,
     ReviewResolutionIn,
 )
-from notegateway.ops.scope import refuse_regional
 from notegateway.registry.schemas import MAX_ID
 from notegateway.vendors import service as vendors_service
 
@@ -107,7 +107,7 @@ async def search_notes(
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> NoteSearch:
     if match == "unmatched":
-        refuse_regional(client, "unmatched notes")
+        refuse_regional(client.region, "unmatched notes")
     return NoteSearch.model_validate(
         await service.search_notes(
             db,
@@ -161,7 +161,7 @@ async def rejections(
     limit: paging.Limit = paging.DEFAULT_LIMIT,
     after: paging.After = None,
 ) -> JSONResponse:
-    refuse_regional(client, "rejections")
+    refuse_regional(client.region, "rejections")
     listed = await service.rejections(db, nrn, from_date, to_date, after, limit)
     return JSONResponse(RejectionList.model_validate(listed).model_dump(mode="json", by_alias=True))
 
@@ -217,7 +217,7 @@ _MATCH_NAMES = known_names(MatchIn)
     openapi_extra=json_body(MatchIn),
 )
 async def match(nrn: NrnPath, client: OperatorClient, body: JsonBody, db: Db) -> NoteWithAudit:
-    refuse_regional(client, "unmatched notes and links by hand")
+    refuse_regional(client.region, "unmatched notes and links by hand")
     wanted = validated(MatchIn, body, _MATCH_NAMES, "the match is invalid")
     await notices_service.link(db, nrn, wanted.person_id, wanted.reason, client.name)
     return NoteWithAudit.model_validate(await service.note_with_audit(db, nrn))

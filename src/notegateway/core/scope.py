@@ -2,15 +2,16 @@
 
 Such an operator sees only notes placed in an institution of its region (any other: 404,
 as if it did not exist), the review items of absences in its region's institutions, and
-its region's figures; it sees neither rejections nor unmatched notes, and may not link a
-note by hand (403): both show pupils before anyone knows where they study. Outside the
-operators' API it may call nothing (core's role table, clients/auth.py). Every query a
-region limits takes its condition from here; `region` None means the whole country.
+its region's figures (the daily counts, and the monthly figures of its region's
+institutions: any other 404); it sees neither rejections nor unmatched notes, and may not
+link a note by hand (403): both show pupils before anyone knows where they study. Outside
+the operators' API and the monthly figures it may call nothing (the role table,
+clients/auth.py). Every query a region limits takes its condition from here; `region` None
+means the whole country.
 """
 
 from __future__ import annotations
 
-from notegateway.clients.schemas import Client
 from notegateway.core.errors import Forbidden
 
 
@@ -29,7 +30,7 @@ def institution_in_region(institution_id: str, region_param: str) -> str:
         WHERE scope_i.id = {institution_id} AND scope_i.region = {region_param}))"""
 
 
-def refuse_regional(client: Client, what: str) -> None:
+def refuse_regional(region: str | None, what: str) -> None:
     """403 for an operator limited to a region: `what` is for the whole country's."""
-    if client.region is not None:
+    if region is not None:
         raise Forbidden(f"{what} are not shown to an operator limited to a region")
