@@ -24,9 +24,10 @@ from notegateway.core.identifiers import identifier_kind, identifier_problem
 from notegateway.core.timeutil import FOREVER, NEVER, today_in_sofia
 from notegateway.core.wire import known_names, validate_item, validated
 from notegateway.diary.settle import Changes, settle
-from notegateway.registry import repository
+from notegateway.registry import institutions_repository, repository
+from notegateway.registry.institutions_repository import DiaryPeriod
 from notegateway.registry.persons_plan import Chunk, PersonResult, plan_writes
-from notegateway.registry.repository import DiaryPeriod, EnrollmentRow, enrollment_order
+from notegateway.registry.repository import EnrollmentRow, enrollment_order
 from notegateway.registry.schemas import NEISPUO_DIARY, InstitutionIn, PersonBatchItemIn
 
 log = logging.getLogger(__name__)
@@ -56,10 +57,10 @@ async def put_institution(
                 f"diary must be {NEISPUO_DIARY!r} or the name of a vendor client",
                 [{"loc": ["diary"], "msg": "no vendor client has this name"}],
             )
-    created = await repository.upsert_institution(
+    created = await institutions_repository.upsert_institution(
         db, institution_id, institution.name, institution.town, institution.region
     )
-    stored = await repository.get_institution(db, institution_id)
+    stored = await institutions_repository.get_institution(db, institution_id)
     periods = stored.diaries if stored else []
     start = institution.diary_from or today_in_sofia()
     if periods and institution.diary_from is not None and start < periods[-1].from_date:
@@ -83,7 +84,7 @@ async def put_institution(
     # The absences here cannot change meanwhile (the row is locked): lock their persons,
     # and every identity, so that no note is placed while the periods change.
     person_ids = (
-        await repository.absences_from(db, institution_id, start)
+        await institutions_repository.absences_from(db, institution_id, start)
         if diary_client_id is None and not created
         else []
     )
@@ -94,7 +95,9 @@ async def put_institution(
     )
     if created:
         return True
-    changes = Changes(quietly=await repository.notices_placed_in(db, institution_id, start))
+    changes = Changes(
+        quietly=await institutions_repository.notices_placed_in(db, institution_id, start)
+    )
     for person_id in person_ids:
         changes.person(person_id, (start, FOREVER))
     await settle(db, actor, changes)
@@ -114,7 +117,7 @@ async def _new_period(
     diary_client_id, name = diary
     new_name = {"institutionId": institution_id, "diary": name}
     if not periods:  # a new institution: its first diary holds every day
-        await repository.write_diary_periods(
+        await institutions_repository.write_diary_periods(
             db, institution_id, [], [(NEVER, FOREVER, diary_client_id)], (None, new_name), actor
         )
         return NEVER
@@ -130,7 +133,7 @@ async def _new_period(
         if previous is not None and previous.diary_client_id == diary_client_id:
             # Back to the diary before it: the two periods are one again.
             upsert = [(previous.from_date, FOREVER, diary_client_id)]
-            await repository.write_diary_periods(
+            await institutions_repository.write_diary_periods(
                 db, institution_id, [latest.from_date], upsert, (before, after), actor
             )
             return start
@@ -141,7 +144,9 @@ async def _new_period(
             (latest.from_date, end, latest.diary_client_id),
             (start, FOREVER, diary_client_id),
         ]
-    await repository.write_diary_periods(db, institution_id, [], upsert, (before, after), actor)
+    await institutions_repository.write_diary_periods(
+        db, institution_id, [], upsert, (before, after), actor
+    )
     return start
 
 
@@ -150,7 +155,7 @@ def _wire_date(value: dt.date) -> str | None:
 
 
 async def get_institution(db: asyncpg.Connection, institution_id: int) -> dict[str, Any]:
-    stored = await repository.get_institution(db, institution_id)
+    stored = await institutions_repository.get_institution(db, institution_id)
     if stored is None:
         raise NotFound(f"no institution {institution_id}")
     today = today_in_sofia()
@@ -236,7 +241,7 @@ async def put_persons(
         results.append(result)
         if person is not None and not errors:
             valid.append((result, person))
-    missing = await repository.missing_institutions(
+    missing = await institutions_repository.missing_institutions(
         db, [e.institution_id for _, p in valid for e in p.enrollments]
     )
     known: list[tuple[PersonResult, repository.StoredPerson]] = []
