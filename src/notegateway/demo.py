@@ -156,6 +156,9 @@ async def load_demo(db: asyncpg.Connection, key: bytes) -> list[str]:
         "and the pupil's absences in the diary (excused by the note once it is pushed):",
         "  curl -s 'http://127.0.0.1:8000/api/v1/diary/absences?personId=1001' "
         f"-H 'Authorization: Bearer {tokens['demo-neispuo']}'",
+        "and every change the gateway made to absences, with before and after:",
+        "  curl -s 'http://127.0.0.1:8000/api/v1/diary/changes?limit=5' "
+        f"-H 'Authorization: Bearer {tokens['demo-neispuo']}'",
         "API description: http://127.0.0.1:8000/docs (the contract: ../shared/API.md)",
         "",
         "The operators' console: http://127.0.0.1:8000/console",

@@ -284,3 +284,31 @@ async def test_a_change_on_one_process_wakes_a_long_poll_on_the_other(
         answered = time.monotonic()
     assert [c["absenceId"] for c in poll.json()["changes"]] == [10]
     assert answered - pushed_at < 1.0, f"answered {answered - pushed_at:.2f} s after the push"
+
+
+async def test_a_registry_change_alters_the_month_and_the_feed_says_so(
+    api: Api, reported: None
+) -> None:
+    await api.push(note("25336A000001", PUPIL, "2026-11-18", "2026-11-20"))
+    assert (await november(api))["unexcusedLessons"] == 2
+    start = (await page(api))["nextCursor"]
+    # Registered late: the pupil left this school on 18 November for another one.
+    await api.put_institution(SCHOOL + 1)
+    moved = person(
+        PUPIL,
+        enrollment(SCHOOL, to_date="2026-11-18"),
+        enrollment(SCHOOL + 1, from_date="2026-11-19"),
+    )
+    assert (await api.put_person(1, moved)).is_success
+    reverted = (await page(api, start))["changes"]
+    assert [(c["absenceId"], c["action"], c["after"]["kind"]) for c in reverted] == [
+        (13, "absence.reverted", "unexcused"),
+        (14, "absence.reverted", "unexcused"),
+    ]
+    assert (
+        (await november(api))["unexcusedLessons"],
+        (await november(api))["overBenefitLimit"],
+    ) == (
+        4,
+        False,
+    )
