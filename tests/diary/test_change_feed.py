@@ -164,12 +164,18 @@ async def test_taken_over_and_closed_after_review(api: Api, reported: None) -> N
 
 
 async def test_days_kept_by_a_vendors_diary_make_no_changes(api: Api) -> None:
-    await api.put_institution(VENDOR_SCHOOL, diary="acme")
-    await api.token("vendor", "acme")
-    await api.put_person(1, person(PUPIL, enrollment(VENDOR_SCHOOL)))
-    await api.post_absence(absence(10, 1, VENDOR_SCHOOL, "2026-11-18"))
-    await api.push(note("25336A000001", PUPIL))
-    assert (await page(api))["changes"] == []
+    acme = bearer(await api.token("vendor", "acme"))  # the vendor first: the diary names it
+    assert (await api.put_institution(SCHOOL)).is_success
+    assert (await api.put_institution(VENDOR_SCHOOL, diary="acme")).is_success
+    both = person(PUPIL, enrollment(SCHOOL), enrollment(VENDOR_SCHOOL, "1", None))
+    assert (await api.put_person(1, both)).is_success
+    for absence_id, school in ((10, VENDOR_SCHOOL), (11, SCHOOL)):
+        assert (await api.post_absence(absence(absence_id, 1, school, "2026-11-18"))).is_success
+    assert (await api.push(note("25336A000001", PUPIL))).status_code == 200
+    # The vendor was handed the note; only the absence in NEISPUO's diary changed.
+    events = await api.http.get("/api/v1/medicalNotices/events", headers=acme)
+    assert [e["type"] for e in events.json()["events"]] == ["note.issued"]
+    assert [c["absenceId"] for c in (await page(api))["changes"]] == [11]
 
 
 async def test_cursor_rules_and_who_may_read(api: Api, reported: None) -> None:

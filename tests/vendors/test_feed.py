@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import struct
 import time
 
 import asyncpg
 import pytest
+from cryptography.hazmat.primitives.ciphers.aead import AESSIV
 
 from notegateway.core.config import Settings
 from notegateway.vendors import service as vendors_service
@@ -304,6 +307,39 @@ async def test_cursors_tell_nothing_and_foreign_ones_look_tampered(
     ack_altered = await beta.post(f"/events/{tampered}/ack", {"outcome": "excused"})
     assert (ack_foreign.status_code, ack_altered.status_code) == (404, 404)
     assert ack_foreign.json()["detail"] == ack_altered.json()["detail"]
+
+
+async def test_a_cursor_sealed_before_the_change_feed_existed_still_works(
+    api: Api, acme: Vendor, schools: None
+) -> None:
+    """Vendors keep cursors across our upgrades: the event feed's sealing (the vendor's id
+    alone as associated data) is the one its first cursors had."""
+    await api.push(note("25317A000001", PUPIL))
+    await api.push(note("25317A000002", PUPIL))
+    first, second = (await acme.feed())["events"]
+    vendor_id, seq = await _first_event(api, "acme")
+    sealed = AESSIV(api.app.state.cursor_key).encrypt(
+        struct.pack(">Q", seq), [struct.pack(">Q", vendor_id)]
+    )
+    old_cursor = "c3." + base64.urlsafe_b64encode(sealed).rstrip(b"=").decode()
+    assert old_cursor == first["cursor"]
+    page = await acme.feed(old_cursor)
+    assert [e["medicalNoticeId"] for e in page["events"]] == [second["medicalNoticeId"]]
+
+
+async def _first_event(api: Api, vendor: str) -> tuple[int, int]:
+    """The vendor's id and the number of its first event."""
+    conn = await asyncpg.connect(plain(api.database_url))
+    try:
+        row = await conn.fetchrow(
+            "SELECT c.id, min(e.seq) FROM clients AS c JOIN vendor_events AS e "
+            "ON e.vendor_id = c.id WHERE c.name = $1 GROUP BY c.id",
+            vendor,
+        )
+        assert row is not None
+        return row[0], row[1]
+    finally:
+        await conn.close()
 
 
 async def test_acknowledge_takes_numeric_strings(api: Api, acme: Vendor, schools: None) -> None:

@@ -107,22 +107,28 @@ async def page(
     db: asyncpg.Connection, reader: Reader, after: int | None, limit: int, rows: Rows
 ) -> Page:
     """At most `limit` rows after `after` (the oldest kept when None): `rows(db, after, n)`
-    selects up to n rows of the reader's feed numbered after `after`, in number order."""
-    purged: int = (
-        await db.fetchval(
-            "SELECT seq FROM feed_purges WHERE feed = $1 AND scope_id = $2",
-            reader.feed.name,
-            reader.scope_id,
-        )
-        or 0
-    )
+    selects up to n rows of the reader's feed numbered after `after`, in number order.
+
+    With a cursor, the rows are read before the purge mark: a purge committing between the
+    two then makes the answer 410 rather than a page that silently skips what it deleted."""
     if after is None:
-        after = purged
-    elif after < purged:
-        raise CursorExpired("this cursor is older than the feed keeps; start again without one")
-    found = await rows(db, after, limit + 1)
+        after = await _purged_up_to(db, reader)
+        found = await rows(db, after, limit + 1)
+    else:
+        found = await rows(db, after, limit + 1)
+        if after < await _purged_up_to(db, reader):
+            raise CursorExpired("this cursor is older than the feed keeps; start again without one")
     kept = found[:limit]
     return Page(kept, kept[-1]["seq"] if kept else after, len(found) > limit)
+
+
+async def _purged_up_to(db: asyncpg.Connection, reader: Reader) -> int:
+    value: int | None = await db.fetchval(
+        "SELECT seq FROM feed_purges WHERE feed = $1 AND scope_id = $2",
+        reader.feed.name,
+        reader.scope_id,
+    )
+    return value or 0
 
 
 async def purge(db: asyncpg.Connection, feed: Feed, older_than: dt.datetime) -> int:

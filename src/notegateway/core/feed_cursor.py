@@ -1,9 +1,13 @@
 """Opaque feed cursors: a position in one feed, sealed for one client.
 
 AES-SIV (deterministic: the same position always reads the same, so a `nextCursor`
-"does not move" when nothing is new) with the feed's name and the client's id as
+"does not move" when nothing is new) with the client's id, and the feed's name, as
 associated data. Nothing can be read from a cursor, not even a global position; a cursor
 altered, made up, given to another client, or taken from another feed fails alike.
+
+The vendors' event feed seals with the vendor's id alone, as it did before the change feed
+existed, so that cursors vendors hold stay good across the upgrade; every other feed adds
+its name.
 """
 
 from __future__ import annotations
@@ -27,7 +31,12 @@ class InvalidCursor(ValueError):
     """Malformed, altered, another client's or another feed's."""
 
 
+LEGACY_FEED = "events"  # sealed without its name (see above)
+
+
 def _sealed_for(feed: str, client_id: int) -> list[bytes]:
+    if feed == LEGACY_FEED:
+        return [_CLIENT.pack(client_id)]
     return [feed.encode(), _CLIENT.pack(client_id)]
 
 
