@@ -98,6 +98,8 @@ async def test_sign_in_find_a_note_and_sign_out(
         await expect(page.get_by_role("heading", name="Бележка 25317A000001")).to_be_visible()
         await expect(page.get_by_text(PUPIL)).to_have_count(0)  # the identifier is masked
         await expect(page.get_by_text(PUPIL[:2] + "******" + PUPIL[-2:])).to_be_visible()
+        placed = page.get_by_role("cell", name=f"СУ „Христо Ботев“ ({SCHOOL})")
+        await expect(placed).to_be_visible()  # the school by its name, as people know it
         await _shot(page, tmp_path, "3-note")
 
         # A form posted without its CSRF token is refused, and changes nothing.

@@ -99,7 +99,10 @@ async def review(session: ConsoleSession, db: Db, after: str | None = None) -> H
         listed = await ops_service.review(db, after, 50, session.client.region)
     except DomainError as exc:
         return _refused(session, exc)
-    return page("review.html", session=session, listed=listed)
+    names = await ops_service.institution_names(
+        db, [r["absence"]["institutionId"] for r in listed["items"]]
+    )
+    return page("review.html", session=session, listed=listed, names=names)
 
 
 @router.post("/review/{absence_id}/resolve")

@@ -161,7 +161,10 @@ async def note(nrn: str, session: ConsoleSession, db: Db) -> HTMLResponse:
         view = await ops_service.note_with_audit(db, nrn[:12], session.client.region)
     except NotFound:
         return page("error.html", 404, session=session, message=f"Няма бележка {nrn[:12]}.")
-    return page("note.html", session=session, note=view)
+    names = await ops_service.institution_names(
+        db, [p["institutionId"] for p in view["placements"]]
+    )
+    return page("note.html", session=session, note=view, names=names)
 
 
 class CsrfRefused(Exception):

@@ -211,3 +211,11 @@ async def notes_by_day(
         region,
     )
     return rows
+
+
+async def institution_names(db: asyncpg.Connection, ids: list[int]) -> dict[int, str]:
+    """The names of these institutions, for people reading the console."""
+    rows = await db.fetch(
+        "SELECT id, name FROM institutions WHERE id = ANY($1::bigint[])", sorted(set(ids))
+    )
+    return {row["id"]: row["name"] for row in rows}

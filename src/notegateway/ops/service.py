@@ -220,3 +220,7 @@ async def resolve_review(
     if region is not None and not await repository.absence_in_region(db, absence_id, region):
         raise NotFound(f"no absence {absence_id}")
     return await diary_service.resolve_review(db, absence_id, resolution, reason, actor)
+
+
+async def institution_names(db: asyncpg.Connection, ids: list[int]) -> dict[int, str]:
+    return await repository.institution_names(db, ids)
