@@ -48,6 +48,19 @@ def upgrade() -> None:
         sa.UniqueConstraint("audit_id", name=op.f("uq_diary_changes_audit_id")),
     )
     op.create_index("ix_diary_changes_at", "diary_changes", ["at"])
+    # Number a request's changes in one round trip: the feed writers' lock (core/locks.py),
+    # then the rows, in that order (a function's statements run one after the other).
+    op.execute(
+        """
+        CREATE FUNCTION ngw_publish_changes(writers_lock bigint, audit_ids bigint[])
+        RETURNS void LANGUAGE plpgsql AS $$
+        BEGIN
+            PERFORM pg_advisory_xact_lock(writers_lock);
+            INSERT INTO diary_changes (audit_id)
+            SELECT id FROM unnest(audit_ids) AS id ORDER BY id;
+        END $$
+        """
+    )
     # Wake the NEISPUO clients' long polls in every server process, once per statement.
     op.execute(
         """
@@ -71,6 +84,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.execute("DROP TRIGGER diary_changes_notify ON diary_changes")
     op.execute("DROP FUNCTION diary_changes_notify()")
+    op.execute("DROP FUNCTION ngw_publish_changes(bigint, bigint[])")
     op.drop_table("diary_changes")
     op.create_table(
         "vendor_feed_purges",

@@ -5,7 +5,8 @@ A feed read by number (`seq > cursor`) skips a row whose transaction took its nu
 first but committed last, unless writers commit in number order. These tests make that
 happen, on the vendors' event feed and on the diary's change feed (one mechanism:
 core/feed.py), and check that the reader misses nothing and gets nothing twice; with the
-feed writers' lock removed (core/locks.py:lock_feed_writers) they fail.
+feed writers' lock removed (core/locks.py:lock_feed_writers, and the
+same lock in migration 0007's ngw_publish_changes) they fail.
 """
 
 from __future__ import annotations
@@ -162,14 +163,14 @@ async def test_many_writers_while_a_reader_pages(
     api: Api, feed: FeedUnderTest, db: asyncpg.Connection
 ) -> None:
     pupils = [make_egn(dt.date(2014, 1, 1) + dt.timedelta(days=i), i) for i in range(40)]
-    writers, notes_each = 8, 10
+    writers, notes_each = 16, 5
     days = writers * notes_each // len(pupils)
     await feed.prepare(pupils, days)
     # Every row written lingers a random while: commits land out of number order all the time.
     await db.execute(
         f"""
         CREATE FUNCTION test_jitter() RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN PERFORM pg_sleep(random() * 0.05); RETURN NULL; END $$;
+        BEGIN PERFORM pg_sleep(random() * 0.1); RETURN NULL; END $$;
         CREATE TRIGGER test_jitter AFTER INSERT ON {feed.table}
             FOR EACH ROW EXECUTE FUNCTION test_jitter();
         """

@@ -7,16 +7,17 @@ from collections.abc import Sequence
 
 import asyncpg
 
+from notegateway.core import locks
 from notegateway.core.feed import Feed
 
 CHANGES = Feed("changes", "diary_changes", scope=None, at="at")
 
 
 async def publish(db: asyncpg.Connection, audit_ids: Sequence[int]) -> None:
-    """Number these audited changes in the feed. The caller holds the feed writers' lock."""
+    """Take the feed writers' lock, then number these audited changes in the feed: one
+    round trip (`ngw_publish_changes`, migration 0007)."""
     await db.execute(
-        "INSERT INTO diary_changes (audit_id) SELECT unnest($1::bigint[]) AS id ORDER BY id",
-        list(audit_ids),
+        "SELECT ngw_publish_changes($1, $2::bigint[])", locks.FEED_WRITERS, list(audit_ids)
     )
 
 

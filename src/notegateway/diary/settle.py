@@ -55,9 +55,10 @@ async def settle(db: asyncpg.Connection, actor: str, changes: Changes) -> Reconc
     changed = [*changes.absences, *result.changes]
     if not (changed or changes.notes or changes.quietly or changes.redeliver):
         return result
-    await locks.lock_feed_writers(db)
-    if changed:
+    if changed:  # the feed writers' lock first, in the same round trip
         await changes_repository.publish(db, changed)
+    else:
+        await locks.lock_feed_writers(db)
     await vendors_service.sync_feed(db, changes.notes, redeliver=changes.redeliver)
     await vendors_service.sync_feed(db, changes.quietly, silent=True)
     return result
