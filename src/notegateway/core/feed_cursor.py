@@ -16,6 +16,7 @@ import base64
 import binascii
 import re
 import struct
+from functools import lru_cache
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESSIV
@@ -40,8 +41,14 @@ def _sealed_for(feed: str, client_id: int) -> list[bytes]:
     return [feed.encode(), _CLIENT.pack(client_id)]
 
 
+@lru_cache(maxsize=4)
+def _cipher(key: bytes) -> AESSIV:
+    """One cipher per key (a page seals a cursor per row)."""
+    return AESSIV(key)
+
+
 def encode(key: bytes, feed: str, client_id: int, seq: int) -> str:
-    sealed = AESSIV(key).encrypt(_POSITION.pack(seq), _sealed_for(feed, client_id))
+    sealed = _cipher(key).encrypt(_POSITION.pack(seq), _sealed_for(feed, client_id))
     return _PREFIX + base64.urlsafe_b64encode(sealed).rstrip(b"=").decode()
 
 
@@ -53,7 +60,7 @@ def decode(key: bytes, feed: str, client_id: int, cursor: str) -> int:
         raise InvalidCursor("not a cursor of this feed")
     try:
         sealed = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
-        position = AESSIV(key).decrypt(sealed, _sealed_for(feed, client_id))
+        position = _cipher(key).decrypt(sealed, _sealed_for(feed, client_id))
     except (binascii.Error, ValueError, InvalidTag):
         raise InvalidCursor("not a cursor of this feed") from None
     (seq,) = _POSITION.unpack(position)
