@@ -7,8 +7,8 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Callable
-from typing import Annotated, Any
+from collections.abc import Callable, Sequence
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Query
 
@@ -20,6 +20,7 @@ After = Annotated[
     Query(max_length=200, pattern=r"^[A-Za-z0-9_-]+$", description="the previous nextCursor"),
 ]
 DEFAULT_LIMIT = 100
+Row = TypeVar("Row")
 
 
 def encode(key: list[int]) -> str:
@@ -48,9 +49,16 @@ def decode(after: str | None, bounds: tuple[tuple[int, int], ...]) -> list[int] 
 
 
 def page(
-    rows: list[dict[str, Any]], limit: int, key: Callable[[dict[str, Any]], list[int]]
+    rows: Sequence[Row],
+    limit: int,
+    key: Callable[[Row], list[int]],
+    item: Callable[[Row], Any] = lambda row: row,
 ) -> dict[str, Any]:
-    """The answer for `rows` fetched with `limit + 1`; `key(row)` is a row's sort key."""
-    items = rows[:limit]
+    """The answer for `rows` fetched with `limit + 1`: `key(row)` is a row's sort key,
+    `item(row)` what the page shows of it (the row itself by default)."""
+    kept = rows[:limit]
     more = len(rows) > limit
-    return {"items": items, "nextCursor": encode(key(items[-1])) if more else None}
+    return {
+        "items": [item(row) for row in kept],
+        "nextCursor": encode(key(kept[-1])) if more else None,
+    }

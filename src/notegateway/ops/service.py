@@ -97,29 +97,25 @@ async def review(
     """A page of the absences left for review, in the order they were listed."""
     key = paging.decode(after, ((1, 2**63 - 1),))
     rows = await repository.review_items(db, key[0] if key else 0, limit + 1, region)
-    items = [
-        {
-            "reviewId": r["id"],
-            "absenceId": r["absence_id"],
-            "medicalNoticeId": r["notice_id"],
-            "nrnMedicalNotice": r["nrn"],
-            "why": r["why"],
-            "listedAt": r["created_at"].isoformat(),
-            "absence": {
-                "personId": r["person_id"],
-                "institutionId": r["institution_id"],
-                "date": r["date"],
-                "lesson": r["lesson"],
-                "kind": r["kind"],
-                "comment": r["comment"],
-            },
-        }
-        for r in rows
-    ]
-    result = paging.page(items, limit, lambda item: [item["reviewId"]])
-    for item in result["items"]:
-        del item["reviewId"]
-    return result
+    return paging.page(rows, limit, lambda r: [r["id"]], _review_item)
+
+
+def _review_item(r: asyncpg.Record) -> dict[str, Any]:
+    return {
+        "absenceId": r["absence_id"],
+        "medicalNoticeId": r["notice_id"],
+        "nrnMedicalNotice": r["nrn"],
+        "why": r["why"],
+        "listedAt": r["created_at"].isoformat(),
+        "absence": {
+            "personId": r["person_id"],
+            "institutionId": r["institution_id"],
+            "date": r["date"],
+            "lesson": r["lesson"],
+            "kind": r["kind"],
+            "comment": r["comment"],
+        },
+    }
 
 
 async def rejections(
@@ -135,23 +131,19 @@ async def rejections(
     rows = await repository.rejections(
         db, nrn, from_date, to_date, key[0] if key else None, limit + 1
     )
-    items = [
-        {
-            "id": r["id"],
-            "at": r["at"],
-            "client": r["client"],
-            "index": r["item_index"],
-            "nrnMedicalNotice": r["nrn"],
-            "outcome": r["outcome"],
-            "errors": json.loads(r["errors"]),
-            "item": json.loads(r["item"]),
-        }
-        for r in rows
-    ]
-    result = paging.page(items, limit, lambda item: [item["id"]])
-    for item in result["items"]:
-        del item["id"]
-    return result
+    return paging.page(rows, limit, lambda r: [r["id"]], _rejection)
+
+
+def _rejection(r: asyncpg.Record) -> dict[str, Any]:
+    return {
+        "at": r["at"],
+        "client": r["client"],
+        "index": r["item_index"],
+        "nrnMedicalNotice": r["nrn"],
+        "outcome": r["outcome"],
+        "errors": json.loads(r["errors"]),
+        "item": json.loads(r["item"]),
+    }
 
 
 async def redeliver(
