@@ -25,10 +25,10 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 import asyncpg
-from fastapi import Request
+from fastapi import Query, Request
 
 from notegateway.core import feed_cursor
 from notegateway.core.db import transaction
@@ -72,10 +72,10 @@ class Reader:
         client was given by this feed."""
         if after is None:
             return None
-        try:
-            return feed_cursor.decode(self.key, self.feed.name, self.client_id, after)
-        except feed_cursor.InvalidCursor as exc:
-            raise BadRequest(f"invalid cursor: {exc}") from None
+        seq = self.seq_of(after)
+        if seq is None:
+            raise BadRequest("invalid cursor: not a cursor of this feed")
+        return seq
 
     def seq_of(self, cursor: str) -> int | None:
         """The position of a well-formed cursor of this client's, else None."""
@@ -86,19 +86,37 @@ class Reader:
 
 
 @dataclass(frozen=True, slots=True)
+class Answer:
+    """What one look at a feed found: the wire body, whether it holds anything new, and
+    the position it reaches."""
+
+    body: Any
+    fresh: bool
+    position: int
+
+
+@dataclass(frozen=True, slots=True)
 class Page:
     rows: Sequence[asyncpg.Record]
     position: int  # the next position: the last row's number, or where the reader was
     more: bool
 
-    def body(self, reader: Reader, items: str, item: Callable[[asyncpg.Record], Any]) -> Any:
-        """The wire page: `{items: [...], "nextCursor", "hasMore"}`."""
-        return {
+    def answer(self, reader: Reader, items: str, item: Callable[[asyncpg.Record], Any]) -> Answer:
+        """The look's answer: the wire page `{items: [...], "nextCursor", "hasMore"}`, new
+        when it holds rows."""
+        body = {
             items: [item(row) for row in self.rows],
             "nextCursor": reader.cursor(self.position),
             "hasMore": self.more,
         }
+        return Answer(body, bool(self.rows), self.position)
 
+
+# The query parameters of every feed.
+After = Annotated[str | None, Query(max_length=200)]
+Limit = Annotated[int, Query(ge=1, le=1000)]
+Wait = Annotated[float, Query(ge=0, le=30)]
+DEFAULT_LIMIT = 100
 
 Rows = Callable[[asyncpg.Connection, int, int], Awaitable[Sequence[asyncpg.Record]]]
 
@@ -159,16 +177,6 @@ async def purge(db: asyncpg.Connection, feed: Feed, older_than: dt.datetime) -> 
         feed.name,
     )
     return count
-
-
-@dataclass(frozen=True, slots=True)
-class Answer:
-    """What one look at a feed found: the wire body, whether it holds anything new, and
-    the position it reaches."""
-
-    body: Any
-    fresh: bool
-    position: int
 
 
 Look = Callable[[asyncpg.Connection], Awaitable[Answer]]

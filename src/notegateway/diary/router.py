@@ -139,9 +139,9 @@ async def month_figures(
 async def changes(
     request: Request,
     client: NeispuoOnlyClient,
-    after: Annotated[str | None, Query(max_length=200)] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    wait: Annotated[float, Query(ge=0, le=30)] = 0,
+    after: feed.After = None,
+    limit: feed.Limit = feed.DEFAULT_LIMIT,
+    wait: feed.Wait = 0,
 ) -> JSONResponse:
     reader = service.change_reader(request.app.state.cursor_key, client.id)
     position = reader.position(after)

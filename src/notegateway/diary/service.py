@@ -205,13 +205,8 @@ async def change_page(
     db: asyncpg.Connection, changes: feed.Reader, after: int | None, limit: int
 ) -> feed.Answer:
     """One page of the change feed after `after` (the oldest kept change when None)."""
-
-    async def rows(db: asyncpg.Connection, after: int, count: int) -> list[asyncpg.Record]:
-        return await changes_repository.page(db, after, count)
-
-    page = await feed.page(db, changes, after, limit, rows)
-    body = page.body(changes, "changes", lambda row: _change(changes, row))
-    return feed.Answer(body, bool(page.rows), page.position)
+    page = await feed.page(db, changes, after, limit, changes_repository.page)
+    return page.answer(changes, "changes", lambda row: _change(changes, row))
 
 
 def _change(changes: feed.Reader, row: asyncpg.Record) -> dict[str, Any]:

@@ -6,7 +6,7 @@ import functools
 from typing import Annotated
 
 import asyncpg
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Path, Request, Response
 from fastapi.responses import JSONResponse
 
 from notegateway.clients.auth import VendorClient, authenticate
@@ -53,9 +53,9 @@ async def acknowledge(client: VendorClient, body: JsonBody, db: Db) -> Response:
 async def events(
     request: Request,
     client: VendorClient,
-    after: Annotated[str | None, Query(max_length=200)] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    wait: Annotated[float, Query(ge=0, le=30)] = 0,
+    after: feed.After = None,
+    limit: feed.Limit = feed.DEFAULT_LIMIT,
+    wait: feed.Wait = 0,
 ) -> JSONResponse:
     events = service.reader(request.app.state.cursor_key, client.id)
     position = events.position(after)

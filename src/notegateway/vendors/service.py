@@ -97,8 +97,7 @@ async def feed_page(
 
     page = await feed.page(db, events, after, limit, rows)
     await delivery_repository.record_served(db, vendor_id, [r["notice_id"] for r in page.rows])
-    body = page.body(events, "events", lambda row: _event(events, row))
-    return feed.Answer(body, bool(page.rows), page.position)
+    return page.answer(events, "events", lambda row: _event(events, row))
 
 
 async def record_poll(db: asyncpg.Connection, vendor_id: int, position: int) -> None:
