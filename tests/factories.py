@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 import httpx
@@ -220,6 +223,25 @@ class Api:
         return await self.http.post(
             "/api/v1/registry/persons:batch", json=items, headers=await self.as_role("neispuo")
         )
+
+
+Polled = TypeVar("Polled")
+
+
+async def poll_while_pushing(
+    poll: Awaitable[Polled], push: Callable[[], Awaitable[httpx.Response]], delay: float
+) -> tuple[Polled, float]:
+    """Open `poll` (a long poll), and `delay` seconds later make `push` (which must answer
+    200): the poll's answer, and how many seconds after the push's answer it came."""
+
+    async def push_later() -> float:
+        await asyncio.sleep(delay)
+        response = await push()
+        assert response.status_code == 200, response.text
+        return time.monotonic()
+
+    answer, pushed_at = await asyncio.gather(poll, push_later())
+    return answer, time.monotonic() - pushed_at
 
 
 async def linger(

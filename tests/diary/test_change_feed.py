@@ -16,7 +16,16 @@ import pytest
 from notegateway.core.config import Settings
 from notegateway.diary import service as diary_service
 from tests.conftest import plain
-from tests.factories import Api, absence, bearer, enrollment, make_egn, note, person
+from tests.factories import (
+    Api,
+    absence,
+    bearer,
+    enrollment,
+    make_egn,
+    note,
+    person,
+    poll_while_pushing,
+)
 from tests.serving import cli_token, served
 
 SCHOOL, VENDOR_SCHOOL = 100001, 300001
@@ -228,16 +237,11 @@ async def test_retention_purges_and_old_cursors_are_410(
 async def test_a_long_poll_answers_when_a_change_commits(api: Api, reported: None) -> None:
     cursor = (await page(api))["nextCursor"]
 
-    async def push_later() -> float:
-        await asyncio.sleep(0.5)
-        assert (await api.push(note("25336A000001", PUPIL))).status_code == 200
-        return time.monotonic()
-
-    started = time.monotonic()
-    polled, pushed_at = await asyncio.gather(page(api, cursor, wait=10), push_later())
-    answered = time.monotonic()
+    polled, after_push = await poll_while_pushing(
+        page(api, cursor, wait=10), lambda: api.push(note("25336A000001", PUPIL)), 0.5
+    )
     assert [c["absenceId"] for c in polled["changes"]] == [12, 13, 14]
-    assert answered - pushed_at < 1.0
+    assert after_push < 1.0
     # With nothing new it holds the whole wait, then answers with the same cursor.
     started = time.monotonic()
     idle = await page(api, polled["nextCursor"], wait=1)
@@ -269,27 +273,21 @@ async def test_a_change_on_one_process_wakes_a_long_poll_on_the_other(
         )
         start = (await polling.get("/api/v1/diary/changes", headers=core)).json()
 
-        async def push_later() -> float:
-            await asyncio.sleep(0.5)
-            response = await intake.post(
-                "/api/v1/hisMedicalNotices",
-                json=[note("25336A000001", PUPIL)],
-                headers=bearer(nzis),
-            )
-            assert response.status_code == 200
-            return time.monotonic()
-
-        poll, pushed_at = await asyncio.gather(
+        poll, after_push = await poll_while_pushing(
             polling.get(
                 "/api/v1/diary/changes",
                 params={"after": start["nextCursor"], "wait": 20},
                 headers=core,
             ),
-            push_later(),
+            lambda: intake.post(
+                "/api/v1/hisMedicalNotices",
+                json=[note("25336A000001", PUPIL)],
+                headers=bearer(nzis),
+            ),
+            0.5,
         )
-        answered = time.monotonic()
     assert [c["absenceId"] for c in poll.json()["changes"]] == [10]
-    assert answered - pushed_at < 1.0, f"answered {answered - pushed_at:.2f} s after the push"
+    assert after_push < 1.0, f"answered {after_push:.2f} s after the push"
 
 
 async def test_a_registry_change_alters_the_month_and_the_feed_says_so(

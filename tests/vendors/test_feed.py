@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESSIV
 from notegateway.core.config import Settings
 from notegateway.vendors import service as vendors_service
 from tests.conftest import plain
-from tests.factories import Api, enrollment, make_lnch, note, person
+from tests.factories import Api, enrollment, make_lnch, note, person, poll_while_pushing
 from tests.vendors.conftest import ACME_SCHOOL, BETA_SCHOOL, MOVER, NEISPUO_SCHOOL, PUPIL, Vendor
 
 
@@ -184,18 +184,14 @@ async def test_retention_purges_and_old_cursors_are_410(
 async def test_long_poll_answers_soon_after_a_commit(api: Api, acme: Vendor, schools: None) -> None:
     cursor = (await acme.feed())["nextCursor"]
 
-    async def push_later() -> float:
-        await asyncio.sleep(0.3)
-        await api.push(note("25317A000001", PUPIL))
-        return time.monotonic()
-
     started = time.monotonic()
-    page, pushed_at = await asyncio.gather(acme.feed(cursor, wait=10), push_later())
-    answered = time.monotonic()
+    page, after_push = await poll_while_pushing(
+        acme.feed(cursor, wait=10), lambda: api.push(note("25317A000001", PUPIL)), 0.3
+    )
     assert summary(page["events"]) == [("note.issued", 1, None)]
     # Woken by NOTIFY: well before the 1 s re-check would have found it (at 1.0 s).
-    assert answered - pushed_at < 0.4
-    assert answered - started < 0.9
+    assert after_push < 0.4
+    assert time.monotonic() - started < 0.9
 
 
 async def test_long_poll_times_out_empty(api: Api, acme: Vendor, schools: None) -> None:
@@ -368,11 +364,8 @@ async def test_long_polls_survive_a_lost_listener_connection(
     assert notifier.listener_pid() not in (None, old_pid)
     cursor = (await acme.feed())["nextCursor"]
 
-    async def push_later() -> float:
-        await asyncio.sleep(0.3)
-        await api.push(note("25317A000001", PUPIL))
-        return time.monotonic()
-
-    page, pushed_at = await asyncio.gather(acme.feed(cursor, wait=10), push_later())
+    page, after_push = await poll_while_pushing(
+        acme.feed(cursor, wait=10), lambda: api.push(note("25317A000001", PUPIL)), 0.3
+    )
     assert summary(page["events"]) == [("note.issued", 1, None)]
-    assert time.monotonic() - pushed_at < 0.4  # woken by NOTIFY on the new connection
+    assert after_push < 0.4  # woken by NOTIFY on the new connection

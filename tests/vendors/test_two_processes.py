@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from pathlib import Path
 
-from tests.factories import bearer, enrollment, note, person
+from tests.factories import bearer, enrollment, note, person, poll_while_pushing
 from tests.serving import cli_token, served
 from tests.vendors.conftest import ACME_SCHOOL, PUPIL
 
@@ -36,25 +35,19 @@ async def test_push_on_one_process_wakes_a_long_poll_on_the_other(
         )
         start = (await polling.get("/api/v1/medicalNotices/events", headers=bearer(acme))).json()
 
-        async def push_later() -> float:
-            await asyncio.sleep(0.5)
-            response = await intake.post(
-                "/api/v1/hisMedicalNotices",
-                json=[note("25317A000001", PUPIL)],
-                headers=bearer(nzis),
-            )
-            assert response.status_code == 200
-            return time.monotonic()
-
-        poll, pushed_at = await asyncio.gather(
+        poll, after_push = await poll_while_pushing(
             polling.get(
                 "/api/v1/medicalNotices/events",
                 params={"after": start["nextCursor"], "wait": 20},
                 headers=bearer(acme),
             ),
-            push_later(),
+            lambda: intake.post(
+                "/api/v1/hisMedicalNotices",
+                json=[note("25317A000001", PUPIL)],
+                headers=bearer(nzis),
+            ),
+            0.5,
         )
-        answered = time.monotonic()
     page = poll.json()
     assert [e["type"] for e in page["events"]] == ["note.issued"]
-    assert answered - pushed_at < 1.0, f"answered {answered - pushed_at:.2f} s after the push"
+    assert after_push < 1.0, f"answered {after_push:.2f} s after the push"
