@@ -1,16 +1,22 @@
 """A TCP forwarder on loopback between the gateway and PostgreSQL, that a test can cut
 (every connection dropped, new ones refused, or accepted and never answered) and restore:
-a database restart, failover or network loss, made on demand."""
+a database restart, failover or network loss, made on demand. PostgreSQL is reached over
+TCP or, as the embedded one listens, on its Unix socket (`for_database_url`)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable
+
+from sqlalchemy.engine import make_url
+
+Streams = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 
 
 class TcpProxy:
-    def __init__(self, target_host: str, target_port: int) -> None:
-        self.target = (target_host, target_port)
+    def __init__(self, connect: Callable[[], Awaitable[Streams]]) -> None:
+        self._connect = connect
         self.port = 0
         self.black_hole = False
         self._server: asyncio.Server | None = None
@@ -27,7 +33,7 @@ class TcpProxy:
                 await reader.read()
             return
         try:
-            up_reader, up_writer = await asyncio.open_connection(*self.target)
+            up_reader, up_writer = await self._connect()
         except OSError:
             writer.close()
             return
@@ -64,3 +70,23 @@ class TcpProxy:
 
     async def close(self) -> None:
         await self.cut()
+
+
+def for_database_url(url: str) -> TcpProxy:
+    """A proxy to the server of `url`: its TCP host and port, or its Unix socket (a
+    `?host=/directory` URL, as the embedded PostgreSQL gives)."""
+    parsed = make_url(url)
+    socket_dir = parsed.query.get("host")
+    port = parsed.port or 5432
+    if isinstance(socket_dir, str) and socket_dir.startswith("/"):
+        path = f"{socket_dir}/.s.PGSQL.{port}"
+        return TcpProxy(lambda: asyncio.open_unix_connection(path))
+    host = parsed.host or "127.0.0.1"
+    return TcpProxy(lambda: asyncio.open_connection(host, port))
+
+
+def through(url: str, proxy: TcpProxy) -> str:
+    """`url` reaching its server through `proxy` (over TCP, whatever `url` used)."""
+    parsed = make_url(url)
+    parsed = parsed.set(host="127.0.0.1", port=proxy.port, query={})
+    return parsed.render_as_string(hide_password=False)

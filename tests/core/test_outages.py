@@ -11,13 +11,12 @@ from collections.abc import AsyncIterator
 import asyncpg
 import httpx
 import pytest
-from sqlalchemy.engine import make_url
 
 from notegateway.app import create_app
 from notegateway.core.config import Settings
 from tests.conftest import TEST_SECRET_KEY, plain
 from tests.factories import Api, make_egn, note
-from tests.tcp_proxy import TcpProxy
+from tests.tcp_proxy import TcpProxy, for_database_url, through
 
 BIRTH = dt.date(2014, 3, 15)
 
@@ -32,8 +31,7 @@ def a_note(i: int) -> dict[str, object]:
 
 @pytest.fixture
 async def proxy(database_url: str) -> AsyncIterator[TcpProxy]:
-    url = make_url(database_url)
-    tcp = TcpProxy(url.host or "127.0.0.1", url.port or 5432)
+    tcp = for_database_url(database_url)
     await tcp.start()
     yield tcp
     await tcp.close()
@@ -42,8 +40,7 @@ async def proxy(database_url: str) -> AsyncIterator[TcpProxy]:
 @pytest.fixture
 async def proxied_api(database_url: str, proxy: TcpProxy) -> AsyncIterator[Api]:
     """The gateway reaching its database through the proxy (statements bounded at 1 s)."""
-    url = make_url(database_url).set(host="127.0.0.1", port=proxy.port)
-    proxied = url.render_as_string(hide_password=False)
+    proxied = through(database_url, proxy)
     settings = Settings(secret_key=TEST_SECRET_KEY, pool_size=8, statement_timeout_ms=1000)
     app = create_app(settings, database_url=proxied)
     async with app.router.lifespan_context(app):
