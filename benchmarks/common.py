@@ -100,9 +100,13 @@ def gateway_env(url: str) -> dict[str, str]:
 
 
 @asynccontextmanager
-async def serving(url: str, workers: int) -> AsyncIterator[tuple[str, str]]:
-    """The gateway and the bare endpoint, each with `workers` processes: their base URLs."""
+async def serving(
+    url: str, workers: int, settings: dict[str, str] | None = None
+) -> AsyncIterator[tuple[str, str]]:
+    """The gateway and the bare endpoint, each with `workers` processes: their base URLs.
+    `settings`: more NOTEGATEWAY_* variables for the gateway."""
     env = gateway_env(url) | {"BENCH_BARE_POOL": str(32 // workers)}  # 32 connections in all
+    env |= settings or {}
     gateway_port, bare_port = free_port(), free_port()
     gateway = [sys.executable, "-m", "notegateway", "serve", "--port", str(gateway_port)]
     bare = [sys.executable, "-m", "uvicorn", "benchmarks.bare_app:app", "--port", str(bare_port)]

@@ -56,8 +56,15 @@ def _ms(text: str) -> float:
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
-def wrk_single(url: str, token: str | None, idents: list[str], seconds: float, run: int) -> Load:
-    """Single-note pushes by wrk: 2 threads, 32 connections; NRNs unique to `run`."""
+def wrk_single(
+    url: str,
+    token: str | None,
+    idents: list[str],
+    seconds: float,
+    run: int,
+    connections: int = CONNECTIONS,
+) -> Load:
+    """Single-note pushes by wrk: 2 threads, `connections` connections; NRNs unique to `run`."""
     script = Path(f"/tmp/notegateway-bench-{os.getpid()}-{run}.lua")
     header = f'wrk.headers["Authorization"] = "Bearer {token}"\n' if token else ""
     script.write_text(
@@ -69,7 +76,7 @@ def wrk_single(url: str, token: str | None, idents: list[str], seconds: float, r
         + "}\n"
         + WRK_SCRIPT
     )
-    command = ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{int(seconds)}s", "--latency"]
+    command = ["wrk", "-t2", f"-c{connections}", f"-d{int(seconds)}s", "--latency"]
     try:
         out = subprocess.run(
             [*command, "-s", str(script), url], capture_output=True, text=True, timeout=seconds + 60

@@ -157,7 +157,7 @@ async def api(
             yield Api(http, app, database_url)
         return
     transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 40000))  # type: ignore[arg-type]
-    async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as http:
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as http:
         yield Api(http, app, database_url)
 
 

@@ -156,8 +156,9 @@ class Api:
         name: str = "Училище",
         diary_from: str | None = None,
         region: str | None = None,
+        town: str = "София",
     ) -> httpx.Response:
-        body: dict[str, Any] = {"name": name, "town": "София", "diary": diary}
+        body: dict[str, Any] = {"name": name, "town": town, "diary": diary}
         if diary_from is not None:
             body["diaryFrom"] = diary_from
         if region is not None:

@@ -140,6 +140,6 @@ async def served_pair(
     ):
         transport = RoundRobin([first, second])
         async with httpx.AsyncClient(
-            transport=transport, base_url="http://gateway.test", timeout=30
+            transport=transport, base_url="http://127.0.0.1", timeout=30
         ) as http:
             yield http

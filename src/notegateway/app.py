@@ -15,12 +15,13 @@ from notegateway.clients import service as clients_service
 from notegateway.console.router import install as install_console
 from notegateway.core.config import Settings
 from notegateway.core.db import create_engine, resolve_database_url, to_libpq_url, transaction
+from notegateway.core.docs import install_docs
 from notegateway.core.errors import (
     UnhandledErrorMiddleware,
     install_error_handlers,
     reject_nul_in_query,
 )
-from notegateway.core.limits import ClientLimits
+from notegateway.core.limits import ClientLimits, ProcessRegistry
 from notegateway.core.logging import AccessLogMiddleware
 from notegateway.core.middleware import GuardMiddleware
 from notegateway.core.notifier import FeedNotifier
@@ -31,6 +32,7 @@ from notegateway.notices import service as notices_service
 from notegateway.notices.router import router as notices_router
 from notegateway.ops.router import api_router as ops_api_router
 from notegateway.ops.router import router as ops_router
+from notegateway.ops.scrape import FeedMetrics
 from notegateway.registry.router import router as registry_router
 from notegateway.vendors import service as vendors_service
 from notegateway.vendors.router import router as vendors_router
@@ -76,14 +78,18 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         async with transaction(engine) as db:
             keys = await clients_service.load_keys(db, secret)
         app.state.token_key, app.state.cursor_key = keys.tokens, keys.cursors
+        app.state.form_key = keys.forms
         feed_notifier = FeedNotifier()
         await feed_notifier.start(to_libpq_url(settings.listen_database_url or url))
         app.state.feed_notifier = feed_notifier
+        processes = ProcessRegistry(engine, app.state.client_limits)
+        await processes.start()
         purger = asyncio.create_task(_purge_periodically(engine, settings))
         try:
             yield
         finally:
             purger.cancel()
+            await processes.stop()
             await feed_notifier.stop()
             await engine.dispose()
 
@@ -93,11 +99,17 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         description=DESCRIPTION,
         lifespan=lifespan,
         dependencies=[Depends(reject_nul_in_query)],
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
-    app.state.client_limits = ClientLimits(settings.client_concurrency, settings.vendor_long_polls)
+    app.state.client_limits = ClientLimits(
+        settings.client_concurrency, settings.vendor_long_polls, settings.request_leases
+    )
+    app.state.feed_metrics = FeedMetrics()
     install_error_handlers(app)
     install_openapi(app)
+    install_docs(app)
     app.add_middleware(UnhandledErrorMiddleware)
     app.add_middleware(AccessLogMiddleware)
     app.add_middleware(GuardMiddleware, max_requests=settings.max_requests)

@@ -237,6 +237,6 @@ async def _helpdesk_cases(db: asyncpg.Connection) -> None:
         },
         "demo",
     )
-    await notices_service.push_notes(db, notes, "demo-nzis")
+    await notices_service.push_notes(db, notes, [], "demo-nzis")
     await diary_service.change_absence(db, 9005, {"comment": "потвърдено от класния"}, "demo")
     await notices_service.cancel(db, "26328A000400", "demo", "demo-nzis")

@@ -28,6 +28,7 @@ from fastapi import FastAPI
 
 from notegateway.core.config import Settings
 from notegateway.core.db import resolve_database_url
+from notegateway.core.http_protocol import GuardedHttpToolsProtocol
 from notegateway.core.logging import configure_logging
 
 GRACEFUL_SHUTDOWN_S = 10  # requests in progress at SIGTERM get this long to finish
@@ -74,6 +75,7 @@ def _config(app: FastAPI | str, host: str, port: int) -> uvicorn.Config:
         server_header=False,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
         limit_concurrency=MAX_CONNECTIONS,
+        http=GuardedHttpToolsProtocol,  # heads: at most 64 KiB, complete within 10 s
     )
 
 

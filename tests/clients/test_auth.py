@@ -47,7 +47,7 @@ def make_certificate(common_name: str, valid_from_days: int = -1) -> tuple[str, 
 
 def client_from(api: Api, host: str) -> httpx.AsyncClient:
     transport = httpx.ASGITransport(app=api.app, client=(host, 50000))
-    return httpx.AsyncClient(transport=transport, base_url="http://gateway.test")
+    return httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1")
 
 
 async def test_missing_and_unknown_credentials_are_401(api: Api) -> None:

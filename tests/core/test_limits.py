@@ -154,7 +154,7 @@ async def test_a_process_beyond_its_requests_in_progress_answers_503(database_ur
     )
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 40000))
-        async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as http:
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as http:
             api = Api(http, app, database_url)
             tokens = [await api.token("nzis", f"nzis-{i}") for i in range(6)]
             release = asyncio.Event()

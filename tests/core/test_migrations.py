@@ -117,7 +117,7 @@ async def test_upgrade_from_0003_keeps_everything(old_database: str) -> None:
     app = create_app(Settings(secret_key=TEST_SECRET_KEY), database_url=old_database)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 40000))
-        async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as http:
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as http:
             api = Api(http, app, old_database)
             shown = (
                 await api.http.get(

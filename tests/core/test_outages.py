@@ -45,7 +45,7 @@ async def proxied_api(database_url: str, proxy: TcpProxy) -> AsyncIterator[Api]:
     app = create_app(settings, database_url=proxied)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 40000))
-        async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as http:
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as http:
             api = Api(http, app, database_url)
             await api.token("nzis")
             yield api

@@ -19,7 +19,7 @@ from notegateway.core.limits import ClientLimits
 READ_METHODS = frozenset({"GET", "HEAD"})
 
 
-def _peer_is_trusted_proxy(request: Request, settings: Settings) -> bool:
+def peer_is_trusted_proxy(request: Request, settings: Settings) -> bool:
     if request.client is None or not settings.trusted_proxy_networks:
         return False
     try:
@@ -46,8 +46,10 @@ async def authenticate(request: Request, db: asyncpg.Connection) -> Client:
     thumbprint = None
     cert_headers = request.headers.getlist("x-client-cert")
     # The header is the proxy's word; from anyone else it is ignored.
-    if cert_headers and _peer_is_trusted_proxy(request, settings):
-        if len(cert_headers) > 1:
+    if cert_headers and peer_is_trusted_proxy(request, settings):
+        # Given twice, or two values joined by a comma (how a proxy may merge two header
+        # lines; a URL-encoded PEM holds no comma): refused, never the first let through.
+        if len(cert_headers) > 1 or "," in cert_headers[0]:
             raise Unauthorized("X-Client-Cert was given more than once")
         thumbprint = service.certificate_thumbprint(cert_headers[0])
     client = await service.authenticate(
@@ -82,9 +84,10 @@ def require(
                 await on_admit(db)
             return client
 
-        client = await idempotent(request.app.state.engine, admit)
+        engine = request.app.state.engine
+        client = await idempotent(engine, admit)
         limits: ClientLimits = request.app.state.client_limits
-        with limits.request(client.id):
+        async with limits.request(engine, client.id):
             yield client
 
     return dependency

@@ -64,20 +64,41 @@ async def insert(
     return row is not None
 
 
+# Rotation is how a leaked token is revoked, so it ends the client's console sessions,
+# as disabling does.
 async def set_token(db: asyncpg.Connection, name: str, token_hash: str) -> bool:
-    status: str = await db.execute(
-        "UPDATE clients SET token_hash = $2, token_rotated_at = now() WHERE name = $1",
+    changed: int = await db.fetchval(
+        """
+        WITH rotated AS (
+            UPDATE clients SET token_hash = $2, token_rotated_at = now() WHERE name = $1
+            RETURNING id
+        ),
+        ended AS (
+            DELETE FROM console_sessions WHERE client_id IN (SELECT id FROM rotated)
+        )
+        SELECT count(*) FROM rotated
+        """,
         name,
         token_hash,
     )
-    return status == "UPDATE 1"
+    return changed == 1
 
 
 async def disable(db: asyncpg.Connection, name: str) -> bool:
-    status: str = await db.execute(
-        "UPDATE clients SET disabled_at = coalesce(disabled_at, now()) WHERE name = $1", name
+    changed: int = await db.fetchval(
+        """
+        WITH disabled AS (
+            UPDATE clients SET disabled_at = coalesce(disabled_at, now()) WHERE name = $1
+            RETURNING id
+        ),
+        ended AS (
+            DELETE FROM console_sessions WHERE client_id IN (SELECT id FROM disabled)
+        )
+        SELECT count(*) FROM disabled
+        """,
+        name,
     )
-    return status == "UPDATE 1"
+    return changed == 1
 
 
 async def list_all(db: asyncpg.Connection) -> list[asyncpg.Record]:

@@ -29,10 +29,12 @@ MIN_SECRET_BYTES = 32
 
 @dataclass(frozen=True, slots=True)
 class Keys:
-    """Separate keys derived from the one secret: token hashes, feed cursors."""
+    """Separate keys derived from the one secret: token hashes, feed cursors, the
+    console's sign-in form tokens."""
 
     tokens: bytes
     cursors: bytes
+    forms: bytes
 
 
 def derive_keys(secret: bytes) -> Keys:
@@ -41,7 +43,11 @@ def derive_keys(secret: bytes) -> Keys:
             secret
         )
 
-    return Keys(derive(b"notegateway token hashes", 32), derive(b"notegateway feed cursors", 64))
+    return Keys(
+        derive(b"notegateway token hashes", 32),
+        derive(b"notegateway feed cursors", 64),
+        derive(b"notegateway console forms", 32),
+    )
 
 
 async def load_keys(db: asyncpg.Connection, configured: str | None) -> Keys:

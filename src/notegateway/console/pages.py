@@ -17,6 +17,7 @@ from notegateway.core.errors import DomainError, Forbidden
 from notegateway.core.scope import refuse_regional
 from notegateway.notices import service as notices_service
 from notegateway.ops import service as ops_service
+from notegateway.registry.schemas import MAX_ID
 from notegateway.vendors import service as vendors_service
 
 router = APIRouter(prefix="/console", include_in_schema=False)
@@ -27,12 +28,34 @@ def _refused(session: ConsoleSession, exc: DomainError) -> HTMLResponse:
     return page("error.html", exc.status_code, session=session, message=exc.detail)
 
 
+MAX_OFFSET = 1_000_000
+NOT_A_NUMBER = "Въведете цяло число от {low} до {high}."
+
+
+def number(text: str, low: int, high: int) -> int | None:
+    """A whole number from a form or an address, within low..high, or None (the page
+    then says so: an out-of-range number is never a 500)."""
+    text = text.strip()
+    if not text.isascii() or not text.lstrip("-").isdigit() or len(text) > 20:
+        return None
+    value = int(text)
+    return value if low <= value <= high else None
+
+
+def _not_a_number(session: ConsoleSession, low: int, high: int) -> HTMLResponse:
+    message = NOT_A_NUMBER.format(low=low, high=high)
+    return page("error.html", 400, session=session, message=message)
+
+
 @router.get("/unmatched", response_class=HTMLResponse)
-async def unmatched(session: ConsoleSession, db: Db, offset: int = 0) -> HTMLResponse:
+async def unmatched(session: ConsoleSession, db: Db, offset: str = "0") -> HTMLResponse:
     try:
         refuse_regional(session.client.region, "unmatched notes")
     except Forbidden as exc:
         return _refused(session, exc)
+    start = number(offset, 0, MAX_OFFSET)
+    if start is None:
+        return _not_a_number(session, 0, MAX_OFFSET)
     found = await ops_service.search_notes(
         db,
         match="unmatched",
@@ -43,10 +66,10 @@ async def unmatched(session: ConsoleSession, db: Db, offset: int = 0) -> HTMLRes
         from_date=None,
         to_date=None,
         limit=50,
-        offset=max(offset, 0),
+        offset=start,
         region=None,
     )
-    return page("unmatched.html", session=session, found=found, offset=max(offset, 0))
+    return page("unmatched.html", session=session, found=found, offset=start)
 
 
 @router.post("/notes/{nrn}/match")
@@ -61,12 +84,12 @@ async def match(
     checked(session, csrf)
     try:
         refuse_regional(session.client.region, "links by hand")
-        wanted = int(person_id) if person_id.strip() else None
+        wanted = number(person_id, 1, MAX_ID) if person_id.strip() else None
+        if person_id.strip() and wanted is None:
+            return _not_a_number(session, 1, MAX_ID)
         if not reason.strip():
             return page("error.html", 422, session=session, message="Посочете причина.")
         await notices_service.link(db, nrn[:12], wanted, reason.strip(), session.client.name)
-    except ValueError:
-        return page("error.html", 422, session=session, message="Номерът на ученика е число.")
     except DomainError as exc:
         return _refused(session, exc)
     return RedirectResponse(f"/console/notes/{nrn[:12]}", status_code=303)
@@ -107,7 +130,7 @@ async def review(session: ConsoleSession, db: Db, after: str | None = None) -> H
 
 @router.post("/review/{absence_id}/resolve")
 async def resolve(
-    absence_id: int,
+    absence_id: str,
     session: ConsoleSession,
     db: Db,
     csrf: Text = "",
@@ -115,11 +138,14 @@ async def resolve(
     reason: Text = "",
 ) -> Response:
     checked(session, csrf)
+    absence = number(absence_id, 1, MAX_ID)
+    if absence is None:
+        return _not_a_number(session, 1, MAX_ID)
     if resolution not in ("keep", "unexcuse") or not reason.strip():
         return page("error.html", 422, session=session, message="Изберете решение и причина.")
     try:
         await ops_service.resolve_review(
-            db, absence_id, resolution, reason.strip(), session.client.name, session.client.region
+            db, absence, resolution, reason.strip(), session.client.name, session.client.region
         )
     except DomainError as exc:
         return _refused(session, exc)
@@ -138,6 +164,10 @@ async def rejections(session: ConsoleSession, db: Db, after: str | None = None) 
 
 @router.get("/vendors", response_class=HTMLResponse)
 async def vendors(session: ConsoleSession, db: Db) -> HTMLResponse:
+    try:  # the whole country's vendors: feed lag and acks of every region
+        refuse_regional(session.client.region, "vendors")
+    except Forbidden as exc:
+        return _refused(session, exc)
     return page("vendors.html", session=session, vendors=await vendors_service.vendors_status(db))
 
 

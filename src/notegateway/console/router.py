@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import secrets
 from typing import Annotated, Any
 
 import asyncpg
@@ -12,6 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from notegateway.clients import service as clients_service
+from notegateway.clients.auth import peer_is_trusted_proxy
 from notegateway.clients.schemas import Role
 from notegateway.console import sessions
 from notegateway.console.sessions import Session
@@ -35,7 +35,6 @@ def _when(value: dt.datetime | str) -> str:
 
 
 _templates.filters["when"] = _when
-SIGNIN_CSRF = "ngw_signin_csrf"  # double-submit: the sign-in form has no session yet
 
 
 def page(name: str, status: int = 200, **context: Any) -> HTMLResponse:
@@ -61,12 +60,29 @@ def checked(session: Session, csrf: str | None) -> None:
         raise CsrfRefused
 
 
-@router.get("/signin", response_class=HTMLResponse)
-async def signin_form() -> HTMLResponse:
-    token = secrets.token_urlsafe(32)
-    response = page("signin.html", csrf=token)
-    response.set_cookie(SIGNIN_CSRF, token, httponly=True, samesite="strict", path="/console")
+def _signin_page(request: Request, status: int = 200, error: str | None = None) -> HTMLResponse:
+    token = sessions.signin_token(request.app.state.form_key)
+    response = page("signin.html", status, csrf=token, error=error)
+    response.set_cookie(
+        sessions.SIGNIN_COOKIE,
+        token,
+        httponly=True,
+        samesite="strict",
+        secure=_secure(request),
+        path="/console",
+    )
     return response
+
+
+def _secure(request: Request) -> bool:
+    forwarded = request.headers.get("x-forwarded-proto", "").strip().lower() == "https"
+    trusted = forwarded and peer_is_trusted_proxy(request, request.app.state.settings)
+    return sessions.cookie_secure(request.url.scheme, request.url.hostname or "", trusted)
+
+
+@router.get("/signin", response_class=HTMLResponse)
+async def signin_form(request: Request) -> HTMLResponse:
+    return _signin_page(request)
 
 
 @router.post("/signin", response_class=HTMLResponse)
@@ -76,7 +92,8 @@ async def signin(
     token: Annotated[str, Form(max_length=200)] = "",
     csrf: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
-    if not sessions.csrf_ok(request.cookies.get(SIGNIN_CSRF) or "", csrf or None):
+    cookie = request.cookies.get(sessions.SIGNIN_COOKIE)
+    if not sessions.signin_token_ok(request.app.state.form_key, cookie, csrf or None):
         return page("error.html", 403, message="Формулярът е изтекъл. Опитайте отново.")
     try:
         client = await clients_service.authenticate(
@@ -85,10 +102,7 @@ async def signin(
     except Unauthorized:
         client = None
     if client is None or client.role is not Role.OPERATOR:
-        fresh = secrets.token_urlsafe(32)
-        response = page("signin.html", 401, csrf=fresh, error="Невалиден ключ на оператор.")
-        response.set_cookie(SIGNIN_CSRF, fresh, httponly=True, samesite="strict", path="/console")
-        return response
+        return _signin_page(request, 401, "Невалиден ключ на оператор.")
     session_id, _csrf = await sessions.start(db, client)
     signed_in = RedirectResponse("/console", status_code=303)
     signed_in.set_cookie(
@@ -97,10 +111,10 @@ async def signin(
         max_age=int(sessions.expires_in().total_seconds()),
         httponly=True,
         samesite="strict",
-        secure=request.url.scheme == "https",
+        secure=_secure(request),
         path="/console",
     )
-    signed_in.delete_cookie(SIGNIN_CSRF, path="/console")
+    signed_in.delete_cookie(sessions.SIGNIN_COOKIE, path="/console")
     return signed_in
 
 
@@ -119,21 +133,28 @@ async def signout(
 
 
 @router.get("", response_class=HTMLResponse)
+async def search_form(session: ConsoleSession) -> HTMLResponse:
+    return page("search.html", session=session, wanted={}, found=None)
+
+
+@router.post("/search", response_class=HTMLResponse)
 async def search(
     session: ConsoleSession,
     db: Db,
-    nrn: str = "",
-    examination: str = "",
-    identifier: str = "",
+    csrf: Annotated[str, Form(max_length=200)] = "",
+    nrn: Annotated[str, Form(max_length=200)] = "",
+    examination: Annotated[str, Form(max_length=200)] = "",
+    identifier: Annotated[str, Form(max_length=200)] = "",
 ) -> HTMLResponse:
+    """A form POST: an identifier searched for stays out of URLs, browser history and
+    proxy logs, and the page shows it masked only."""
+    checked(session, csrf)
     wanted = {
         "nrn": nrn.strip()[:12],
         "examination": examination.strip()[:12],
         "identifier": identifier.strip()[:32],
     }
-    found = None
-    if any(wanted.values()):
-        found = await _notes(db, session, **wanted)
+    found = await _notes(db, session, **wanted) if any(wanted.values()) else None
     return page("search.html", session=session, wanted=wanted, found=found)
 
 

@@ -2,7 +2,8 @@
 
 The cookie holds a random session id, never the token; the database keeps only the id's
 SHA-256 and the session's CSRF token, which every form carries back. Sessions end at
-sign-out, when their client is disabled, or SESSION_HOURS after sign-in.
+sign-out, when their client is disabled or its token rotated (a leaked token revoked), or
+SESSION_HOURS after sign-in.
 """
 
 from __future__ import annotations
@@ -10,7 +11,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import ipaddress
 import secrets
+import time
 from dataclasses import dataclass
 
 import asyncpg
@@ -19,6 +22,8 @@ from notegateway.clients.schemas import Client, Role
 
 SESSION_HOURS = 8
 COOKIE = "ngw_console"
+SIGNIN_COOKIE = "ngw_signin_csrf"
+SIGNIN_FORM_SECONDS = 3600  # a sign-in form older than this is refused
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,3 +80,47 @@ def csrf_ok(expected: str, given: str | None) -> bool:
 
 def expires_in() -> dt.timedelta:
     return dt.timedelta(hours=SESSION_HOURS)
+
+
+# The sign-in form has no session yet, so its CSRF token is a signed double-submit: the
+# same value in a cookie and in the form, and the value itself signed with a key of the
+# server's (time.nonce.mac). A value someone else set as a cookie (a sibling subdomain
+# can) is no use to them: they cannot sign one.
+def signin_token(key: bytes) -> str:
+    body = f"{int(time.time())}.{secrets.token_urlsafe(24)}"
+    return f"{body}.{_mac(key, body)}"
+
+
+def signin_token_ok(key: bytes, cookie: str | None, form: str | None) -> bool:
+    if not cookie or not form or not hmac.compare_digest(cookie.encode(), form.encode()):
+        return False
+    body, _, mac = form.rpartition(".")
+    issued, _, _nonce = body.partition(".")
+    if not issued.isascii() or not issued.isdigit():
+        return False
+    fresh = 0 <= time.time() - int(issued) <= SIGNIN_FORM_SECONDS
+    return fresh and hmac.compare_digest(mac.encode(), _mac(key, body).encode())
+
+
+def _mac(key: bytes, body: str) -> str:
+    return hmac.new(key, body.encode(), hashlib.sha256).hexdigest()
+
+
+_LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain"})
+
+
+def _loopback(host: str) -> bool:
+    host = host.strip("[]").lower()
+    if host in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def cookie_secure(scheme: str, host: str, forwarded_https: bool) -> bool:
+    """The session cookie is Secure, except on a loopback address over plain HTTP (a
+    developer's machine). Behind the TLS proxy TLS ends there, so the gateway sees plain
+    HTTP: the proxy's `X-Forwarded-Proto: https`, or a Host that is not loopback, says so."""
+    return scheme == "https" or forwarded_https or not _loopback(host)

@@ -36,9 +36,11 @@ class Settings(BaseSettings):
     statement_timeout_ms: int = Field(default=10_000, ge=100)
     # A request body not received within this: 408 (no connection is held meanwhile).
     body_timeout_s: float = Field(default=10.0, gt=0)
-    # Requests one client may have in progress (per process); beyond: 429.
+    # Requests one client may have in progress in the whole service; beyond: 429. Each
+    # live process admits an equal share, or (request_leases) each takes a database lease.
     client_concurrency: int = Field(default=16, ge=1)
-    # Open long polls one vendor may have (per process); beyond: 429.
+    request_leases: bool = False
+    # Open long polls one vendor may have in the whole service (leases); beyond: 429.
     vendor_long_polls: int = Field(default=4, ge=1)
     # Requests in progress in one process, all clients together; beyond: 503.
     max_requests: int = Field(default=1000, ge=1)
@@ -71,22 +73,32 @@ class Settings(BaseSettings):
 
 
 MIN_SECRET_BYTES = 32
+# A trusted proxy range is a proxies' subnet, not the internet: 0.0.0.0/0 or ::/0 (or a
+# /7) would let any client name its certificate.
+MIN_PROXY_PREFIX = {4: 8, 6: 32}
 
 
 def parse_networks(text: str) -> tuple[IPNetwork, ...]:
-    """`NOTEGATEWAY_TRUSTED_PROXIES`: comma-separated addresses or CIDR ranges. An IPv4
-    address written IPv6-mapped (`::ffff:a.b.c.d`) is taken as the IPv4 one, which is how
-    peers are compared."""
+    """`NOTEGATEWAY_TRUSTED_PROXIES`: comma-separated addresses or CIDR ranges, none with
+    host bits set, none wider than MIN_PROXY_PREFIX. An IPv4 address written IPv6-mapped
+    (`::ffff:a.b.c.d`) is taken as the IPv4 one, which is how peers are compared."""
     networks: list[IPNetwork] = []
     for part in (p.strip() for p in text.split(",")):
         if not part:
             continue
-        try:
-            network = ipaddress.ip_network(part, strict=False)
+        try:  # strict: 10.0.0.1/8 is a typo for a host or a range, not silently widened
+            network = ipaddress.ip_network(part, strict=True)
         except ValueError:
-            raise ValueError(f"not an address or CIDR range: {part!r}") from None
+            raise ValueError(
+                f"not an address or CIDR range (with no host bits set): {part!r}"
+            ) from None
         mapped = network.network_address.ipv4_mapped if network.version == 6 else None
         if mapped is not None and network.prefixlen >= 96:
             network = ipaddress.ip_network(f"{mapped}/{network.prefixlen - 96}")
+        if network.prefixlen < MIN_PROXY_PREFIX[network.version]:
+            raise ValueError(
+                f"{part!r} trusts too much of the network: name the TLS proxies' own "
+                f"addresses (at most a /{MIN_PROXY_PREFIX[network.version]} range)"
+            )
         networks.append(network)
     return tuple(networks)

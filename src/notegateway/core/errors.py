@@ -130,6 +130,11 @@ _HTTP_SLUGS = {
 }
 
 
+def problem_of(exc: DomainError) -> JSONResponse:
+    """The problem+json answer of a domain error."""
+    return problem(exc.status_code, exc.slug, exc.title, exc.detail, exc.errors, exc.retry_after)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(_: Request, exc: DomainError) -> JSONResponse:
@@ -137,9 +142,7 @@ def install_error_handlers(app: FastAPI) -> None:
             # One line, no trace: an outage would otherwise flood the log.
             cause = exc.__cause__
             log.warning("database unavailable: %s", type(cause).__name__ if cause else exc.detail)
-        return problem(
-            exc.status_code, exc.slug, exc.title, exc.detail, exc.errors, exc.retry_after
-        )
+        return problem_of(exc)
 
     @app.exception_handler(RequestValidationError)
     async def _params(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -203,7 +203,7 @@ async def long_poll(
     notifier: FeedNotifier = request.app.state.feed_notifier
     limits: ClientLimits = request.app.state.client_limits
     deadline = time.monotonic() + wait
-    with limits.long_poll(client_id) if wait > 0 else nullcontext():
+    async with limits.long_poll(engine, client_id, wait) if wait > 0 else nullcontext():
         for again in itertools.chain([False], itertools.repeat(True)):
             # Taken before looking, so a commit between the look and the wait still wakes
             # us; a change to the client (disabled, rotated) wakes us too.

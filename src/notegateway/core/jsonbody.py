@@ -75,17 +75,11 @@ def printable(value: str) -> str:
     return value.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
-def canonicalise(
-    value: Any,
-    known: Mapping[str, str],
-    forbidden: frozenset[str] = frozenset(),
-    forbidden_msg: str = "this property is not accepted here",
-) -> tuple[Any, list[ErrorItem]]:
+def canonicalise(value: Any, known: Mapping[str, str]) -> tuple[Any, list[ErrorItem]]:
     """One walk over a parsed JSON value, at any depth:
 
     - keys matching a known camelCase name case-insensitively are renamed to it;
     - an object holding two keys that differ only in case is an error;
-    - a key in `forbidden` (case-folded) is an error naming it;
     - a string holding a NUL character is an error (PostgreSQL cannot keep it).
     Returns the renamed value and the errors, with locations in camelCase.
     """
@@ -108,8 +102,6 @@ def canonicalise(
                         }
                     )
                 seen.add(folded)
-                if folded in forbidden:
-                    errors.append({"loc": [*path, key], "msg": f"{forbidden_msg}: {key!r}"})
                 name = known.get(folded, key)
                 renamed[name] = walk(item, (*path, name))
             return renamed

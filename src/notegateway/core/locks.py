@@ -27,6 +27,10 @@ all, and only just before commit, the feed writers' lock. Before all of them com
 institution rows: a diary switch updates the row, an absence being recorded holds it
 FOR SHARE.
 
+Outside all of these, in transactions of their own that take nothing else: a client's
+lease lock (`LEASE_LOCK_CLASS`, the client's id), taken by `ngw_take_lease` while it
+counts and adds a long-poll lease (core/limits.py).
+
 Who takes what:
 - a push: its notes' NRNs and identities, then the owners of those identities;
 - a cancellation: the NRN, then the note's identity, then the note's person's owner;
@@ -45,6 +49,9 @@ from collections.abc import Iterable, Sequence
 import asyncpg
 
 BUCKETS = 32
+# The first key of the two-key advisory locks on a client's leases ("ngwl"); two-key
+# locks never collide with the one-key (bigint) locks above.
+LEASE_LOCK_CLASS = 0x6E67776C
 FINE_LIMIT = 16  # at most this many keys of a class: lock them one by one
 
 

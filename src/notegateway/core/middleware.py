@@ -2,7 +2,10 @@
 progress in this process (not counting /health and /metrics, which stay answerable) a
 503 with Retry-After (uvicorn's own cap, on connections,
 answers a bare 503 without one), oversized headers refused (431) before anything else
-runs, and personal data kept out of caches (`Cache-Control: no-store`)."""
+runs (the HTTP server cuts them earlier still: core/http_protocol.py), personal data kept
+out of caches (`Cache-Control: no-store`), and the headers a public web service sends on
+every page: a Content-Security-Policy that allows only the gateway's own files and no
+framing, `nosniff`, and no referrer."""
 
 from __future__ import annotations
 
@@ -11,6 +14,21 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from notegateway.core.errors import problem
 
 MAX_HEADER_BYTES = 64 * 1024
+# Pages load only the gateway's own scripts, styles and images (the console has no
+# script; /docs runs Swagger UI from /docs/static), forms post only to the gateway, and
+# no other site may frame a page.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; font-src 'self'; form-action 'self'; base-uri 'none'; "
+    "frame-ancestors 'none'"
+)
+_SECURITY_HEADERS = [
+    (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-frame-options", b"DENY"),
+]
+_SECURITY_NAMES = frozenset(name for name, _ in _SECURITY_HEADERS)
 # Everything under /api and the console may carry personal data.
 _NO_STORE_PREFIXES = ("/api/", "/console")
 
@@ -56,16 +74,16 @@ class GuardMiddleware:
             )
             await response(scope, receive, send)
             return
-        if not scope["path"].startswith(_NO_STORE_PREFIXES):
-            await self.app(scope, receive, send)
-            return
+        private = scope["path"].startswith(_NO_STORE_PREFIXES)
 
-        async def no_store(message: Message) -> None:
+        async def headed(message: Message) -> None:
             if message["type"] == "http.response.start":
+                replaced = _SECURITY_NAMES | ({b"cache-control"} if private else set())
                 message["headers"] = [
-                    *(h for h in message.get("headers", []) if h[0].lower() != b"cache-control"),
-                    (b"cache-control", b"no-store"),
+                    *(h for h in message.get("headers", []) if h[0].lower() not in replaced),
+                    *_SECURITY_HEADERS,
+                    *([(b"cache-control", b"no-store")] if private else []),
                 ]
             await send(message)
 
-        await self.app(scope, receive, no_store)
+        await self.app(scope, receive, headed)

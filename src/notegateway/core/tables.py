@@ -20,7 +20,7 @@ from sqlalchemy import (
     UniqueConstraint,
     func,
 )
-from sqlalchemy.dialects.postgresql import JSONB, TIMESTAMP
+from sqlalchemy.dialects.postgresql import JSONB, TIMESTAMP, UUID
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -357,16 +357,16 @@ vendor_acks = Table(
 rejections = Table(
     "rejections",
     metadata,
-    # Pushed items judged invalid or conflict, for the helpdesk: identifiers masked, names
-    # dropped (notices/rejections.py); purged after their retention.
+    # Pushed items judged invalid or conflict, and bodies refused whole, for the helpdesk:
+    # only what notices/rejections.py allows; purged after their retention.
     Column("id", BigInteger, Identity(), primary_key=True),
     Column("at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("client", Text, nullable=False),
-    Column("item_index", Integer, nullable=False),
+    Column("item_index", Integer, nullable=True),  # null: the body was refused whole
     Column("nrn", Text, nullable=True),
     Column("outcome", Text, nullable=False),
     Column("errors", JSONB, nullable=False),
-    Column("item", JSONB, nullable=False),
+    Column("item", JSONB, nullable=True),
     CheckConstraint("outcome IN ('invalid', 'conflict')", name="outcome"),
     Index("ix_rejections_nrn", "nrn"),
     Index("ix_rejections_at", "at"),
@@ -392,4 +392,24 @@ console_sessions = Table(
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("expires_at", DateTime(timezone=True), nullable=False),
     Index("ix_console_sessions_expires_at", "expires_at"),
+)
+
+client_leases = Table(
+    "client_leases",
+    metadata,
+    # A long poll in progress, held against the vendor's limit in every process and
+    # server (core/limits.py); a lease past expires_at is dropped by the next taker.
+    Column("holder", UUID, primary_key=True),
+    Column("client_id", BigInteger, ForeignKey("clients.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Index("ix_client_leases_client_id_kind", "client_id", "kind"),
+)
+
+server_processes = Table(
+    "server_processes",
+    metadata,
+    # Live server processes (a heartbeat each): a client's request limit is shared among them.
+    Column("id", UUID, primary_key=True),
+    Column("seen_at", DateTime(timezone=True), nullable=False),
 )

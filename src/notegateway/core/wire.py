@@ -71,12 +71,10 @@ def validate_item(
     model: type[M],
     value: Any,
     known: dict[str, str],
-    forbidden: frozenset[str] = frozenset(),
-    forbidden_msg: str = "this property is not accepted here",
 ) -> tuple[M | None, list[ErrorItem]]:
     """Validate one parsed JSON item against `model`; errors carry camelCase locations."""
     try:
-        renamed, errors = canonicalise(value, known, forbidden, forbidden_msg)
+        renamed, errors = canonicalise(value, known)
     except RecursionError:
         return None, [{"loc": [], "msg": "nested too deeply"}]
     try:

@@ -1,13 +1,16 @@
-"""What is kept of a rejected push for the helpdesk: the item as it came, with every
-identifier masked and every name dropped, whatever shape the item has.
+"""What is kept of a rejected push for the helpdesk: an allow-list, nothing else.
 
-- A value under a key named `identifier` (any case, any depth) is masked (`14******38`).
-- Keys that carry a person's names (`givenName`, `middleName`, `familyName`, `name`, any
-  case) are dropped.
-- Any run of ten digits left anywhere (an ЕГН or ЛНЧ in the wrong field) is masked too,
-  in the item and in the error messages. Keys are masked like values.
-- What PostgreSQL cannot keep in jsonb (lone surrogates, NUL) is escaped as text;
-  what is nested deeper than MAX_DEPTH is replaced by a mark.
+An operator answering "my child's note did not arrive" needs to find the push and see
+why it was refused, not the child's name or illness. So `item` keeps only:
+
+- the two NRNs, `identifierType`, the dates and the `pmi`, where the contract puts them,
+  when each is a short scalar (text cut at MAX_KEPT_CHARS, ten-digit runs masked);
+- the identifier, masked (`14******38`), when it is a string or a number;
+- of every other field (names, phone, an identifier inside a list, an `egn` written with
+  spaces, anything unknown) only its path, in `otherFields`, never its value.
+
+Medical keys never get here: they are dropped when the body is read (notices/medical.py).
+Error messages name paths and rules; ten-digit runs in them are masked all the same.
 """
 
 from __future__ import annotations
@@ -17,9 +20,34 @@ from typing import Any
 from notegateway.core.identifiers import mask, mask_ten_digit_runs
 from notegateway.core.jsonbody import printable
 
-MAX_DEPTH = 32  # a note is 3 deep; what is nested past this is not kept
-TOO_DEEP = "(nested too deep to keep)"
-_NAME_KEYS = frozenset({"givenname", "middlename", "familyname", "name"})
+MAX_KEPT_CHARS = 40  # an NRN is 12, a date-time 25: more is not what the helpdesk needs
+MAX_OTHER_FIELDS = 50  # paths kept of other fields; past this, one mark
+MORE = "…"
+OTHER_FIELDS = "otherFields"
+
+# Where each kept value lives: container (None: the item itself) → case-folded key →
+# (the contract's name, whether it is the identifier).
+_KEPT: dict[str | None, dict[str, tuple[str, bool]]] = {
+    None: {
+        "nrnmedicalnotice": ("nrnMedicalNotice", False),
+        "nrnexamination": ("nrnExamination", False),
+    },
+    "patient": {
+        "identifiertype": ("identifierType", False),
+        "identifier": ("identifier", True),
+    },
+    "practitioner": {"pmi": ("pmi", False)},
+    "medicalnotice": {
+        "fromdate": ("fromDate", False),
+        "todate": ("toDate", False),
+        "authoredon": ("authoredOn", False),
+    },
+}
+_CONTAINERS = {
+    "patient": "patient",
+    "practitioner": "practitioner",
+    "medicalnotice": "medicalNotice",
+}
 
 
 def masked_text(text: str) -> str:
@@ -28,29 +56,60 @@ def masked_text(text: str) -> str:
     return mask_ten_digit_runs(kept)
 
 
-def masked(value: Any, depth: int = 0) -> Any:
-    """`value` (parsed JSON) without identifiers or names; below MAX_DEPTH, a mark."""
-    if depth >= MAX_DEPTH and isinstance(value, dict | list):
-        return TOO_DEEP
-    if isinstance(value, dict):
-        kept: dict[str, Any] = {}
-        for key, inner in value.items():
-            folded = key.casefold()
-            if folded in _NAME_KEYS:
-                continue
-            if (
-                folded == "identifier"
-                and isinstance(inner, str | int)
-                and not isinstance(inner, bool)
-            ):
-                kept[masked_text(key)] = mask(printable(str(inner)))
-            else:
-                kept[masked_text(key)] = masked(inner, depth + 1)
-        return kept
-    if isinstance(value, list):
-        return [masked(inner, depth + 1) for inner in value]
+def _scalar(value: Any) -> bool:
+    return isinstance(value, str | int | float) and not isinstance(value, bool)
+
+
+def _kept_value(value: Any, identifier: bool) -> Any:
+    if identifier:
+        return mask(printable(str(value)))
     if isinstance(value, str):
-        return masked_text(value)
-    if isinstance(value, int) and not isinstance(value, bool) and len(str(abs(value))) >= 10:
-        return masked_text(str(value))  # an identifier sent as a number
-    return value
+        return masked_text(value[:MAX_KEPT_CHARS])
+    text = str(value)
+    return masked_text(text) if len(text) >= 10 else value
+
+
+def _path_part(key: Any) -> Any:
+    return masked_text(key[:MAX_KEPT_CHARS]) if isinstance(key, str) else key
+
+
+def kept_of_item(raw: Any) -> dict[str, Any] | None:
+    """The allow-listed projection of one pushed item (None: it was not an object)."""
+    if not isinstance(raw, dict):
+        return None
+    kept: dict[str, Any] = {}
+    others: list[list[Any]] = []
+
+    def visit(node: dict[Any, Any], container: str | None, path: list[Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        allowed = _KEPT[container]
+        for key, value in node.items():
+            folded = key.casefold() if isinstance(key, str) else ""
+            if folded in allowed and _scalar(value):
+                name, identifier = allowed[folded]
+                out[name] = _kept_value(value, identifier)
+            elif container is None and folded in _CONTAINERS and isinstance(value, dict):
+                inner = visit(value, folded, [*path, _path_part(key)])
+                if inner:
+                    out[_CONTAINERS[folded]] = inner
+            else:
+                others.append([*path, _path_part(key)])
+        return out
+
+    kept = visit(raw, None, [])
+    if others:
+        kept[OTHER_FIELDS] = others[:MAX_OTHER_FIELDS] + (
+            [[MORE]] if len(others) > MAX_OTHER_FIELDS else []
+        )
+    return kept
+
+
+def masked_errors(errors: list[Any]) -> list[Any]:
+    """Error items as kept: paths and rules only (ten-digit runs masked, text cut)."""
+    return [
+        {
+            "loc": [_path_part(part) for part in error.get("loc", [])],
+            "msg": masked_text(str(error.get("msg", ""))[:200]),
+        }
+        for error in errors
+    ]

@@ -286,9 +286,10 @@ async def link(
 
 @dataclass(frozen=True, slots=True)
 class Rejection:
-    """A pushed item judged invalid or conflict, already masked."""
+    """A pushed item judged invalid or conflict (or a body refused whole: no index),
+    already cut to what the helpdesk may see (notices/rejections.py)."""
 
-    index: int
+    index: int | None
     nrn: str | None
     outcome: str
     errors: Any

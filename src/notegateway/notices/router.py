@@ -2,19 +2,28 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from dataclasses import dataclass, field
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import JSONResponse
 
 from notegateway.clients.auth import NzisClient, require
 from notegateway.clients.schemas import Client, Role
 from notegateway.core.deps import Db
-from notegateway.core.errors import Unprocessable
-from notegateway.core.jsonbody import NO_BODY, JsonBody, OptionalJsonBody
+from notegateway.core.errors import (
+    BadRequest,
+    DomainError,
+    PayloadTooLarge,
+    Unprocessable,
+    problem_of,
+)
+from notegateway.core.jsonbody import NO_BODY, read_json
 from notegateway.core.openapi import json_body
 from notegateway.core.wire import known_names, validated
 from notegateway.notices import service
+from notegateway.notices.medical import Path as KeyPath
+from notegateway.notices.medical import drop_medical_content
 from notegateway.notices.schemas import (
     CancelIn,
     CancelResult,
@@ -33,6 +42,39 @@ _CANCEL_NAMES = known_names(CancelIn)
 NzisCaller = Annotated[Client, Depends(require(Role.NZIS, on_admit=service.record_call))]
 
 
+@dataclass(frozen=True, slots=True)
+class NzisBody:
+    """An NZIS body as read: parsed with medical content already dropped (`dropped`: the
+    paths of the keys taken out), or the reason it was refused as a whole."""
+
+    value: Any = NO_BODY
+    dropped: list[KeyPath] = field(default_factory=list)
+    refusal: DomainError | None = None
+
+
+async def _read_nzis_body(request: Request, optional: bool) -> NzisBody:
+    """The first point an NZIS body is read: medical keys go before anything else sees it."""
+    try:
+        parsed = await read_json(request, optional=optional)
+    except (BadRequest, PayloadTooLarge) as exc:
+        return NzisBody(refusal=exc)
+    if parsed is NO_BODY:
+        return NzisBody()
+    value, dropped = drop_medical_content(parsed)
+    return NzisBody(value, dropped)
+
+
+async def _push_body(request: Request) -> NzisBody:
+    return await _read_nzis_body(request, optional=False)
+
+
+async def _cancel_body(request: Request) -> NzisBody:
+    body = await _read_nzis_body(request, optional=True)
+    if body.refusal is not None:
+        raise body.refusal
+    return body
+
+
 @router.post(
     "",
     summary="Push 1 to 1000 notes; each is judged on its own",
@@ -40,11 +82,18 @@ NzisCaller = Annotated[Client, Depends(require(Role.NZIS, on_admit=service.recor
     responses={409: {"model": PushResults}, 422: {"model": PushResults}},
     openapi_extra=json_body(HisMedicalNoticeIn, array=(1, MAX_BATCH)),
 )
-async def push_notes(client: NzisCaller, body: JsonBody, db: Db) -> JSONResponse:
-    if not isinstance(body, list) or not 1 <= len(body) <= MAX_BATCH:
+async def push_notes(
+    client: NzisCaller, body: Annotated[NzisBody, Depends(_push_body)], db: Db
+) -> JSONResponse:
+    refusal = body.refusal
+    batch = body.value if isinstance(body.value, list) else []
+    if refusal is None and not 1 <= len(batch) <= MAX_BATCH:
         message = f"the body must be a JSON array of 1 to {MAX_BATCH} notes"
-        raise Unprocessable(message, [{"loc": [], "msg": message}])
-    results = await service.push_notes(db, body, client.name)
+        refusal = Unprocessable(message, [{"loc": [], "msg": message}])
+    if refusal is not None:  # kept for the helpdesk, then answered (the record commits)
+        await service.record_refused_push(db, client.name, refusal, body.value)
+        return problem_of(refusal)
+    results = await service.push_notes(db, batch, body.dropped, client.name)
     return JSONResponse(
         {"results": [r.wire() for r in results]}, status_code=service.batch_status(results)
     )
@@ -58,11 +107,11 @@ async def push_notes(client: NzisCaller, body: JsonBody, db: Db) -> JSONResponse
     openapi_extra=json_body(CancelIn, required=False),
 )
 async def cancel_note(
-    nrn: NrnPath, client: NzisCaller, body: OptionalJsonBody, db: Db
+    nrn: NrnPath, client: NzisCaller, body: Annotated[NzisBody, Depends(_cancel_body)], db: Db
 ) -> JSONResponse:
     reason = None
-    if body is not NO_BODY:
-        cancel = validated(CancelIn, body, _CANCEL_NAMES, "the cancellation body is invalid")
+    if body.value is not NO_BODY:
+        cancel = validated(CancelIn, body.value, _CANCEL_NAMES, "the cancellation body is invalid")
         reason = cancel.cancel_reason
     status_code, answer = await service.cancel(db, nrn, reason, client.name)
     return JSONResponse(answer, status_code=status_code)

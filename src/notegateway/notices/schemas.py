@@ -14,7 +14,7 @@ from notegateway.core.wire import OutModel, WireModel
 
 NRN_PATTERN = re.compile(r"[0-9A-Z]{12}")
 
-# Keys that would carry medical content: a note holding any of them is refused.
+# Keys that would carry medical content: dropped when an NZIS body is read (medical.py).
 MEDICAL_CONTENT_KEYS = (
     "diagnosis",
     "diagnoses",
@@ -115,6 +115,9 @@ class PushResultItem(OutModel):
     nrn_medical_notice: str | None
     outcome: Outcome
     errors: list[ErrorOut] | None = None
+    warnings: list[ErrorOut] | None = Field(
+        default=None, description="keys of medical content dropped before judging: paths only"
+    )
 
 
 class PushResults(OutModel):

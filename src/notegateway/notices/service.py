@@ -12,12 +12,13 @@ import asyncpg
 
 from notegateway.core import locks, metrics
 from notegateway.core.db import plan_for
-from notegateway.core.errors import Conflict, ErrorItem, NotFound, Unprocessable
+from notegateway.core.errors import Conflict, DomainError, ErrorItem, NotFound, Unprocessable
 from notegateway.core.timeutil import today_in_sofia
 from notegateway.diary.repository import Reconciled
 from notegateway.diary.settle import Changes, settle
 from notegateway.notices import repository
-from notegateway.notices.rejections import masked, masked_text
+from notegateway.notices.medical import Path, warnings_by_item
+from notegateway.notices.rejections import kept_of_item, masked_errors, masked_text
 from notegateway.notices.repository import Rejection
 from notegateway.notices.validation import ValidNote, raw_nrn, validate_note
 from notegateway.vendors import service as vendors_service
@@ -31,6 +32,7 @@ class ItemResult:
     nrn: str | None
     outcome: str
     errors: list[ErrorItem] = field(default_factory=list)
+    warnings: list[ErrorItem] = field(default_factory=list)
 
     def wire(self) -> dict[str, Any]:
         item: dict[str, Any] = {
@@ -40,6 +42,8 @@ class ItemResult:
         }
         if self.errors:
             item["errors"] = self.errors
+        if self.warnings:
+            item["warnings"] = self.warnings
         return item
 
 
@@ -54,18 +58,23 @@ def batch_status(results: list[ItemResult]) -> int:
     return 422 if "invalid" in outcomes else 409
 
 
-async def push_notes(db: asyncpg.Connection, items: list[Any], actor: str) -> list[ItemResult]:
-    """Judge each item on its own; keep the valid ones (once per NRN) in a few statements."""
+async def push_notes(
+    db: asyncpg.Connection, items: list[Any], dropped: list[Path], actor: str
+) -> list[ItemResult]:
+    """Judge each item on its own; keep the valid ones (once per NRN) in a few statements.
+    `items` come with medical content dropped already (`dropped`: where it was)."""
     today = today_in_sofia()
+    warnings = warnings_by_item(dropped)
     results: list[ItemResult] = []
     valid: list[tuple[ItemResult, ValidNote, bool]] = []  # (result, note, first of its NRN)
     first_of_nrn: dict[str, ValidNote] = {}
     for index, raw in enumerate(items):
+        warned = warnings.get(index, [])
         note, errors = validate_note(raw, today)
         if note is None:
-            results.append(ItemResult(index, raw_nrn(raw), "invalid", errors))
+            results.append(ItemResult(index, raw_nrn(raw), "invalid", errors, warned))
             continue
-        result = ItemResult(index, note.nrn, "created")
+        result = ItemResult(index, note.nrn, "created", warnings=warned)
         results.append(result)
         valid.append((result, note, note.nrn not in first_of_nrn))
         first_of_nrn.setdefault(note.nrn, note)
@@ -111,8 +120,8 @@ async def push_notes(db: asyncpg.Connection, items: list[Any], actor: str) -> li
                     r.index,
                     masked_text(r.nrn) if r.nrn else None,
                     r.outcome,
-                    masked(r.errors),
-                    masked(items[r.index]),
+                    masked_errors(r.errors),
+                    kept_of_item(items[r.index]),
                 )
                 for r in rejected
             ],
@@ -124,6 +133,29 @@ async def push_notes(db: asyncpg.Connection, items: list[Any], actor: str) -> li
         counts = {o: sum(r.outcome == o for r in results) for o in outcomes}
         log.info("notes pushed: %s", json.dumps(counts))
     return results
+
+
+async def record_refused_push(
+    db: asyncpg.Connection, actor: str, refusal: DomainError, body: Any
+) -> None:
+    """A push refused as a whole (not JSON, not an array of 1 to 1000, too large), kept
+    for the helpdesk without an index; of the body only what the allow-list keeps of a
+    lone note sent without its array."""
+    errors = refusal.errors or [{"loc": [], "msg": refusal.detail}]
+    nrn = raw_nrn(body)
+    await repository.insert_rejections(
+        db,
+        actor,
+        [
+            Rejection(
+                None,
+                masked_text(nrn[:40]) if nrn else None,
+                "invalid",
+                masked_errors(errors),
+                kept_of_item(body),
+            )
+        ],
+    )
 
 
 async def cancel(

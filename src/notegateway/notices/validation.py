@@ -12,13 +12,12 @@ from notegateway.core.jsonbody import printable
 from notegateway.core.timeutil import neispuo_date, neispuo_datetime
 from notegateway.core.wire import known_names, validate_item
 from notegateway.diary.excusal import excusal_comment
-from notegateway.notices.schemas import MEDICAL_CONTENT_KEYS, HisMedicalNoticeIn
+from notegateway.notices.schemas import HisMedicalNoticeIn
 
 EARLIEST_FROM_DATE = dt.date(2022, 9, 1)
 MAX_PERIOD_DAYS = 366
 
 _KNOWN = known_names(HisMedicalNoticeIn)
-_FORBIDDEN = frozenset(MEDICAL_CONTENT_KEYS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,9 +89,7 @@ def validate_note(raw: Any, today: dt.date) -> tuple[ValidNote | None, list[Erro
     """Judge one pushed item on its own: the valid note, or the errors naming each field."""
     if not isinstance(raw, dict):
         return None, [{"loc": [], "msg": "a note must be a JSON object"}]
-    note, errors = validate_item(
-        HisMedicalNoticeIn, raw, _KNOWN, _FORBIDDEN, "medical content is not accepted here"
-    )
+    note, errors = validate_item(HisMedicalNoticeIn, raw, _KNOWN)
     if note is not None:
         errors.extend(_rule_errors(note, today))
     if errors or note is None:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
 
+from notegateway.core.placement_sql import by_diary
 from notegateway.core.scope import institution_in_region, note_in_region
 from notegateway.diary.repository import held_absences_sql
 
@@ -71,20 +73,71 @@ async def search_notes(
     return [], total
 
 
-async def audit_of_note(db: asyncpg.Connection, notice_id: int, nrn: str) -> list[asyncpg.Record]:
-    """The note's audit entries, also where another note took over what it held."""
+async def audit_of_note(
+    db: asyncpg.Connection, notice_id: int, nrn: str, region: str | None
+) -> list[asyncpg.Record]:
+    """The note's audit entries, also where another note took over what it held; for an
+    operator limited to a region, none about an absence in another region's institution."""
     rows: list[asyncpg.Record] = await db.fetch(
-        """
-        SELECT at, actor, action, absence_id, before::text AS before, after::text AS after
-        FROM audit_log
-        WHERE notice_id = $1 OR before->>'excusedByNrn' = $2
-           OR (action = 'note.cancelled_before_arrival' AND after->>'nrnMedicalNotice' = $2)
-        ORDER BY id
+        f"""
+        SELECT l.at, l.actor, l.action, l.absence_id, l.before::text AS before,
+               l.after::text AS after
+        FROM audit_log AS l
+        LEFT JOIN absences AS a ON a.id = l.absence_id
+        WHERE (l.notice_id = $1 OR l.before->>'excusedByNrn' = $2
+               OR (l.action = 'note.cancelled_before_arrival'
+                   AND l.after->>'nrnMedicalNotice' = $2))
+          AND (l.absence_id IS NULL OR {institution_in_region("a.institution_id", "$3")})
+        ORDER BY l.id
         """,
         notice_id,
         nrn,
+        region,
     )
     return rows
+
+
+@dataclass(frozen=True, slots=True)
+class RegionPart:
+    """What of one note concerns a region: its institutions there, the vendors whose
+    diaries keep its days there, and the absences it holds excused there."""
+
+    institutions: frozenset[int]
+    vendors: frozenset[str]
+    neispuo_diary: bool
+    excused: int
+
+
+async def region_part_of_note(db: asyncpg.Connection, notice_id: int, region: str) -> RegionPart:
+    row = await db.fetchrow(
+        f"""
+        WITH its AS (
+            SELECT p.* FROM placements AS p
+            WHERE p.notice_id = $1 AND {institution_in_region("p.institution_id", "$2")}
+        )
+        SELECT
+            ARRAY(SELECT DISTINCT institution_id FROM its) AS institutions,
+            ARRAY(SELECT DISTINCT c.name FROM ({by_diary("its")}) AS cut
+                  JOIN clients AS c ON c.id = cut.diary_client_id) AS vendors,
+            EXISTS (SELECT 1 FROM ({by_diary("its")}) AS cut
+                    WHERE cut.diary_client_id IS NULL) AS neispuo_diary,
+            (SELECT count(*) FROM absences AS a
+             JOIN medical_notices AS n ON n.id = a.excused_by_notice_id
+             WHERE a.excused_by_notice_id = $1 AND a.kind = 'excused' AND n.status = 'active'
+               AND EXISTS (SELECT 1 FROM its AS p
+                           WHERE p.institution_id = a.institution_id
+                             AND a.date BETWEEN p.from_date AND p.to_date)) AS excused
+        """,
+        notice_id,
+        region,
+    )
+    assert row is not None
+    return RegionPart(
+        frozenset(row["institutions"]),
+        frozenset(row["vendors"]),
+        row["neispuo_diary"],
+        row["excused"],
+    )
 
 
 async def review_items(
@@ -179,7 +232,7 @@ WITH days AS (
     SELECT d::date AS date FROM generate_series($1::date, $2::date, '1 day') AS d
 ),
 groups AS (
-    SELECT DISTINCT {group} AS name FROM institutions WHERE {region_ok}
+    SELECT {group} AS name, {parent} AS parent FROM institutions WHERE {region_ok} GROUP BY 1
 ),
 covered AS (
     SELECT days.date, {group} AS name, count(DISTINCT n.person_id) AS pupils
@@ -191,12 +244,15 @@ covered AS (
       AND {region_ok}
     GROUP BY 1, 2
 )
-SELECT days.date, groups.name, coalesce(covered.pupils, 0) AS pupils
+SELECT days.date, groups.name, groups.parent, coalesce(covered.pupils, 0) AS pupils
 FROM days CROSS JOIN groups
 LEFT JOIN covered ON covered.date = days.date AND covered.name IS NOT DISTINCT FROM groups.name
 ORDER BY groups.name NULLS LAST, days.date
 """
 _GROUPS = {"region": "institutions.region", "town": "institutions.town"}
+# The group whose total is shown beside: a town's region (a town in two regions: the
+# first); regions have none (no national total is shown).
+_PARENTS = {"region": "NULL::text", "town": "min(institutions.region)"}
 
 
 async def notes_by_day(
@@ -204,7 +260,9 @@ async def notes_by_day(
 ) -> list[asyncpg.Record]:
     rows: list[asyncpg.Record] = await db.fetch(
         _NOTES_BY_DAY.format(
-            group=_GROUPS[by], region_ok=institution_in_region("institutions.id", "$3")
+            group=_GROUPS[by],
+            parent=_PARENTS[by],
+            region_ok=institution_in_region("institutions.id", "$3"),
         ),
         from_date,
         to_date,

@@ -38,8 +38,8 @@ from notegateway.ops.schemas import (
     ReviewList,
     ReviewResolutionIn,
 )
+from notegateway.ops.scrape import FeedMetrics
 from notegateway.registry.schemas import MAX_ID
-from notegateway.vendors import service as vendors_service
 
 router = APIRouter(tags=["Operators"])
 READY_TIMEOUT_S = 3.0
@@ -77,11 +77,8 @@ async def ready(request: Request) -> JSONResponse:
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
 async def metrics(request: Request) -> Response:
-    try:
-        async with transaction(request.app.state.engine) as db:
-            await vendors_service.refresh_feed_metrics(db)
-    except Exception as exc:  # the process's own metrics are still worth serving
-        log.warning("could not refresh the vendor feed metrics: %s", type(exc).__name__)
+    feed_metrics: FeedMetrics = request.app.state.feed_metrics
+    await feed_metrics.refresh(request.app.state.engine)
     return Response(generate_latest(metrics_registry()), media_type=CONTENT_TYPE_LATEST)
 
 

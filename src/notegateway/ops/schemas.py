@@ -88,11 +88,14 @@ class ReviewList(OutModel):
 class Rejection(OutModel):
     at: dt.datetime
     client: str
-    index: int
+    index: int | None = Field(description="null: the push's body was refused as a whole")
     nrn_medical_notice: str | None
     outcome: Literal["invalid", "conflict"]
     errors: list[dict[str, Any]]
-    item: Any  # what was pushed, identifiers masked and names dropped
+    item: dict[str, Any] | None = Field(
+        description="the two NRNs, identifierType, the identifier masked, the dates and the "
+        "pmi; of every other field only its path (otherFields)"
+    )
 
 
 class RejectionList(OutModel):

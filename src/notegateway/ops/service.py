@@ -72,10 +72,14 @@ async def search_notes(
 async def note_with_audit(
     db: asyncpg.Connection, nrn: str, region: str | None = None
 ) -> dict[str, Any]:
+    """The whole note; for an operator limited to a region, clipped to that region: its
+    placements, audit entries, vendors' deliveries and acks, and the absences it holds,
+    there only (a pupil who moved from Sofia to Plovdiv shows Plovdiv nothing of Sofia)."""
     if region is not None and await repository.notice_id_of(db, nrn, region) is None:
         raise NotFound(f"no medical notice {nrn} has been received")  # not in its region
     view = await notices_service.notice_view(db, nrn)
-    rows = await repository.audit_of_note(db, view["medicalNoticeId"], nrn)
+    notice_id = view["medicalNoticeId"]
+    rows = await repository.audit_of_note(db, notice_id, nrn, region)
     view["audit"] = [
         {
             "at": r["at"],
@@ -87,7 +91,16 @@ async def note_with_audit(
         }
         for r in rows
     ]
-    view["deliveries"] = await vendors_service.deliveries_of_note(db, view["medicalNoticeId"])
+    view["deliveries"] = await vendors_service.deliveries_of_note(db, notice_id)
+    if region is not None:
+        part = await repository.region_part_of_note(db, notice_id, region)
+        view["placements"] = [
+            p for p in view["placements"] if p["institutionId"] in part.institutions
+        ]
+        view["deliveries"] = [d for d in view["deliveries"] if d["vendor"] in part.vendors]
+        view["vendorAcks"] = [a for a in view["vendorAcks"] if a["vendor"] in part.vendors]
+        view["excusedAbsences"] = part.excused
+        view["delivered"] = {"neispuoDiary": part.neispuo_diary, "vendors": len(part.vendors)}
     return view
 
 
@@ -188,17 +201,37 @@ async def notes_by_day(
             [{"loc": ["query", "fromDate"], "msg": "not a period of 1 to 366 days"}],
         )
     rows = await repository.notes_by_day(db, from_date, to_date, by, region)
+    hidden = suppressed(rows)
     return {
         "items": [
             {
                 "date": r["date"].isoformat(),
                 by: r["name"],
-                "pupils": r["pupils"] if r["pupils"] >= SUPPRESS_UNDER else None,
-                "suppressed": r["pupils"] < SUPPRESS_UNDER,
+                "pupils": None if (r["date"], r["name"]) in hidden else r["pupils"],
+                "suppressed": (r["date"], r["name"]) in hidden,
             }
             for r in rows
         ]
     }
+
+
+def suppressed(rows: list[asyncpg.Record]) -> set[tuple[dt.date, str | None]]:
+    """The cells (day, group) not shown: every count under SUPPRESS_UNDER, and then, so
+    that no hidden count follows by subtraction from the total shown beside them (a town's
+    region), in every day and parent with exactly one hidden cell the smallest other cell
+    too. Two hidden cells give away only their sum."""
+    hidden = {(r["date"], r["name"]) for r in rows if r["pupils"] < SUPPRESS_UNDER}
+    families: dict[tuple[dt.date, str], list[asyncpg.Record]] = {}
+    for r in rows:
+        if r["parent"] is not None:
+            families.setdefault((r["date"], r["parent"]), []).append(r)
+    for cells in families.values():
+        alone = [c for c in cells if (c["date"], c["name"]) in hidden]
+        shown = [c for c in cells if (c["date"], c["name"]) not in hidden]
+        if len(alone) == 1 and shown:
+            smallest = min(shown, key=lambda c: (c["pupils"], c["name"] or ""))
+            hidden.add((smallest["date"], smallest["name"]))
+    return hidden
 
 
 async def resolve_review(

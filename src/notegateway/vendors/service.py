@@ -67,7 +67,7 @@ def _notice_id(item: Any) -> int:
     """A medicalNoticeId: a number, or a numeric string (as ASP.NET accepts)."""
     if isinstance(item, bool):
         raise ValueError
-    if isinstance(item, str) and item.strip().isdigit():
+    if isinstance(item, str) and item.strip().isascii() and item.strip().isdigit():
         item = int(item.strip())
     if isinstance(item, int) and -(2**63) <= item < 2**63:  # an int64, as documented
         return item

@@ -1,0 +1,37 @@
+"""What an anonymous /metrics scrape may cost: at most one database query per process
+every FEED_METRICS_EVERY_S (scrapes in between, or while one is reading, serve the last
+figures), bounded by FEED_METRICS_TIMEOUT_S. A scraper hammering /metrics thus never
+turns into load on the database, nor waits on it."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from notegateway.core.db import transaction
+from notegateway.vendors import service as vendors_service
+
+FEED_METRICS_EVERY_S = 10.0
+FEED_METRICS_TIMEOUT_S = 2.0
+log = logging.getLogger(__name__)
+
+
+class FeedMetrics:
+    def __init__(self) -> None:
+        self._read_at = float("-inf")
+        self._reading = asyncio.Lock()
+
+    async def refresh(self, engine: AsyncEngine) -> None:
+        """Read the vendors' feed figures from the database, unless read lately."""
+        if self._reading.locked() or time.monotonic() - self._read_at < FEED_METRICS_EVERY_S:
+            return
+        async with self._reading:
+            self._read_at = time.monotonic()
+            try:
+                async with asyncio.timeout(FEED_METRICS_TIMEOUT_S), transaction(engine) as db:
+                    await vendors_service.refresh_feed_metrics(db)
+            except Exception as exc:  # the process's own metrics are still worth serving
+                log.warning("could not refresh the vendor feed metrics: %s", type(exc).__name__)
