@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -295,3 +296,19 @@ def absence(
         "subject": subject,
         "kind": kind,
     }
+
+
+_CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+
+
+async def console_sign_in(http: httpx.AsyncClient, token: str) -> str:
+    """Sign `http` in to the console with an operator's token; the session's CSRF token."""
+    form = await http.get("/console/signin")
+    found = _CSRF.search(form.text)
+    assert found is not None, form.text
+    signed = await http.post("/console/signin", data={"token": token, "csrf": found.group(1)})
+    assert signed.status_code == 303, signed.text
+    page = await http.get("/console")
+    session = _CSRF.search(page.text)
+    assert session is not None, page.text
+    return session.group(1)

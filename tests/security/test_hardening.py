@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from notegateway.core.config import Settings
 from tests.clients.test_auth import client_from, make_certificate
 from tests.conftest import TRUSTED_PROXY
-from tests.factories import Api, bearer, enrollment, make_egn, note, person
+from tests.factories import Api, bearer, console_sign_in, enrollment, make_egn, note, person
 from tests.serving import cli_token, served
 from tests.vendors.conftest import ACME_SCHOOL, PUPIL, Vendor
 
@@ -98,14 +98,7 @@ async def test_console_pages_carry_csp_anti_framing_nosniff_and_referrer_headers
 
 
 async def _console(api: Api) -> tuple[httpx.AsyncClient, str]:
-    form = await api.http.get("/console/signin")
-    csrf = re.search(r'name="csrf" value="([^"]+)"', form.text).group(1)  # type: ignore[union-attr]
-    await api.http.post(
-        "/console/signin", data={"token": await api.token("operator"), "csrf": csrf}
-    )
-    page = await api.http.get("/console")
-    session_csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
-    return api.http, session_csrf
+    return api.http, await console_sign_in(api.http, await api.token("operator"))
 
 
 async def test_identifier_search_is_a_post_and_never_echoed_unmasked(api: Api) -> None:

@@ -6,15 +6,22 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import re
 
 import asyncpg
-import httpx
 import pytest
 
 from notegateway.clients import service as clients_service
 from tests.conftest import plain
-from tests.factories import Api, absence, bearer, enrollment, make_egn, note, person
+from tests.factories import (
+    Api,
+    absence,
+    bearer,
+    console_sign_in,
+    enrollment,
+    make_egn,
+    note,
+    person,
+)
 from tests.tcp_proxy import for_database_url, through
 
 EGN = make_egn(dt.date(2014, 3, 15), 123)
@@ -68,6 +75,7 @@ async def test_rejection_log_keeps_no_medical_content_names_or_unmasked_identifi
     second = items["25317A000002"]["item"]
     assert second["patient"]["identifier"] == f"{EGN[:2]}******{EGN[-2:]}"
     assert second["medicalNotice"]["fromDate"] == "2026-11-18"
+    assert second["practitioner"]["pmi"] == "2300011922"  # the doctor, for the helpdesk to call
     assert ["patient", "identifier"] in items["25317A000003"]["item"]["otherFields"]
     assert ["patient", "egn"] in items["25317A000003"]["item"]["otherFields"]
     assert ["fullName"] in items["25317A000001"]["item"]["otherFields"]
@@ -108,16 +116,9 @@ async def test_a_note_with_medical_fields_is_not_lost_and_keeps_none_of_them(
     assert (await api.push(carrying)).json()["results"][0]["outcome"] == "duplicate"
 
 
-async def _signed_in(api: Api, token: str) -> httpx.AsyncClient:
-    form = await api.http.get("/console/signin")
-    csrf = re.search(r'name="csrf" value="([^"]+)"', form.text).group(1)  # type: ignore[union-attr]
-    signed = await api.http.post("/console/signin", data={"token": token, "csrf": csrf})
-    assert signed.status_code == 303, signed.text
-    return api.http
-
-
 async def test_rotating_a_token_ends_its_console_sessions(api: Api) -> None:
-    http = await _signed_in(api, await api.token("operator"))
+    await console_sign_in(api.http, await api.token("operator"))
+    http = api.http
     assert (await http.get("/console")).status_code == 200
     connection = await asyncpg.connect(plain(api.database_url))
     try:
@@ -161,7 +162,8 @@ async def test_a_regional_operator_sees_nothing_of_another_region_inside_a_share
     assert len(national["placements"]) == 2
     assert national["excusedAbsences"] == 2
     # The console's vendors page lists every region's vendors: not for a regional operator.
-    http = await _signed_in(api, plovdiv_token)
+    await console_sign_in(api.http, plovdiv_token)
+    http = api.http
     assert (await http.get("/console/vendors")).status_code == 403
     assert "/console/vendors" not in (await http.get("/console")).text
 

@@ -3,8 +3,10 @@
 An operator answering "my child's note did not arrive" needs to find the push and see
 why it was refused, not the child's name or illness. So `item` keeps only:
 
-- the two NRNs, `identifierType`, the dates and the `pmi`, where the contract puts them,
-  when each is a short scalar (text cut at MAX_KEPT_CHARS, ten-digit runs masked);
+- the two NRNs, `identifierType` and the dates, where the contract puts them, when each
+  is a short scalar (text cut at MAX_KEPT_CHARS, ten-digit runs masked: an ЕГН typed
+  into the wrong field);
+- the doctor's `pmi` (УИН, ten digits itself: not masked, cut at MAX_KEPT_CHARS);
 - the identifier, masked (`14******38`), when it is a string or a number;
 - of every other field (names, phone, an identifier inside a list, an `egn` written with
   spaces, anything unknown) only its path, in `otherFields`, never its value.
@@ -25,22 +27,23 @@ MAX_OTHER_FIELDS = 50  # paths kept of other fields; past this, one mark
 MORE = "…"
 OTHER_FIELDS = "otherFields"
 
+TEXT, IDENTIFIER, DOCTOR = "text", "identifier", "doctor"  # how a kept value is shown
 # Where each kept value lives: container (None: the item itself) → case-folded key →
-# (the contract's name, whether it is the identifier).
-_KEPT: dict[str | None, dict[str, tuple[str, bool]]] = {
+# (the contract's name, how it is shown).
+_KEPT: dict[str | None, dict[str, tuple[str, str]]] = {
     None: {
-        "nrnmedicalnotice": ("nrnMedicalNotice", False),
-        "nrnexamination": ("nrnExamination", False),
+        "nrnmedicalnotice": ("nrnMedicalNotice", TEXT),
+        "nrnexamination": ("nrnExamination", TEXT),
     },
     "patient": {
-        "identifiertype": ("identifierType", False),
-        "identifier": ("identifier", True),
+        "identifiertype": ("identifierType", TEXT),
+        "identifier": ("identifier", IDENTIFIER),
     },
-    "practitioner": {"pmi": ("pmi", False)},
+    "practitioner": {"pmi": ("pmi", DOCTOR)},
     "medicalnotice": {
-        "fromdate": ("fromDate", False),
-        "todate": ("toDate", False),
-        "authoredon": ("authoredOn", False),
+        "fromdate": ("fromDate", TEXT),
+        "todate": ("toDate", TEXT),
+        "authoredon": ("authoredOn", TEXT),
     },
 }
 _CONTAINERS = {
@@ -60,9 +63,11 @@ def _scalar(value: Any) -> bool:
     return isinstance(value, str | int | float) and not isinstance(value, bool)
 
 
-def _kept_value(value: Any, identifier: bool) -> Any:
-    if identifier:
+def _kept_value(value: Any, shown: str) -> Any:
+    if shown == IDENTIFIER:
         return mask(printable(str(value)))
+    if shown == DOCTOR:
+        return printable(str(value))[:MAX_KEPT_CHARS].replace("\x00", "\\u0000")
     if isinstance(value, str):
         return masked_text(value[:MAX_KEPT_CHARS])
     text = str(value)
@@ -86,8 +91,8 @@ def kept_of_item(raw: Any) -> dict[str, Any] | None:
         for key, value in node.items():
             folded = key.casefold() if isinstance(key, str) else ""
             if folded in allowed and _scalar(value):
-                name, identifier = allowed[folded]
-                out[name] = _kept_value(value, identifier)
+                name, shown = allowed[folded]
+                out[name] = _kept_value(value, shown)
             elif container is None and folded in _CONTAINERS and isinstance(value, dict):
                 inner = visit(value, folded, [*path, _path_part(key)])
                 if inner:
