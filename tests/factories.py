@@ -170,6 +170,17 @@ class Api:
             headers=await self.as_role("neispuo"),
         )
 
+    async def put_institution_body(
+        self, institution_id: int, extra: dict[str, Any], diary: str = "neispuo"
+    ) -> httpx.Response:
+        """PUT the institution with these fields besides its name, town and diary."""
+        body = {"name": "Училище", "town": "София", "diary": diary} | extra
+        return await self.http.put(
+            f"/api/v1/registry/institutions/{institution_id}",
+            json=body,
+            headers=await self.as_role("neispuo"),
+        )
+
     async def put_person(self, person_id: int, body: Any) -> httpx.Response:
         return await self.http.put(
             f"/api/v1/registry/persons/{person_id}",

@@ -89,6 +89,11 @@ async def _fill_at_0003(conn: asyncpg.Connection) -> None:
         NEISPUO_SCHOOL,
         notice_id,
     )
+    await conn.execute(
+        "INSERT INTO review_items (absence_id, notice_id, why) "
+        "VALUES (1, $1, 'the note was cancelled')",
+        notice_id,
+    )
 
 
 async def test_upgrade_from_0003_keeps_everything(old_database: str) -> None:
@@ -110,6 +115,11 @@ async def test_upgrade_from_0003_keeps_everything(old_database: str) -> None:
         ]
         called = await conn.fetchval("SELECT max(called_at) FROM nzis_sync")
         assert called == dt.datetime(2026, 11, 20, 8, 40, tzinfo=dt.UTC)
+        # 0009: absences keep their kinds, institutions start unlocked, review reasons
+        # become codes.
+        assert await conn.fetchval("SELECT kind FROM absences WHERE id = 1") == "excused"
+        assert await conn.fetchval("SELECT count(locked_through) FROM institutions") == 0
+        assert await conn.fetchval("SELECT why FROM review_items") == "noteCancelled"
     finally:
         await conn.close()
 

@@ -47,7 +47,9 @@ async def test_the_limit_crossed_and_uncrossed_by_a_note_and_its_cancellation(
         "unexcusedLessons": 5,
         "unexcusedDays": 0,
         "lateArrivals": 1,
+        "unexcusedHours": 5.5,
         "excusedByNotes": 0,
+        "unexcusedUnderNotes": 0,
         "overBenefitLimit": True,
     }
     await api.push(note("25317A000001", PUPIL, "2026-11-18", "2026-11-20"))

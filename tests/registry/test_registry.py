@@ -21,6 +21,7 @@ async def test_institution_created_then_replaced(api: Api) -> None:
         "name": "СУ 1",
         "town": "София",
         "region": None,
+        "lockedThrough": None,
         "diary": "neispuo",
         "diaries": [{"diary": "neispuo", "fromDate": None, "toDate": None}],
     }

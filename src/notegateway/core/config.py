@@ -24,6 +24,8 @@ class Settings(BaseSettings):
     # than this many unexcused preschool days, in a month.
     limit_lessons: int = Field(default=5, ge=1)
     limit_days: int = Field(default=3, ge=0)
+    # A late arrival weighs this much of an unexcused lesson (NEISPUO's reports: half).
+    late_weight: float = Field(default=0.5, ge=0, le=1)
     # Rejected pushed items (invalid, conflict) are kept this long for the helpdesk.
     rejection_retention_days: int = Field(default=30, ge=1)
     log_level: str = "INFO"

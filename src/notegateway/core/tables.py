@@ -72,6 +72,9 @@ institutions = Table(
     Column("name", Text, nullable=False),
     Column("town", Text, nullable=False),
     Column("region", Text, nullable=True),  # the oblast, for reports
+    # The diary is closed through this day (a signed class book, a reported month): a
+    # note still excuses there, but nothing excused is turned back to unexcused.
+    Column("locked_through", Date, nullable=True),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 
@@ -222,7 +225,7 @@ absences = Table(
     Column("posted", JSONB, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-    CheckConstraint("kind IN ('unexcused', 'excused', 'late')", name="kind"),
+    CheckConstraint("kind IN ('unexcused', 'excused', 'late', 'dplr')", name="kind"),
     Index("ix_absences_person_id_date", "person_id", "date"),
     Index("ix_absences_institution_id_date", "institution_id", "date"),
     Index("ix_absences_excused_by_notice_id", "excused_by_notice_id"),
@@ -253,6 +256,9 @@ review_items = Table(
     Column("why", Text, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     UniqueConstraint("absence_id", "notice_id"),
+    CheckConstraint(
+        "why IN ('noteCancelled', 'noteMoved', 'locked', 'unexcusedUnderNote')", name="why"
+    ),
 )
 
 vendor_note_state = Table(

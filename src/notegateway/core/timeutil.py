@@ -7,7 +7,7 @@ import re
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from pydantic import BeforeValidator
+from pydantic import BeforeValidator, Field
 
 SOFIA = ZoneInfo("Europe/Sofia")
 # Dates outside these years are refused (the database driver reads the extremes as ±infinity).
@@ -77,3 +77,31 @@ def open_end(value: Any) -> Any:
     if isinstance(value, str) and value.strip().startswith("9999-"):
         return None
     return value
+
+
+# School years as NEISPUO keeps them: school year Y runs from 1 September Y to 30 September
+# Y+1 (its last September overlaps the next year's first), so a note for late September
+# belongs to two school years.
+SCHOOL_YEAR_START = (9, 1)
+SCHOOL_YEAR_END = (9, 30)  # of the following year
+SchoolYear = Annotated[
+    int, Field(ge=2000, le=2999, description="the year its 1 September falls in")
+]
+
+
+def school_year_days(year: int) -> tuple[dt.date, dt.date]:
+    """The first and last day of school year `year` (1 Sep `year` – 30 Sep `year`+1)."""
+    return dt.date(year, *SCHOOL_YEAR_START), dt.date(year + 1, *SCHOOL_YEAR_END)
+
+
+def school_years(from_date: dt.date, to_date: dt.date) -> list[int]:
+    """The school years a period overlaps."""
+    first = (
+        from_date.year - 1
+        if from_date <= dt.date(from_date.year, *SCHOOL_YEAR_END)
+        else from_date.year
+    )
+    last = (
+        to_date.year if to_date >= dt.date(to_date.year, *SCHOOL_YEAR_START) else to_date.year - 1
+    )
+    return list(range(first, last + 1))

@@ -32,11 +32,23 @@ async def page(db: asyncpg.Connection, after_seq: int, limit: int) -> list[async
     """The changes after `after_seq`, in number order."""
     rows: list[asyncpg.Record] = await db.fetch(
         f"""
-        SELECT c.seq, l.at, l.action, l.absence_id, a.person_id, a.institution_id, a.date,
+        SELECT c.seq, l.at, l.action, l.absence_id,
+               coalesce((recorded.after->>'personId')::bigint, a.person_id) AS person_id,
+               coalesce((recorded.after->>'institutionId')::bigint, a.institution_id)
+                   AS institution_id,
+               coalesce((recorded.after->>'date')::date, a.date) AS date,
                n.nrn, {_state("before")}::text AS before, {_state("after")}::text AS after
         FROM diary_changes AS c
         JOIN audit_log AS l ON l.id = c.audit_id
-        JOIN absences AS a ON a.id = l.absence_id
+        -- The absence as it was recorded before this change: it may be deleted since, or
+        -- deleted and recorded anew for another day.
+        LEFT JOIN LATERAL (
+            SELECT r.after FROM audit_log AS r
+            WHERE r.absence_id = l.absence_id AND r.action = 'absence.recorded'
+              AND r.id < l.id
+            ORDER BY r.id DESC LIMIT 1
+        ) AS recorded ON true
+        LEFT JOIN absences AS a ON a.id = l.absence_id
         LEFT JOIN medical_notices AS n ON n.id = l.notice_id
         WHERE c.seq > $1
         ORDER BY c.seq

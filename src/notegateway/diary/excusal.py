@@ -1,7 +1,7 @@
 """The excusal rules of the contract ("Matching and excusal"), in one place.
 
-Read this module against the contract; `diary/repository.py:reconcile_absences` applies
-exactly these rules, set-based, to every absence in scope.
+Read this module against the contract; `diary/reconcile_repository.py` applies exactly
+these rules, set-based, to every absence in scope, in one statement.
 
 1. Who may be excused. An absence is in the gateway's hands when
    - the diary that keeps its institution-day is NEISPUO's own: each institution's days
@@ -12,7 +12,9 @@ exactly these rules, set-based, to every absence in scope.
    - no person has set it: absences posted as `excused` by the diary, or changed with
      PATCH, are left alone (`setByPerson`);
    - it is `unexcused` (lesson absences and preschool days, `lesson: null`, alike), or a
-     note excused it. Late arrivals (`late`) are never touched.
+     note excused it. Late arrivals (`late`) are never touched, nor are absences from
+     personal development support activities (`dplr`: NEISPUO's ДПЛР class book, kept
+     "for information only"; its medical-note job never excuses them).
 
 2. Which note covers it. A note covers an absence when the note is active (not
    cancelled), is matched to the absence's person (by the person's current identifier or
@@ -37,12 +39,26 @@ exactly these rules, set-based, to every absence in scope.
    person set it, no longer tied to that note; `unexcuse` makes it unexcused and puts it
    in the gateway's hands again, so a note that covers it excuses it at once.
 
-6. When. These rules are applied in the same transaction as whatever changes their
-   inputs: a note arriving or cancelled, an absence recorded, a registry write, a diary
-   change; once per request, by its last step (`diary/settle.py`).
+6. Locked days. An institution's diary may be closed through a day (`lockedThrough`: a
+   signed class book, a month reported to social assistance). On a locked day a note
+   still excuses and may take over (NEISPUO's own job excuses in closed books), but
+   nothing excused turns back to unexcused: where rule 4 would revert an absence, it
+   stays excused as it is, tied to its note, and is listed for review (`locked`) until
+   a note holds it again or an operator closes it (`unexcuse` is the operator's
+   decision, and reverts it even on a locked day).
 
-7. Every change to an absence is written to the append-only audit log, with the state
-   before and after.
+7. A person's override. A person turning back to `unexcused` an absence that an active
+   note covers (PATCH) decides for the diary's owner, and it stands; but it is listed
+   for review (`unexcusedUnderNote`, with the covering note) while it lasts, so that no
+   override of a doctor's note goes unseen before the month is reported.
+
+8. When. These rules are applied in the same transaction as whatever changes their
+   inputs: a note arriving or cancelled, an absence recorded, changed or deleted, a
+   registry write, a diary change; once per request, by its last step
+   (`diary/settle.py`).
+
+9. Every change to an absence is written to the append-only audit log, with the state
+   before and after; a deleted absence's history stays there.
 """
 
 from __future__ import annotations
@@ -55,6 +71,16 @@ class Kind(StrEnum):
     UNEXCUSED = "unexcused"
     EXCUSED = "excused"
     LATE = "late"
+    DPLR = "dplr"  # personal development support: for information only (rule 1)
+
+
+class Why(StrEnum):
+    """Why an absence is listed for review (the console says it in Bulgarian)."""
+
+    NOTE_CANCELLED = "noteCancelled"  # rule 5: a person's absence, its note cancelled
+    NOTE_MOVED = "noteMoved"  # rule 5: its note no longer covers that day there
+    LOCKED = "locked"  # rule 6: kept excused on a locked day
+    UNEXCUSED_UNDER_NOTE = "unexcusedUnderNote"  # rule 7: a person's override
 
 
 MEDICAL_REASON = "medical"
@@ -72,6 +98,7 @@ class Action(StrEnum):
     REVIEW = "absence.review"  # a person's absence lost its note: listed for review
     REVIEW_RESOLVED = "absence.review_resolved"  # its note covers it again: off the list
     REVIEW_CLOSED = "absence.review_closed"  # an operator kept or unexcused it: off the list
+    DELETED = "absence.deleted"  # the diary removed it (entered by mistake)
     NOTE_RECEIVED = "note.received"
     NOTE_CANCELLED = "note.cancelled"
     NOTE_MATCHED = "note.matched"

@@ -9,8 +9,10 @@ import asyncpg
 # Per pupil enrolled in the institution at some time in the month (class and section of
 # the latest such enrollment), over the absences of the month there on days NEISPUO's
 # own diary keeps: unexcused lessons, unexcused preschool days (counted per day, not per
-# absence: a day is one whether it has one absence or several), late arrivals, and the
-# absences notes hold. $1 institution, $2 the month's first day.
+# absence: a day is one whether it has one absence or several), late arrivals, the
+# absences notes hold, and the unexcused ones an active note covers (a person's override,
+# a locked day). `dplr` absences count nowhere; deleted ones are gone. One statement per
+# institution-month. $1 institution, $2 the month's first day.
 _MONTH = """
 WITH month AS (
     SELECT $2::date AS first, ($2::date + interval '1 month' - interval '1 day')::date AS last
@@ -23,7 +25,13 @@ enrolled AS (
     ORDER BY e.person_id, e.from_date DESC
 ),
 kept AS (
-    SELECT a.person_id, a.date, a.lesson, a.kind, a.excused_by_notice_id
+    SELECT a.person_id, a.date, a.lesson, a.kind, a.excused_by_notice_id,
+           a.kind = 'unexcused' AND EXISTS (
+               SELECT 1 FROM medical_notices AS n
+               JOIN placements AS p ON p.notice_id = n.id
+               WHERE n.person_id = a.person_id AND n.status = 'active'
+                 AND p.institution_id = a.institution_id
+                 AND a.date BETWEEN p.from_date AND p.to_date) AS under_note
     FROM absences AS a CROSS JOIN month AS m
     JOIN institution_diaries AS d
       ON d.institution_id = a.institution_id AND a.date BETWEEN d.from_date AND d.to_date
@@ -35,12 +43,14 @@ counted AS (
            count(*) FILTER (WHERE kind = 'unexcused' AND lesson IS NOT NULL) AS lessons,
            count(DISTINCT date) FILTER (WHERE kind = 'unexcused' AND lesson IS NULL) AS days,
            count(*) FILTER (WHERE kind = 'late') AS late,
-           count(*) FILTER (WHERE excused_by_notice_id IS NOT NULL) AS by_notes
+           count(*) FILTER (WHERE excused_by_notice_id IS NOT NULL
+                            AND kind = 'excused') AS by_notes,
+           count(*) FILTER (WHERE under_note) AS under_notes
     FROM kept GROUP BY person_id
 )
 SELECT e.person_id, e.class_name, e.section, coalesce(c.lessons, 0) AS lessons,
        coalesce(c.days, 0) AS days, coalesce(c.late, 0) AS late,
-       coalesce(c.by_notes, 0) AS by_notes
+       coalesce(c.by_notes, 0) AS by_notes, coalesce(c.under_notes, 0) AS under_notes
 FROM enrolled AS e LEFT JOIN counted AS c USING (person_id)
 ORDER BY e.person_id
 """

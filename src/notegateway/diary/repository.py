@@ -4,167 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
 
 from notegateway.core.placement_sql import by_diary, placements_array
 from notegateway.core.scope import institution_in_region
-from notegateway.diary.excusal import MEDICAL_REASON, Action, Kind
-
-# Rule 1 (in the gateway's hands), rule 2 (covers), rule 3 (received first holds),
-# rule 4 (excuse, take over, revert), rule 5 (review), rule 7 (audit): one statement.
-_RECONCILE = f"""
-WITH scope AS (
-    SELECT a.id
-    FROM unnest($1::bigint[], $2::date[], $3::date[]) AS s(person_id, from_date, to_date)
-    JOIN absences AS a
-      ON a.person_id = s.person_id AND a.date BETWEEN s.from_date AND s.to_date
-    UNION
-    SELECT a.id FROM absences AS a WHERE a.excused_by_notice_id = ANY($4::bigint[])
-),
-in_hand AS MATERIALIZED (
-    SELECT a.id, a.person_id, a.institution_id, a.date, a.kind, a.reason, a.comment,
-           a.excused_by_notice_id
-    FROM absences AS a
-    JOIN scope USING (id)
-    -- Rule 1: the diary that keeps this institution-day is NEISPUO's own.
-    JOIN institution_diaries AS d
-      ON d.institution_id = a.institution_id AND a.date BETWEEN d.from_date AND d.to_date
-    WHERE d.diary_client_id IS NULL
-      AND NOT a.set_by_person
-      AND (a.kind = '{Kind.UNEXCUSED}' OR a.excused_by_notice_id IS NOT NULL)
-    FOR UPDATE OF a
-),
-decided AS MATERIALIZED (
-    SELECT h.*, covering.id AS holder
-    FROM in_hand AS h
-    LEFT JOIN LATERAL (
-        -- From the person's few active notes, oldest first (OFFSET 0 keeps it that way
-        -- round: the planner would otherwise start from every placement of the school).
-        SELECT n.id
-        FROM (SELECT id FROM medical_notices
-              WHERE person_id = h.person_id AND status = 'active'
-              ORDER BY id OFFSET 0) AS n
-        WHERE EXISTS (SELECT 1 FROM placements AS p
-                      WHERE p.notice_id = n.id AND p.institution_id = h.institution_id
-                        AND h.date BETWEEN p.from_date AND p.to_date)
-        LIMIT 1
-    ) AS covering ON true
-),
-changed AS (
-    UPDATE absences AS a
-       SET kind = CASE WHEN d.holder IS NULL THEN '{Kind.UNEXCUSED}' ELSE '{Kind.EXCUSED}' END,
-           reason = CASE WHEN d.holder IS NULL THEN NULL ELSE '{MEDICAL_REASON}' END,
-           comment = holder_note.excusal_comment,
-           excused_by_notice_id = d.holder,
-           updated_at = now()
-      FROM decided AS d
-      LEFT JOIN medical_notices AS holder_note ON holder_note.id = d.holder
-     WHERE a.id = d.id AND d.holder IS DISTINCT FROM d.excused_by_notice_id
-    RETURNING a.id, d.kind AS before_kind, d.reason AS before_reason,
-              d.comment AS before_comment, d.excused_by_notice_id AS before_holder,
-              a.kind, a.reason, a.comment, d.holder AS after_holder
-),
-review AS (
-    INSERT INTO review_items (absence_id, notice_id, why)
-    SELECT a.id, a.excused_by_notice_id,
-           CASE WHEN n.status = 'cancelled' THEN 'the note was cancelled'
-                ELSE 'the note no longer covers this day in this institution' END
-    FROM absences AS a
-    JOIN scope USING (id)
-    JOIN medical_notices AS n ON n.id = a.excused_by_notice_id
-    WHERE a.set_by_person
-      AND NOT (n.status = 'active' AND n.person_id = a.person_id AND EXISTS (
-               SELECT 1 FROM placements AS p
-               WHERE p.notice_id = n.id AND p.institution_id = a.institution_id
-                 AND a.date BETWEEN p.from_date AND p.to_date))
-    ON CONFLICT (absence_id, notice_id) DO NOTHING
-    RETURNING absence_id, notice_id, why
-),
-resolved AS (
-    -- A listed absence whose note covers it again is no longer left for review.
-    DELETE FROM review_items AS r
-     USING absences AS a, medical_notices AS n
-     WHERE a.id = r.absence_id AND n.id = r.notice_id
-       AND a.id IN (SELECT id FROM scope)
-       AND n.status = 'active' AND n.person_id = a.person_id AND EXISTS (
-           SELECT 1 FROM placements AS p
-           WHERE p.notice_id = n.id AND p.institution_id = a.institution_id
-             AND a.date BETWEEN p.from_date AND p.to_date)
-    RETURNING r.absence_id, r.notice_id, r.why
-),
-audited AS (
-    INSERT INTO audit_log (actor, action, notice_id, absence_id, before, after)
-    SELECT $5,
-           CASE WHEN c.before_holder IS NULL THEN '{Action.EXCUSED}'
-                WHEN c.after_holder IS NULL THEN '{Action.REVERTED}'
-                ELSE '{Action.REATTRIBUTED}' END,
-           coalesce(c.after_holder, c.before_holder), c.id,
-           jsonb_build_object('kind', c.before_kind, 'reason', c.before_reason,
-                              'comment', c.before_comment, 'excusedByNrn', before_note.nrn),
-           jsonb_build_object('kind', c.kind, 'reason', c.reason,
-                              'comment', c.comment, 'excusedByNrn', after_note.nrn)
-    FROM changed AS c
-    LEFT JOIN medical_notices AS before_note ON before_note.id = c.before_holder
-    LEFT JOIN medical_notices AS after_note ON after_note.id = c.after_holder
-    UNION ALL
-    SELECT $5, '{Action.REVIEW}', r.notice_id, r.absence_id, NULL, jsonb_build_object('why', r.why)
-    FROM review AS r
-    UNION ALL
-    SELECT $5, '{Action.REVIEW_RESOLVED}', r.notice_id, r.absence_id,
-           jsonb_build_object('why', r.why), NULL
-    FROM resolved AS r
-    RETURNING id, action
-)
-SELECT count(*) FILTER (WHERE before_holder IS NULL) AS excused,
-       count(*) FILTER (WHERE before_holder IS NOT NULL AND after_holder IS NOT NULL)
-           AS reattributed,
-       count(*) FILTER (WHERE after_holder IS NULL) AS reverted,
-       (SELECT count(*) FROM review) AS review,
-       -- the changes to absences, for the change feed (diary/settle.py)
-       (SELECT coalesce(array_agg(id ORDER BY id), '{{}}') FROM audited
-        WHERE action <> '{Action.REVIEW}' AND action <> '{Action.REVIEW_RESOLVED}') AS changes
-FROM changed
-"""
-
-
-@dataclass(frozen=True, slots=True)
-class Reconciled:
-    excused: int = 0
-    reattributed: int = 0
-    reverted: int = 0
-    review: int = 0
-    changes: tuple[int, ...] = ()  # the audit entries of the absences changed
-
-
-async def reconcile_absences(
-    db: asyncpg.Connection,
-    actor: str,
-    person_periods: Sequence[tuple[int, dt.date, dt.date]] = (),
-    held_by_notices: Sequence[int] = (),
-) -> Reconciled:
-    """Apply the rules to the absences of these persons on these days, and those these notes hold.
-
-    The caller holds the identity locks of the persons involved (core/locks.py).
-    """
-    if not person_periods and not held_by_notices:
-        return Reconciled()
-    row = await db.fetchrow(
-        _RECONCILE,
-        [p[0] for p in person_periods],
-        [p[1] for p in person_periods],
-        [p[2] for p in person_periods],
-        list(held_by_notices),
-        actor,
-    )
-    assert row is not None
-    return Reconciled(
-        row["excused"], row["reattributed"], row["reverted"], row["review"], tuple(row["changes"])
-    )
-
+from notegateway.diary.excusal import Action, Kind
 
 _ABSENCE_COLUMNS = """
 a.id AS "absenceId", a.person_id AS "personId", a.institution_id AS "institutionId",
@@ -225,6 +71,54 @@ async def insert_absence(
     text = await db.fetchval("SELECT posted::text FROM absences WHERE id = $1", absence_id)
     existing: dict[str, Any] = json.loads(text)
     return existing
+
+
+async def delete_absence(
+    db: asyncpg.Connection, absence_id: int, person_id: int, actor: str
+) -> int | None:
+    """Delete the absence (of `person_id`) and its review items, audited with what it was;
+    the audit entry's id, or None when there was none to delete."""
+    audit_id: int | None = await db.fetchval(
+        f"""
+        WITH before AS (
+            SELECT a.* FROM absences AS a WHERE a.id = $1 AND a.person_id = $2 FOR UPDATE
+        ),
+        unlisted AS (
+            DELETE FROM review_items WHERE absence_id IN (SELECT id FROM before)
+        ),
+        gone AS (
+            DELETE FROM absences AS a USING before AS b WHERE a.id = b.id RETURNING a.id
+        ),
+        audited AS (
+            INSERT INTO audit_log (actor, action, notice_id, absence_id, before, after)
+            SELECT $3, '{Action.DELETED}', b.excused_by_notice_id, b.id,
+                   jsonb_build_object('kind', b.kind, 'reason', b.reason, 'comment', b.comment,
+                                      'excusedByNrn', n.nrn, 'setByPerson', b.set_by_person,
+                                      'personId', b.person_id,
+                                      'institutionId', b.institution_id,
+                                      'date', b.date, 'lesson', b.lesson),
+                   NULL
+            FROM before AS b JOIN gone USING (id)
+            LEFT JOIN medical_notices AS n ON n.id = b.excused_by_notice_id
+            RETURNING id
+        )
+        SELECT id FROM audited
+        """,
+        absence_id,
+        person_id,
+        actor,
+    )
+    return audit_id
+
+
+async def was_deleted(db: asyncpg.Connection, absence_id: int) -> bool:
+    """Whether the absence was recorded once and then deleted."""
+    value: bool = await db.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM audit_log WHERE absence_id = $1 AND action = $2)",
+        absence_id,
+        Action.DELETED.value,
+    )
+    return value
 
 
 async def person_of_absence(db: asyncpg.Connection, absence_id: int) -> int | None:
@@ -319,9 +213,10 @@ async def institution_notices(
     person_id: int | None,
     from_date: dt.date | None,
     to_date: dt.date | None,
+    school_year: tuple[dt.date, dt.date] | None,
 ) -> list[asyncpg.Record]:
     """The class view: notes placed in this institution (and class and section) on days
-    NEISPUO's diary keeps, with those placements."""
+    NEISPUO's diary keeps, with those placements; of a school year's days when given."""
     rows: list[asyncpg.Record] = await db.fetch(
         f"""
         WITH kept AS (
@@ -338,8 +233,10 @@ async def institution_notices(
               AND ($4::bigint IS NULL OR n.person_id = $4)
               AND n.to_date >= coalesce($5::date, '-infinity')
               AND n.from_date <= coalesce($6::date, 'infinity')
+              AND n.to_date >= coalesce($7::date, '-infinity')
+              AND n.from_date <= coalesce($8::date, 'infinity')
         )
-        SELECT n.id, n.person_id, n.status, n.payload::text AS payload,
+        SELECT n.id, n.person_id, n.status, n.payload::text AS payload, n.from_date, n.to_date,
                {held_absences_sql("n", "$1")} AS excused,
                (SELECT {placements_array("k")} FROM kept AS k WHERE k.notice_id = n.id)::text
                    AS placements
@@ -352,6 +249,7 @@ async def institution_notices(
         person_id,
         from_date,
         to_date,
+        *(school_year or (None, None)),
     )
     return rows
 

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import asyncpg
 from fastapi import APIRouter, Path, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from notegateway.clients.auth import (
     FiguresClient,
@@ -20,7 +20,7 @@ from notegateway.core import feed, paging
 from notegateway.core.deps import Db
 from notegateway.core.jsonbody import JsonBody
 from notegateway.core.openapi import json_body
-from notegateway.core.timeutil import QueryDate
+from notegateway.core.timeutil import QueryDate, SchoolYear
 from notegateway.diary import service
 from notegateway.diary.schemas import (
     AbsenceIn,
@@ -66,6 +66,22 @@ async def change_absence(
     return JSONResponse(await service.change_absence(db, absence_id, body, client.name))
 
 
+@router.delete(
+    "/absences/{absenceId}",
+    summary="The diary removed the absence (entered by mistake); 204 again once deleted",
+    status_code=204,
+    response_class=Response,
+    responses={404: {"description": "this absenceId was never recorded"}},
+)
+async def delete_absence(
+    absence_id: Annotated[int, Path(alias="absenceId", ge=1, le=MAX_ID)],
+    client: NeispuoOnlyClient,
+    db: Db,
+) -> Response:
+    await service.delete_absence(db, absence_id, client.name)
+    return Response(status_code=204)
+
+
 @router.get(
     "/absences",
     summary="A page of an institution's or a person's absences (one of the two is required)",
@@ -100,10 +116,11 @@ async def institution_notices(
     person_id: Annotated[int | None, Query(alias="personId", ge=1, le=MAX_ID)] = None,
     from_date: Annotated[QueryDate, Query(alias="fromDate")] = None,
     to_date: Annotated[QueryDate, Query(alias="toDate")] = None,
+    school_year: Annotated[SchoolYear | None, Query(alias="schoolYear")] = None,
 ) -> JSONResponse:
     return JSONResponse(
         await service.institution_notices(
-            db, institution_id, class_name, section, person_id, from_date, to_date
+            db, institution_id, class_name, section, person_id, from_date, to_date, school_year
         )
     )
 
@@ -124,7 +141,9 @@ async def month_figures(
 ) -> JSONResponse:
     settings = request.app.state.settings
     first_day = dt.date(int(month[:4]), int(month[5:]), 1)
-    limits = (settings.limit_lessons, settings.limit_days)
+    limits = service.BenefitLimits(
+        settings.limit_lessons, settings.limit_days, settings.late_weight
+    )
     return JSONResponse(
         await service.month_figures(db, institution_id, first_day, limits, client.region)
     )

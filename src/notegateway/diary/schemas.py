@@ -14,7 +14,7 @@ from notegateway.notices.schemas import HisMedicalNoticeOut, Placement
 from notegateway.registry.schemas import MAX_ID
 
 Id = Annotated[int, BeforeValidator(reject_bool), Field(ge=1, le=MAX_ID)]
-AbsenceKind = Literal["unexcused", "excused", "late"]
+AbsenceKind = Literal["unexcused", "excused", "late", "dplr"]
 
 
 class AbsenceIn(WireModel):
@@ -57,6 +57,7 @@ class InstitutionNotice(OutModel):
     status: Literal["active", "cancelled"]
     excused_absences: int
     placements: list[Placement]
+    school_years: list[int]
     his_medical_notice: HisMedicalNoticeOut
 
 
@@ -71,7 +72,14 @@ class PupilMonth(OutModel):
     unexcused_lessons: int
     unexcused_days: int  # preschool: days with an unexcused absence
     late_arrivals: int
+    unexcused_hours: float = Field(
+        description="unexcused lessons + NOTEGATEWAY_LATE_WEIGHT × late arrivals (a decimal, "
+        "as NEISPUO reports it to social assistance)"
+    )
     excused_by_notes: int
+    unexcused_under_notes: int = Field(
+        description="unexcused absences an active note covers (an override, a locked day)"
+    )
     over_benefit_limit: bool
 
 
@@ -91,7 +99,11 @@ class AbsenceState(OutModel):
 
 
 ChangeAction = Literal[
-    "absence.excused", "absence.reattributed", "absence.reverted", "absence.review_closed"
+    "absence.excused",
+    "absence.reattributed",
+    "absence.reverted",
+    "absence.review_closed",
+    "absence.deleted",
 ]
 
 
@@ -103,7 +115,7 @@ class AbsenceChange(OutModel):
     institution_id: int
     date: str = Field(examples=["2026-11-18"])
     before: AbsenceState
-    after: AbsenceState
+    after: AbsenceState | None = Field(description="null: the absence was deleted")
     nrn_medical_notice: str | None
     action: ChangeAction
 

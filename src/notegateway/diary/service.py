@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
 
 from notegateway.core import feed, locks, paging
 from notegateway.core.errors import BadRequest, Conflict, NotFound, Unprocessable
+from notegateway.core.timeutil import school_year_days, school_years
 from notegateway.core.wire import known_names, validated
 from notegateway.diary import changes_repository, figures_repository, repository, review_repository
 from notegateway.diary.excusal import Kind
@@ -75,7 +77,32 @@ async def change_absence(
     await repository.set_by_person(db, absence_id, changes, actor)
     stored = await repository.get_absence(db, absence_id)
     assert stored is not None
+    # Rule 7: an override of a covering note is listed for review (and one undone leaves).
+    day = dt.date.fromisoformat(stored["date"])
+    settled = Changes()
+    settled.person(person_id, (day, day))
+    await settle(db, actor, settled)
     return stored
+
+
+async def delete_absence(db: asyncpg.Connection, absence_id: int, actor: str) -> None:
+    """The diary removed an absence entered by mistake: it counts nowhere from now on and
+    leaves the review list; its history stays in the audit log, and the change feed says
+    `absence.deleted`. Again for one already deleted: nothing; never recorded: 404."""
+    person_id = await repository.person_of_absence(db, absence_id)
+    if person_id is None:
+        if await repository.was_deleted(db, absence_id):
+            return
+        raise NotFound(f"no absence {absence_id}")
+    # The person's locks first, as every path that changes the person's absences takes
+    # them: a note, a cancellation or a registry write on this pupil runs before or after.
+    await locks.lock_persons(db, [person_id])
+    audit_id = await repository.delete_absence(db, absence_id, person_id, actor)
+    if audit_id is None:  # deleted (or re-posted for another pupil) meanwhile
+        if await repository.person_of_absence(db, absence_id) is None:
+            return
+        raise Conflict(f"absence {absence_id} changed meanwhile; look again and retry")
+    await settle(db, actor, Changes(absences=[audit_id]))
 
 
 async def resolve_review(
@@ -141,11 +168,14 @@ async def institution_notices(
     person_id: int | None,
     from_date: dt.date | None,
     to_date: dt.date | None,
+    school_year: int | None = None,
 ) -> dict[str, Any]:
+    """The class view; notes of `school_year` only (1 Sep – 30 Sep next year), when given."""
     if not await repository.institution_exists(db, institution_id):
         raise NotFound(f"no institution {institution_id}")
+    year = school_year_days(school_year) if school_year is not None else None
     rows = await repository.institution_notices(
-        db, institution_id, class_name, section, person_id, from_date, to_date
+        db, institution_id, class_name, section, person_id, from_date, to_date, year
     )
     return {
         "items": [
@@ -155,6 +185,7 @@ async def institution_notices(
                 "status": row["status"],
                 "excusedAbsences": row["excused"],
                 "placements": json.loads(row["placements"]),
+                "schoolYears": school_years(row["from_date"], row["to_date"]),
                 "hisMedicalNotice": json.loads(row["payload"]),
             }
             for row in rows
@@ -162,20 +193,35 @@ async def institution_notices(
     }
 
 
+@dataclass(frozen=True, slots=True)
+class BenefitLimits:
+    """What stops a family's child benefit in a month, as NEISPUO counts it for social
+    assistance: at least `lessons` unexcused hours (unexcused lessons, and each late
+    arrival weighing `late_weight` of one), or more than `days` unexcused preschool days."""
+
+    lessons: int
+    days: int
+    late_weight: float
+
+    def hours(self, lessons: int, late: int) -> float:
+        return float(lessons + self.late_weight * late)
+
+    def over(self, hours: float, days: int) -> bool:
+        return hours >= self.lessons or days > self.days
+
+
 async def month_figures(
     db: asyncpg.Connection,
     institution_id: int,
     first_day: dt.date,
-    limits: tuple[int, int],
+    limits: BenefitLimits,
     region: str | None,
 ) -> dict[str, Any]:
-    """The month's figures per pupil of the institution; `limits` (lessons, days): at least
-    that many unexcused lessons, or more than that many unexcused preschool days, is over
-    the limit that stops a family's child benefit. An institution outside `region` (an
+    """The month's figures per pupil of the institution, on the days NEISPUO's diary keeps
+    (`dplr` and deleted absences count nowhere). An institution outside `region` (an
     operator limited to one) is as if it did not exist."""
     if not await repository.institution_exists(db, institution_id, region):
         raise NotFound(f"no institution {institution_id}")
-    lessons_limit, days_limit = limits
     rows = await figures_repository.month(db, institution_id, first_day)
     return {
         "institutionId": institution_id,
@@ -188,8 +234,10 @@ async def month_figures(
                 "unexcusedLessons": r["lessons"],
                 "unexcusedDays": r["days"],
                 "lateArrivals": r["late"],
+                "unexcusedHours": limits.hours(r["lessons"], r["late"]),
                 "excusedByNotes": r["by_notes"],
-                "overBenefitLimit": r["lessons"] >= lessons_limit or r["days"] > days_limit,
+                "unexcusedUnderNotes": r["under_notes"],
+                "overBenefitLimit": limits.over(limits.hours(r["lessons"], r["late"]), r["days"]),
             }
             for r in rows
         ],
@@ -218,7 +266,7 @@ def _change(changes: feed.Reader, row: asyncpg.Record) -> dict[str, Any]:
         "institutionId": row["institution_id"],
         "date": row["date"].isoformat(),
         "before": json.loads(row["before"]),
-        "after": json.loads(row["after"]),
+        "after": json.loads(row["after"]) if row["after"] is not None else None,
         "nrnMedicalNotice": row["nrn"],
         "action": row["action"],
     }

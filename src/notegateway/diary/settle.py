@@ -17,8 +17,8 @@ import asyncpg
 
 from notegateway.core import locks, metrics
 from notegateway.core.timeutil import FOREVER, NEVER
-from notegateway.diary import changes_repository, repository
-from notegateway.diary.repository import Reconciled
+from notegateway.diary import changes_repository, reconcile_repository
+from notegateway.diary.reconcile_repository import Reconciled
 from notegateway.vendors import service as vendors_service
 
 EVER = (NEVER, FOREVER)
@@ -48,7 +48,9 @@ class Changes:
 
 async def settle(db: asyncpg.Connection, actor: str, changes: Changes) -> Reconciled:
     """Reconcile, count, write the feeds; once per request, as its last step."""
-    result = await repository.reconcile_absences(db, actor, changes.person_days, changes.released)
+    result = await reconcile_repository.reconcile_absences(
+        db, actor, changes.person_days, changes.released
+    )
     metrics.ABSENCES_EXCUSED.inc(result.excused)
     metrics.ABSENCES_REVERTED.inc(result.reverted)
     metrics.ABSENCES_REATTRIBUTED.inc(result.reattributed)

@@ -14,7 +14,7 @@ from notegateway.core import locks, metrics
 from notegateway.core.db import plan_for
 from notegateway.core.errors import Conflict, DomainError, ErrorItem, NotFound, Unprocessable
 from notegateway.core.timeutil import today_in_sofia
-from notegateway.diary.repository import Reconciled
+from notegateway.diary.reconcile_repository import Reconciled
 from notegateway.diary.settle import Changes, settle
 from notegateway.notices import repository
 from notegateway.notices.medical import Path, warnings_by_item

@@ -20,7 +20,8 @@ async def schema_revision(db: asyncpg.Connection) -> str | None:
 
 
 # The operators' filters ($1 match, $2 status, $3 NRN, $4 examination NRN, $5 identifier,
-# $6..$7 a period the note overlaps, $8 the operator's region).
+# $6..$7 a period the note overlaps, $8 the operator's region, $9..$10 the school year's
+# days, which the note overlaps too).
 _NOTES_FILTER = f"""WHERE ($1::text IS NULL OR (n.person_id IS NOT NULL) = ($1 = 'matched'))
           AND ($2::text IS NULL OR n.status = $2)
           AND ($3::text IS NULL OR n.nrn = $3)
@@ -28,6 +29,8 @@ _NOTES_FILTER = f"""WHERE ($1::text IS NULL OR (n.person_id IS NOT NULL) = ($1 =
           AND ($5::text IS NULL OR n.identifier = $5)
           AND n.to_date >= coalesce($6::date, '-infinity')
           AND n.from_date <= coalesce($7::date, 'infinity')
+          AND n.to_date >= coalesce($9::date, '-infinity')
+          AND n.from_date <= coalesce($10::date, 'infinity')
           AND {note_in_region("n", "$8")}"""
 
 
@@ -43,9 +46,22 @@ async def search_notes(
     limit: int,
     offset: int,
     region: str | None,
+    school_year: tuple[dt.date, dt.date] | None = None,
 ) -> tuple[list[asyncpg.Record], int]:
     """Notes newest first by the operators' filters, and how many match in all."""
-    filters = (match, status, nrn, nrn_examination, identifier, from_date, to_date, region)
+    year_from, year_to = school_year or (None, None)
+    filters = (
+        match,
+        status,
+        nrn,
+        nrn_examination,
+        identifier,
+        from_date,
+        to_date,
+        region,
+        year_from,
+        year_to,
+    )
     rows = await db.fetch(
         f"""
         SELECT n.id, n.nrn, n.nrn_examination, n.received_at, n.processed_at, n.status,
@@ -55,7 +71,7 @@ async def search_notes(
         FROM medical_notices AS n
         {_NOTES_FILTER}
         ORDER BY n.id DESC
-        LIMIT $9 OFFSET $10
+        LIMIT $11 OFFSET $12
         """,
         *filters,
         limit,

@@ -21,7 +21,7 @@ from notegateway.core.metrics import metrics_registry
 from notegateway.core.migrate import head_revision
 from notegateway.core.openapi import json_body
 from notegateway.core.scope import refuse_regional
-from notegateway.core.timeutil import QueryDate
+from notegateway.core.timeutil import QueryDate, SchoolYear
 from notegateway.core.wire import known_names, validated
 from notegateway.diary.schemas import AbsenceOut
 from notegateway.notices import service as notices_service
@@ -100,6 +100,7 @@ async def search_notes(
     identifier: Annotated[str | None, Query(max_length=255)] = None,
     from_date: Annotated[QueryDate, Query(alias="fromDate")] = None,
     to_date: Annotated[QueryDate, Query(alias="toDate")] = None,
+    school_year: Annotated[SchoolYear | None, Query(alias="schoolYear")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> NoteSearch:
@@ -118,6 +119,7 @@ async def search_notes(
             limit=limit,
             offset=offset,
             region=client.region,
+            school_year=school_year,
         )
     )
 

@@ -23,6 +23,7 @@ class NoteSummary(OutModel):
     person_id: int | None
     from_date: dt.date
     to_date: dt.date
+    school_years: list[int]
     excused_absences: int
     his_medical_notice: HisMedicalNoticeOut
 
@@ -75,7 +76,7 @@ class ReviewItem(OutModel):
     absence_id: int
     medical_notice_id: int
     nrn_medical_notice: str
-    why: str
+    why: Literal["noteCancelled", "noteMoved", "locked", "unexcusedUnderNote"]
     listed_at: dt.datetime
     absence: ReviewAbsence
 

@@ -11,7 +11,7 @@ import asyncpg
 from notegateway.clients import repository as clients_repository
 from notegateway.core import locks, paging
 from notegateway.core.errors import BadRequest, NotFound, Unprocessable
-from notegateway.core.timeutil import today_in_sofia
+from notegateway.core.timeutil import school_year_days, school_years, today_in_sofia
 from notegateway.diary import service as diary_service
 from notegateway.diary.excusal import Action
 from notegateway.diary.settle import Changes, settle
@@ -33,6 +33,7 @@ async def search_notes(
     limit: int,
     offset: int,
     region: str | None,
+    school_year: int | None = None,
 ) -> dict[str, Any]:
     rows, total = await repository.search_notes(
         db,
@@ -46,6 +47,7 @@ async def search_notes(
         limit,
         offset,
         region,
+        school_year_days(school_year) if school_year is not None else None,
     )
     return {
         "items": [
@@ -60,6 +62,7 @@ async def search_notes(
                 "personId": r["person_id"],
                 "fromDate": r["from_date"].isoformat(),
                 "toDate": r["to_date"].isoformat(),
+                "schoolYears": school_years(r["from_date"], r["to_date"]),
                 "excusedAbsences": r["excused"],
                 "hisMedicalNotice": json.loads(r["payload"]),
             }

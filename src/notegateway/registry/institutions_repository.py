@@ -25,19 +25,28 @@ class StoredInstitution:
     name: str
     town: str
     region: str | None
+    locked_through: dt.date | None
     diaries: list[DiaryPeriod]
 
 
 async def upsert_institution(
-    db: asyncpg.Connection, institution_id: int, name: str, town: str, region: str | None
+    db: asyncpg.Connection,
+    institution_id: int,
+    name: str,
+    town: str,
+    region: str | None,
+    locked_through: tuple[dt.date | None] | None,
 ) -> bool:
     """Create or update the institution's row (locking it: absences being recorded hold it
-    FOR SHARE); True when new."""
+    FOR SHARE); True when new. `locked_through`: (the day) to set it, None to leave it."""
     created: bool = await db.fetchval(
         """
-        INSERT INTO institutions (id, name, town, region) VALUES ($1, $2, $3, $4)
+        INSERT INTO institutions (id, name, town, region, locked_through)
+        VALUES ($1, $2, $3, $4, $6)
         ON CONFLICT (id) DO UPDATE
            SET name = excluded.name, town = excluded.town, region = excluded.region,
+               locked_through = CASE WHEN $5 THEN excluded.locked_through
+                                     ELSE institutions.locked_through END,
                updated_at = now()
         RETURNING xmax = 0
         """,
@@ -45,6 +54,8 @@ async def upsert_institution(
         name,
         town,
         region,
+        locked_through is not None,
+        locked_through[0] if locked_through is not None else None,
     )
     return created
 
@@ -52,7 +63,8 @@ async def upsert_institution(
 async def get_institution(db: asyncpg.Connection, institution_id: int) -> StoredInstitution | None:
     rows = await db.fetch(
         """
-        SELECT i.id, i.name, i.town, i.region, d.from_date, d.to_date, d.diary_client_id,
+        SELECT i.id, i.name, i.town, i.region, i.locked_through, d.from_date, d.to_date,
+               d.diary_client_id,
                coalesce(c.name, 'neispuo') AS diary
         FROM institutions AS i
         JOIN institution_diaries AS d ON d.institution_id = i.id
@@ -70,6 +82,7 @@ async def get_institution(db: asyncpg.Connection, institution_id: int) -> Stored
         first["name"],
         first["town"],
         first["region"],
+        first["locked_through"],
         [DiaryPeriod(r["from_date"], r["to_date"], r["diary_client_id"], r["diary"]) for r in rows],
     )
 

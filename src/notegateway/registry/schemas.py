@@ -30,6 +30,13 @@ class InstitutionIn(WireModel):
             "Sofia); ignored for a new institution, whose first diary holds every day"
         ),
     ] = None
+    locked_through: Annotated[
+        LocalDate | None,
+        Field(
+            description="the diary is closed through this day (null: open); it may move "
+            "forward or back; left out: unchanged"
+        ),
+    ] = None
 
 
 class EnrollmentIn(WireModel):
@@ -104,5 +111,6 @@ class InstitutionOut(OutModel):
     name: str
     town: str
     region: str | None
+    locked_through: dt.date | None
     diary: str  # today's
     diaries: list[DiaryPeriodOut]  # in date order

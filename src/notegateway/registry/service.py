@@ -57,8 +57,11 @@ async def put_institution(
                 f"diary must be {NEISPUO_DIARY!r} or the name of a vendor client",
                 [{"loc": ["diary"], "msg": "no vendor client has this name"}],
             )
+    locked = (
+        (institution.locked_through,) if "locked_through" in institution.model_fields_set else None
+    )
     created = await institutions_repository.upsert_institution(
-        db, institution_id, institution.name, institution.town, institution.region
+        db, institution_id, institution.name, institution.town, institution.region, locked
     )
     stored = await institutions_repository.get_institution(db, institution_id)
     periods = stored.diaries if stored else []
@@ -164,6 +167,7 @@ async def get_institution(db: asyncpg.Connection, institution_id: int) -> dict[s
         "name": stored.name,
         "town": stored.town,
         "region": stored.region,
+        "lockedThrough": stored.locked_through.isoformat() if stored.locked_through else None,
         "diary": next(p.diary for p in stored.diaries if p.from_date <= today <= p.to_date),
         "diaries": [
             {
