@@ -96,7 +96,7 @@ async def main() -> None:
                     for i in range(args.notes)
                 ]
                 async with conn.transaction():
-                    await service.push_notes(db, notes, "explain")  # type: ignore[arg-type]
+                    await service.push_notes(db, notes, [], "explain")  # type: ignore[arg-type]
                 for statement, planning, execution in db.report:
                     print(
                         f"round {round_no}  plan {planning:8.2f} ms  run {execution:8.2f} ms  "

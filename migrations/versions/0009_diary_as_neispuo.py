@@ -1,6 +1,7 @@
 """The diary as NEISPUO keeps it: `dplr` absences (for information only), locked days
 (`institutions.locked_through`), review reasons as codes (noteCancelled, noteMoved,
-locked, unexcusedUnderNote) instead of English sentences.
+locked, unexcusedUnderNote) instead of English sentences, and review items an operator
+kept (`closed_at`: not listed again for the same note).
 
 Existing absences keep their kinds; institutions start unlocked.
 
@@ -38,6 +39,7 @@ def upgrade() -> None:
             )
         )
     op.execute("UPDATE review_items SET why = 'noteMoved' WHERE why NOT IN ('noteCancelled')")
+    op.add_column("review_items", sa.Column("closed_at", sa.DateTime(timezone=True), nullable=True))
     op.create_check_constraint(
         op.f("ck_review_items_why"),
         "review_items",
@@ -47,6 +49,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_constraint(op.f("ck_review_items_why"), "review_items", type_="check")
+    op.execute("DELETE FROM review_items WHERE closed_at IS NOT NULL")
+    op.drop_column("review_items", "closed_at")
     for sentence, code in _SENTENCES.items():
         op.execute(
             sa.text("UPDATE review_items SET why = :sentence WHERE why = :code").bindparams(

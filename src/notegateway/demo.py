@@ -180,7 +180,8 @@ def _note(nrn: str, identifier: str, first: str, last: str) -> dict[str, Any]:
 async def _helpdesk_cases(db: asyncpg.Connection) -> None:
     """What makes each console page show something: an illness wave in Sofia (twelve more
     pupils with notes), a note under a mistyped ЕГН (unmatched), an absence left for
-    review, a rejected push, and a note in the vendor's school (its feed lag)."""
+    review (a cancelled note, a teacher's override), a rejected push, and a note in the
+    vendor's school (its feed lag)."""
     wave = [(1011 + i, demo_egn(dt.date(2014, 1, 5 + i), 300 + i)) for i in range(12)]
     await registry_service.put_persons(
         db,
@@ -239,4 +240,19 @@ async def _helpdesk_cases(db: asyncpg.Connection) -> None:
     )
     await notices_service.push_notes(db, notes, [], "demo-nzis")
     await diary_service.change_absence(db, 9005, {"comment": "потвърдено от класния"}, "demo")
+    # A teacher turns back to unexcused an absence a note covers: listed for review.
+    await diary_service.record_absence(
+        db,
+        {
+            "absenceId": 9006,
+            "personId": 1011,
+            "institutionId": 100001,
+            "date": "2026-11-13",
+            "lesson": 3,
+            "subject": "Физическо възпитание",
+            "kind": "unexcused",
+        },
+        "demo",
+    )
+    await diary_service.change_absence(db, 9006, {"kind": "unexcused"}, "demo")
     await notices_service.cancel(db, "26328A000400", "demo", "demo-nzis")

@@ -215,3 +215,26 @@ async def test_locked_through_moves_forward_and_back_and_is_kept_when_left_out(
     assert await locked() == "2026-09-30"
     await api.put_institution_body(SCHOOL, {"lockedThrough": None})
     assert await locked() is None
+
+
+async def test_an_override_an_operator_kept_is_not_listed_again(api: Api, pupil: None) -> None:
+    await api.post_absence(absence(10, 1, SCHOOL, "2026-11-18"))
+    await api.push(note("25317A000001", PUPIL, "2026-11-18", "2026-11-18"))
+    await api.patch_absence(10, {"kind": "unexcused"})
+    kept = await api.http.post(
+        "/api/v1/ops/review/10/resolve",
+        json={"resolution": "keep", "reason": "класният потвърди, че ученикът е бил на екскурзия"},
+        headers=await api.as_role("operator"),
+    )
+    assert kept.status_code == 200, kept.text
+    assert await review(api) == []
+    await api.post_absence(absence(11, 1, SCHOOL, "2026-11-18", lesson=2))  # the day again
+    assert await review(api) == []  # the operator's decision is remembered
+    assert (await api.absence_by_id(10))["kind"] == "unexcused"
+    assert (await api.absence_by_id(11))["kind"] == "excused"
+    again = await api.http.post(
+        "/api/v1/ops/review/10/resolve",
+        json={"resolution": "keep", "reason": "x"},
+        headers=await api.as_role("operator"),
+    )
+    assert again.status_code == 404  # not listed

@@ -255,6 +255,9 @@ review_items = Table(
     Column("notice_id", BigInteger, ForeignKey("medical_notices.id"), nullable=False),
     Column("why", Text, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # An operator kept the absence as it is: off the list, and not listed again for the
+    # same note (a person's override stays overridden); the row goes when its reason does.
+    Column("closed_at", DateTime(timezone=True), nullable=True),
     UniqueConstraint("absence_id", "notice_id"),
     CheckConstraint(
         "why IN ('noteCancelled', 'noteMoved', 'locked', 'unexcusedUnderNote')", name="why"

@@ -138,7 +138,7 @@ resolved AS (
                    SELECT 1 FROM decided AS d WHERE d.id = a.id AND d.holder IS NOT NULL)
                ELSE {_still_covers("a", "n")}
            END
-    RETURNING r.absence_id, r.notice_id, r.why
+    RETURNING r.absence_id, r.notice_id, r.why, r.closed_at
 ),
 audited AS (
     INSERT INTO audit_log (actor, action, notice_id, absence_id, before, after)
@@ -162,7 +162,7 @@ audited AS (
     UNION ALL
     SELECT $5, '{Action.REVIEW_RESOLVED}', r.notice_id, r.absence_id,
            jsonb_build_object('why', r.why), NULL
-    FROM resolved AS r
+    FROM resolved AS r WHERE r.closed_at IS NULL
     RETURNING id, action
 )
 SELECT count(*) FILTER (WHERE before_holder IS NULL) AS excused,

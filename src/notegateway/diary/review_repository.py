@@ -10,8 +10,20 @@ import asyncpg
 from notegateway.diary.excusal import Action, Kind
 
 _RESOLVE = f"""
-WITH listed AS (
-    DELETE FROM review_items WHERE absence_id = $1 RETURNING notice_id, why
+WITH kept AS (
+    -- keep: closed, not deleted, so that the rules do not list it again for the same note
+    UPDATE review_items SET closed_at = now()
+    WHERE absence_id = $1 AND closed_at IS NULL AND $2 = 'keep'
+    RETURNING notice_id, why
+),
+dropped AS (
+    DELETE FROM review_items WHERE absence_id = $1 AND $2 = 'unexcuse'
+    RETURNING notice_id, why, closed_at
+),
+listed AS (
+    SELECT notice_id, why FROM kept
+    UNION ALL
+    SELECT notice_id, why FROM dropped WHERE closed_at IS NULL
 ),
 before AS (
     SELECT a.* FROM absences AS a WHERE a.id = $1 AND EXISTS (SELECT 1 FROM listed) FOR UPDATE

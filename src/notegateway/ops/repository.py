@@ -167,7 +167,8 @@ async def review_items(
         FROM review_items AS r
         JOIN medical_notices AS n ON n.id = r.notice_id
         JOIN absences AS a ON a.id = r.absence_id
-        WHERE r.id > $1 AND {institution_in_region("a.institution_id", "$3")}
+        WHERE r.id > $1 AND r.closed_at IS NULL
+          AND {institution_in_region("a.institution_id", "$3")}
         ORDER BY r.id
         LIMIT $2
         """,
