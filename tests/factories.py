@@ -80,13 +80,17 @@ def enrollment(
 
 
 def person(
-    identifier: str, *enrollments: dict[str, Any], identifier_type: int = 1
+    identifier: str,
+    *enrollments: dict[str, Any],
+    identifier_type: int = 1,
+    given: str = "ИВАН",
+    family: str = "ТОДОРОВ",
 ) -> dict[str, Any]:
     return {
         "identifierType": identifier_type,
         "identifier": identifier,
-        "givenName": "ИВАН",
-        "familyName": "ТОДОРОВ",
+        "givenName": given,
+        "familyName": family,
         "enrollments": list(enrollments),
     }
 

@@ -1,7 +1,8 @@
 """The diary as NEISPUO keeps it: `dplr` absences (for information only), locked days
 (`institutions.locked_through`), review reasons as codes (noteCancelled, noteMoved,
 locked, unexcusedUnderNote) instead of English sentences, and review items an operator
-kept (`closed_at`: not listed again for the same note).
+kept (`closed_at`: not listed again for the same note), a doctor's notes by day, and
+reported months (the figures sent to social assistance, kept as they were).
 
 Existing absences keep their kinds; institutions start unlocked.
 
@@ -14,6 +15,7 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import postgresql
 
 revision: str = "0009"
 down_revision: str | None = "0008"
@@ -40,6 +42,28 @@ def upgrade() -> None:
         )
     op.execute("UPDATE review_items SET why = 'noteMoved' WHERE why NOT IN ('noteCancelled')")
     op.add_column("review_items", sa.Column("closed_at", sa.DateTime(timezone=True), nullable=True))
+    op.create_table(
+        "month_reports",
+        sa.Column("institution_id", sa.BigInteger(), nullable=False),
+        sa.Column("month", sa.Date(), nullable=False),
+        sa.Column(
+            "reported_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.Column("reported_by", sa.Text(), nullable=False),
+        sa.Column("change_seq", sa.BigInteger(), nullable=False),
+        sa.Column("pupils", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["institution_id"],
+            ["institutions.id"],
+            name=op.f("fk_month_reports_institution_id_institutions"),
+        ),
+        sa.PrimaryKeyConstraint("institution_id", "month", name=op.f("pk_month_reports")),
+    )
+    # A doctor's notes by the day they were written (GET /api/v1/hisMedicalNotices?pmi=).
+    op.create_index("ix_medical_notices_pmi_authored_on", "medical_notices", ["pmi", "authored_on"])
     op.create_check_constraint(
         op.f("ck_review_items_why"),
         "review_items",
@@ -49,6 +73,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_constraint(op.f("ck_review_items_why"), "review_items", type_="check")
+    op.drop_index("ix_medical_notices_pmi_authored_on", table_name="medical_notices")
+    op.drop_table("month_reports")
     op.execute("DELETE FROM review_items WHERE closed_at IS NOT NULL")
     op.drop_column("review_items", "closed_at")
     for sentence, code in _SENTENCES.items():

@@ -15,6 +15,7 @@ from notegateway.console.router import ConsoleSession, checked, page
 from notegateway.core.deps import Db
 from notegateway.core.errors import DomainError, Forbidden
 from notegateway.core.scope import refuse_regional
+from notegateway.diary import parents_service
 from notegateway.notices import service as notices_service
 from notegateway.ops import service as ops_service
 from notegateway.registry.schemas import MAX_ID
@@ -169,6 +170,31 @@ async def vendors(session: ConsoleSession, db: Db) -> HTMLResponse:
     except Forbidden as exc:
         return _refused(session, exc)
     return page("vendors.html", session=session, vendors=await vendors_service.vendors_status(db))
+
+
+@router.get("/pupils/{person_id}", response_class=HTMLResponse)
+async def pupil(
+    person_id: str, session: ConsoleSession, db: Db, school_year: str = ""
+) -> HTMLResponse:
+    """A pupil's notes as the parent view shows them: an operator on the phone with a
+    parent sees what the parent sees. The whole country's operators only."""
+    try:
+        refuse_regional(session.client.region, "pupils' lists")
+    except Forbidden as exc:
+        return _refused(session, exc)
+    person = number(person_id, 1, MAX_ID)
+    if person is None:
+        return _not_a_number(session, 1, MAX_ID)
+    year = number(school_year, 2000, 2999) if school_year.strip() else None
+    if school_year.strip() and year is None:
+        return _not_a_number(session, 2000, 2999)
+    try:
+        listed = await parents_service.person_notices(db, person, year)
+    except DomainError as exc:
+        return _refused(session, exc)
+    ids = [d["institutionId"] for n in listed["items"] for d in n["days"] if "institutionId" in d]
+    names = await ops_service.institution_names(db, ids)
+    return page("pupil.html", session=session, pupil=listed, names=names)
 
 
 @router.get("/wave", response_class=HTMLResponse)

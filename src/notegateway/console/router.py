@@ -35,6 +35,9 @@ def _when(value: dt.datetime | str) -> str:
 
 
 _templates.filters["when"] = _when
+_templates.filters["day"] = lambda value: dt.date.fromisoformat(str(value)[:10]).strftime(
+    "%d.%m.%Y"
+)
 
 
 def page(name: str, status: int = 200, **context: Any) -> HTMLResponse:

@@ -173,6 +173,7 @@ medical_notices = Table(
     Index("ix_medical_notices_identifier_kind_identifier", "identifier_kind", "identifier"),
     Index("ix_medical_notices_person_id_id", "person_id", "id"),
     Index("ix_medical_notices_received_at", "received_at"),
+    Index("ix_medical_notices_pmi_authored_on", "pmi", "authored_on"),  # a doctor's digest
 )
 
 notice_cancellations = Table(
@@ -401,6 +402,19 @@ console_sessions = Table(
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("expires_at", DateTime(timezone=True), nullable=False),
     Index("ix_console_sessions_expires_at", "expires_at"),
+)
+
+month_reports = Table(
+    "month_reports",
+    metadata,
+    # A month's figures as they were sent to social assistance: a snapshot, and how far
+    # the change feed had come when they were read (the changes since made corrections).
+    Column("institution_id", BigInteger, ForeignKey("institutions.id"), primary_key=True),
+    Column("month", Date, primary_key=True),
+    Column("reported_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("reported_by", Text, nullable=False),
+    Column("change_seq", BigInteger, nullable=False),
+    Column("pupils", JSONB, nullable=False),
 )
 
 client_leases = Table(

@@ -26,12 +26,15 @@ enrolled AS (
 ),
 kept AS (
     SELECT a.person_id, a.date, a.lesson, a.kind, a.excused_by_notice_id,
+           -- From the pupil's few active notes (OFFSET 0 keeps it that way round: the
+           -- planner would otherwise start from every placement of the school).
            a.kind = 'unexcused' AND EXISTS (
-               SELECT 1 FROM medical_notices AS n
-               JOIN placements AS p ON p.notice_id = n.id
-               WHERE n.person_id = a.person_id AND n.status = 'active'
-                 AND p.institution_id = a.institution_id
-                 AND a.date BETWEEN p.from_date AND p.to_date) AS under_note
+               SELECT 1
+               FROM (SELECT id FROM medical_notices
+                     WHERE person_id = a.person_id AND status = 'active' OFFSET 0) AS n
+               WHERE EXISTS (SELECT 1 FROM placements AS p
+                             WHERE p.notice_id = n.id AND p.institution_id = a.institution_id
+                               AND a.date BETWEEN p.from_date AND p.to_date)) AS under_note
     FROM absences AS a CROSS JOIN month AS m
     JOIN institution_diaries AS d
       ON d.institution_id = a.institution_id AND a.date BETWEEN d.from_date AND d.to_date
@@ -45,15 +48,26 @@ counted AS (
            count(*) FILTER (WHERE kind = 'late') AS late,
            count(*) FILTER (WHERE excused_by_notice_id IS NOT NULL
                             AND kind = 'excused') AS by_notes,
-           count(*) FILTER (WHERE under_note) AS under_notes
+           count(*) FILTER (WHERE under_note) AS under_notes,
+           array_agg(DISTINCT date ORDER BY date) FILTER (WHERE kind = 'unexcused')
+               AS unexcused_dates
     FROM kept GROUP BY person_id
 )
 SELECT e.person_id, e.class_name, e.section, coalesce(c.lessons, 0) AS lessons,
        coalesce(c.days, 0) AS days, coalesce(c.late, 0) AS late,
-       coalesce(c.by_notes, 0) AS by_notes, coalesce(c.under_notes, 0) AS under_notes
+       coalesce(c.by_notes, 0) AS by_notes, coalesce(c.under_notes, 0) AS under_notes,
+       coalesce(c.unexcused_dates, '{}') AS unexcused_dates,
+       -- how far the change feed had come when these figures were read (same snapshot)
+       (SELECT coalesce(max(seq), 0) FROM diary_changes) AS change_seq
 FROM enrolled AS e LEFT JOIN counted AS c USING (person_id)
 ORDER BY e.person_id
 """
+
+
+async def change_seq(db: asyncpg.Connection) -> int:
+    """How far the change feed has come."""
+    value: int = await db.fetchval("SELECT coalesce(max(seq), 0) FROM diary_changes")
+    return value
 
 
 async def month(

@@ -10,6 +10,7 @@ import asyncpg
 
 from notegateway.core.placement_sql import by_diary, placements_array
 from notegateway.core.scope import institution_in_region
+from notegateway.core.timeutil import today_in_sofia
 from notegateway.diary.excusal import Action, Kind
 
 _ABSENCE_COLUMNS = """
@@ -216,7 +217,10 @@ async def institution_notices(
     school_year: tuple[dt.date, dt.date] | None,
 ) -> list[asyncpg.Record]:
     """The class view: notes placed in this institution (and class and section) on days
-    NEISPUO's diary keeps, with those placements; of a school year's days when given."""
+    NEISPUO's diary keeps, with those placements; of a school year's days when given;
+    newest `authoredOn` first. With each, the pupil's registry names and whether the
+    pupil left (no enrollment there, in that class and section when given, that lasts
+    until `$9`, today: NEISPUO's "ОТПИСАН")."""
     rows: list[asyncpg.Record] = await db.fetch(
         f"""
         WITH kept AS (
@@ -237,11 +241,19 @@ async def institution_notices(
               AND n.from_date <= coalesce($8::date, 'infinity')
         )
         SELECT n.id, n.person_id, n.status, n.payload::text AS payload, n.from_date, n.to_date,
+               pe.given_name, pe.family_name,
+               NOT EXISTS (
+                   SELECT 1 FROM enrollments AS e
+                   WHERE e.person_id = n.person_id AND e.institution_id = $1
+                     AND ($2::text IS NULL OR e.class_name = $2)
+                     AND ($3::text IS NULL OR e.section = $3)
+                     AND coalesce(e.to_date, 'infinity') >= $9) AS transferred,
                {held_absences_sql("n", "$1")} AS excused,
                (SELECT {placements_array("k")} FROM kept AS k WHERE k.notice_id = n.id)::text
                    AS placements
         FROM medical_notices AS n JOIN listed USING (id)
-        ORDER BY n.from_date DESC, n.id DESC
+        JOIN persons AS pe ON pe.id = n.person_id
+        ORDER BY n.authored_on DESC, n.id DESC
         """,
         institution_id,
         class_name,
@@ -250,6 +262,7 @@ async def institution_notices(
         from_date,
         to_date,
         *(school_year or (None, None)),
+        today_in_sofia(),
     )
     return rows
 
@@ -263,6 +276,13 @@ async def institution_exists(
         f"AND {institution_in_region('$1', '$2')}",
         institution_id,
         region,
+    )
+    return value
+
+
+async def person_exists(db: asyncpg.Connection, person_id: int) -> bool:
+    value: bool = await db.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM persons WHERE id = $1)", person_id
     )
     return value
 

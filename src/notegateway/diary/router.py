@@ -18,22 +18,29 @@ from notegateway.clients.auth import (
 )
 from notegateway.core import feed, paging
 from notegateway.core.deps import Db
-from notegateway.core.jsonbody import JsonBody
+from notegateway.core.jsonbody import NO_BODY, JsonBody, OptionalJsonBody
 from notegateway.core.openapi import json_body
 from notegateway.core.timeutil import QueryDate, SchoolYear
-from notegateway.diary import service
+from notegateway.core.wire import known_names, validated
+from notegateway.diary import figures_service, parents_service, service
 from notegateway.diary.schemas import (
     AbsenceIn,
     AbsenceList,
     AbsenceOut,
     AbsencePatchIn,
+    AtRiskMonth,
     ChangeFeedPage,
     InstitutionNoticeList,
+    MonthCorrections,
     MonthFigures,
+    PersonNotices,
+    ReportedMonth,
+    ReportIn,
 )
 from notegateway.registry.schemas import MAX_ID
 
 router = APIRouter(prefix="/api/v1/diary", tags=["Diary"])
+_REPORT_NAMES = known_names(ReportIn)
 
 
 @router.post(
@@ -126,27 +133,106 @@ async def institution_notices(
 
 
 @router.get(
+    "/persons/{personId}/medicalNotices",
+    summary="A pupil's notes of a school year, and what each did on each covered day",
+    response_model=PersonNotices,
+    response_model_exclude_unset=True,  # no institutionId on a day enrolled nowhere
+)
+async def person_notices(
+    person_id: Annotated[int, Path(alias="personId", ge=1, le=MAX_ID)],
+    client: NeispuoOnlyClient,
+    db: Db,
+    school_year: Annotated[SchoolYear | None, Query(alias="schoolYear")] = None,
+) -> PersonNotices:
+    """For NEISPUO's parent view, which calls it on a parent's behalf (role neispuo)."""
+    notices = await parents_service.person_notices(db, person_id, school_year)
+    return PersonNotices.model_validate(notices)
+
+
+Month = Annotated[
+    str,
+    Path(pattern=r"^(19|20)[0-9]{2}-(0[1-9]|1[0-2])$", description="YYYY-MM"),
+]
+InstitutionId = Annotated[int, Path(alias="institutionId", ge=1, le=MAX_ID)]
+
+
+def _limits(request: Request) -> figures_service.BenefitLimits:
+    settings = request.app.state.settings
+    return figures_service.BenefitLimits(
+        settings.limit_lessons, settings.limit_days, settings.late_weight
+    )
+
+
+def _first_day(month: str) -> dt.date:
+    return dt.date(int(month[:4]), int(month[5:]), 1)
+
+
+@router.get(
     "/institutions/{institutionId}/months/{month}",
     summary="A month's figures per pupil: unexcused lessons and preschool days, late arrivals",
     response_model=MonthFigures,
 )
 async def month_figures(
+    request: Request, institution_id: InstitutionId, month: Month, client: FiguresClient, db: Db
+) -> MonthFigures:
+    figures = await figures_service.month_figures(
+        db, institution_id, _first_day(month), _limits(request), client.region
+    )
+    return MonthFigures.model_validate(figures)
+
+
+@router.put(
+    "/institutions/{institutionId}/months/{month}/report",
+    summary="Record the month's figures as they are now as the ones sent to social assistance",
+    status_code=200,
+    response_model=ReportedMonth,
+    responses={201: {"model": ReportedMonth, "description": "the month's first report"}},
+    openapi_extra=json_body(ReportIn, required=False),
+)
+async def report_month(
     request: Request,
-    institution_id: Annotated[int, Path(alias="institutionId", ge=1, le=MAX_ID)],
-    month: Annotated[
-        str, Path(pattern=r"^(19|20)[0-9]{2}-(0[1-9]|1[0-2])$", description="YYYY-MM")
-    ],
-    client: FiguresClient,
+    institution_id: InstitutionId,
+    month: Month,
+    client: NeispuoOnlyClient,
+    body: OptionalJsonBody,
     db: Db,
 ) -> JSONResponse:
-    settings = request.app.state.settings
-    first_day = dt.date(int(month[:4]), int(month[5:]), 1)
-    limits = service.BenefitLimits(
-        settings.limit_lessons, settings.limit_days, settings.late_weight
+    if body is not NO_BODY:
+        validated(ReportIn, body, _REPORT_NAMES, "the report body is invalid")
+    first = await figures_service.report_month(
+        db, institution_id, _first_day(month), _limits(request), client.name
     )
-    return JSONResponse(
-        await service.month_figures(db, institution_id, first_day, limits, client.region)
+    answer = ReportedMonth(institution_id=institution_id, month=month)
+    return JSONResponse(answer.model_dump(by_alias=True), status_code=201 if first else 200)
+
+
+@router.get(
+    "/institutions/{institutionId}/months/{month}/corrections",
+    summary="Pupils whose figures differ from those reported, and the notes that made it",
+    response_model=MonthCorrections,
+    responses={404: {"description": "no such institution, or the month is not reported"}},
+)
+async def corrections(
+    request: Request, institution_id: InstitutionId, month: Month, client: FiguresClient, db: Db
+) -> MonthCorrections:
+    found = await figures_service.corrections(
+        db, institution_id, _first_day(month), _limits(request), client.region
     )
+    return MonthCorrections.model_validate(found)
+
+
+@router.get(
+    "/institutions/{institutionId}/months/{month}/atRisk",
+    summary="Pupils one lesson or one preschool day from the benefit limit, with the dates",
+    response_model=AtRiskMonth,
+)
+async def at_risk(
+    request: Request, institution_id: InstitutionId, month: Month, client: FiguresClient, db: Db
+) -> AtRiskMonth:
+    pupils = await figures_service.at_risk(
+        db, institution_id, _first_day(month), _limits(request), client.region
+    )
+    return AtRiskMonth.model_validate(pupils)
 
 
 @router.get(

@@ -54,6 +54,12 @@ class AbsenceList(OutModel):
 class InstitutionNotice(OutModel):
     medical_notice_id: int
     person_id: int
+    given_name: str  # the registry's
+    family_name: str
+    transferred: bool = Field(
+        description="the pupil's enrollment there (in that class and section) ended before "
+        "today: NEISPUO's ОТПИСАН"
+    )
     status: Literal["active", "cancelled"]
     excused_absences: int
     placements: list[Placement]
@@ -87,6 +93,87 @@ class MonthFigures(OutModel):
     institution_id: int
     month: str = Field(examples=["2026-11"])
     pupils: list[PupilMonth]
+
+
+DayOutcome = Literal[
+    "excused", "nothingRecorded", "keptBySchool", "locked", "atVendor", "cancelled", "notEnrolled"
+]
+
+
+class NoteDay(OutModel):
+    date: dt.date
+    institution_id: int | None = Field(default=None, description="none: enrolled nowhere")
+    outcome: DayOutcome
+    vendor_ack: Literal["excused", "pendingTeacher", "rejected"] | None = Field(
+        default=None, description="atVendor: the vendor's last answer, null while none"
+    )
+
+
+class PersonNotice(OutModel):
+    nrn_medical_notice: str
+    authored_on: str = Field(examples=["2026-11-20T10:31:00"])
+    from_date: dt.date
+    to_date: dt.date
+    pmi: str
+    status: Literal["active", "cancelled"]
+    excused_absences: int
+    days: list[NoteDay]
+
+
+class PersonNotices(OutModel):
+    """A pupil's notes of a school year, newest first, with what each did each day."""
+
+    person_id: int
+    school_year: int
+    items: list[PersonNotice]
+
+
+class ReportIn(WireModel):
+    """A month reported to social assistance: an empty object (the figures are the
+    gateway's own, as they are now)."""
+
+
+class ReportedMonth(OutModel):
+    institution_id: int
+    month: str = Field(examples=["2026-11"])
+
+
+class ReportedFigures(OutModel):
+    unexcused_hours: float
+    unexcused_days: int
+    over_benefit_limit: bool
+
+
+class PupilCorrection(OutModel):
+    person_id: int
+    before: ReportedFigures
+    after: ReportedFigures
+    crossed_limit: bool
+    nrn_medical_notices: list[str] = Field(description="the notes whose changes made it")
+
+
+class MonthCorrections(OutModel):
+    institution_id: int
+    month: str = Field(examples=["2026-11"])
+    reported_at: dt.datetime
+    pupils: list[PupilCorrection]
+
+
+class PupilAtRisk(OutModel):
+    person_id: int
+    class_name: str
+    section: str | None
+    unexcused_hours: float
+    unexcused_days: int
+    unexcused_dates: list[dt.date]
+
+
+class AtRiskMonth(OutModel):
+    """Pupils not over the limit but one lesson or one preschool day from it."""
+
+    institution_id: int
+    month: str = Field(examples=["2026-11"])
+    pupils: list[PupilAtRisk]
 
 
 class AbsenceState(OutModel):

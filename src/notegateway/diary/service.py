@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -14,7 +13,7 @@ from notegateway.core import feed, locks, paging
 from notegateway.core.errors import BadRequest, Conflict, NotFound, Unprocessable
 from notegateway.core.timeutil import school_year_days, school_years
 from notegateway.core.wire import known_names, validated
-from notegateway.diary import changes_repository, figures_repository, repository, review_repository
+from notegateway.diary import changes_repository, repository, review_repository
 from notegateway.diary.excusal import Kind
 from notegateway.diary.schemas import AbsenceIn, AbsencePatchIn
 from notegateway.diary.settle import Changes, settle
@@ -182,6 +181,9 @@ async def institution_notices(
             {
                 "medicalNoticeId": row["id"],
                 "personId": row["person_id"],
+                "givenName": row["given_name"],
+                "familyName": row["family_name"],
+                "transferred": row["transferred"],
                 "status": row["status"],
                 "excusedAbsences": row["excused"],
                 "placements": json.loads(row["placements"]),
@@ -190,57 +192,6 @@ async def institution_notices(
             }
             for row in rows
         ]
-    }
-
-
-@dataclass(frozen=True, slots=True)
-class BenefitLimits:
-    """What stops a family's child benefit in a month, as NEISPUO counts it for social
-    assistance: at least `lessons` unexcused hours (unexcused lessons, and each late
-    arrival weighing `late_weight` of one), or more than `days` unexcused preschool days."""
-
-    lessons: int
-    days: int
-    late_weight: float
-
-    def hours(self, lessons: int, late: int) -> float:
-        return float(lessons + self.late_weight * late)
-
-    def over(self, hours: float, days: int) -> bool:
-        return hours >= self.lessons or days > self.days
-
-
-async def month_figures(
-    db: asyncpg.Connection,
-    institution_id: int,
-    first_day: dt.date,
-    limits: BenefitLimits,
-    region: str | None,
-) -> dict[str, Any]:
-    """The month's figures per pupil of the institution, on the days NEISPUO's diary keeps
-    (`dplr` and deleted absences count nowhere). An institution outside `region` (an
-    operator limited to one) is as if it did not exist."""
-    if not await repository.institution_exists(db, institution_id, region):
-        raise NotFound(f"no institution {institution_id}")
-    rows = await figures_repository.month(db, institution_id, first_day)
-    return {
-        "institutionId": institution_id,
-        "month": f"{first_day:%Y-%m}",
-        "pupils": [
-            {
-                "personId": r["person_id"],
-                "className": r["class_name"],
-                "section": r["section"],
-                "unexcusedLessons": r["lessons"],
-                "unexcusedDays": r["days"],
-                "lateArrivals": r["late"],
-                "unexcusedHours": limits.hours(r["lessons"], r["late"]),
-                "excusedByNotes": r["by_notes"],
-                "unexcusedUnderNotes": r["under_notes"],
-                "overBenefitLimit": limits.over(limits.hours(r["lessons"], r["late"]), r["days"]),
-            }
-            for r in rows
-        ],
     }
 
 

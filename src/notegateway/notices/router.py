@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
 
 from notegateway.clients.auth import NzisClient, require
@@ -20,6 +20,7 @@ from notegateway.core.errors import (
 )
 from notegateway.core.jsonbody import NO_BODY, read_json
 from notegateway.core.openapi import json_body
+from notegateway.core.timeutil import QueryDate
 from notegateway.core.wire import known_names, validated
 from notegateway.notices import service
 from notegateway.notices.medical import Path as KeyPath
@@ -27,6 +28,7 @@ from notegateway.notices.medical import drop_medical_content
 from notegateway.notices.schemas import (
     CancelIn,
     CancelResult,
+    DoctorFeedback,
     HisMedicalNoticeIn,
     NoticeView,
     PushResults,
@@ -115,6 +117,35 @@ async def cancel_note(
         reason = cancel.cancel_reason
     status_code, answer = await service.cancel(db, nrn, reason, client.name)
     return JSONResponse(answer, status_code=status_code)
+
+
+NzisOnly = Annotated[Client, Depends(require(Role.NZIS))]
+
+
+@router.get(
+    "",
+    summary="A doctor's notes in a period (at most 92 days): counts, and the unmatched NRNs",
+    response_model=DoctorFeedback,
+)
+async def doctor_feedback(
+    client: NzisOnly,
+    db: Db,
+    pmi: Annotated[str, Query(min_length=1, max_length=255, description="the doctor's УИН")],
+    from_date: Annotated[QueryDate, Query(alias="fromDate")] = None,
+    to_date: Annotated[QueryDate, Query(alias="toDate")] = None,
+) -> DoctorFeedback:
+    """Nothing about pupils: how many notes arrived, found their pupil, reached a diary
+    (NEISPUO's or a vendor's) or were cancelled, and the NRNs of active notes no pupil
+    was found for (the doctor should check the identifier, cancel and reissue)."""
+    digest = await service.doctor_digest(db, pmi, from_date, to_date)
+    return DoctorFeedback(
+        pmi=pmi,
+        notes=digest.notes,
+        matched=digest.matched,
+        reached_diary=digest.reached_diary,
+        cancelled=digest.cancelled,
+        unmatched=list(digest.unmatched),
+    )
 
 
 @router.get("/{nrn}", summary="What became of a note", response_model=NoticeView)

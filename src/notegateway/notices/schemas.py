@@ -124,6 +124,17 @@ class PushResults(OutModel):
     results: list[PushResultItem]
 
 
+class DoctorFeedback(OutModel):
+    """What became of one doctor's notes; nothing about pupils."""
+
+    pmi: str
+    notes: int
+    matched: int
+    reached_diary: int = Field(description="placed on a day NEISPUO's or a vendor's diary keeps")
+    cancelled: int
+    unmatched: list[str] = Field(description="NRNs of active notes no pupil was found for")
+
+
 class CancelResult(OutModel):
     nrn_medical_notice: str
     status: Literal["cancelled"]

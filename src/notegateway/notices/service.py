@@ -12,11 +12,19 @@ import asyncpg
 
 from notegateway.core import locks, metrics
 from notegateway.core.db import plan_for
-from notegateway.core.errors import Conflict, DomainError, ErrorItem, NotFound, Unprocessable
+from notegateway.core.errors import (
+    BadRequest,
+    Conflict,
+    DomainError,
+    ErrorItem,
+    NotFound,
+    Unprocessable,
+)
 from notegateway.core.timeutil import today_in_sofia
 from notegateway.diary.reconcile_repository import Reconciled
 from notegateway.diary.settle import Changes, settle
-from notegateway.notices import repository
+from notegateway.notices import doctors_repository, repository
+from notegateway.notices.doctors_repository import DoctorDigest
 from notegateway.notices.medical import Path, warnings_by_item
 from notegateway.notices.rejections import kept_of_item, masked_errors, masked_text
 from notegateway.notices.repository import Rejection
@@ -212,6 +220,22 @@ async def link(
     if linked.now is not None and not linked.cancelled:
         changes.person(linked.now, (linked.from_date, linked.to_date))
     await settle(db, actor, changes)
+
+
+MAX_DIGEST_DAYS = 92
+
+
+async def doctor_digest(
+    db: asyncpg.Connection, pmi: str, from_date: dt.date | None, to_date: dt.date | None
+) -> DoctorDigest:
+    """What became of a doctor's notes authored in the period (default: the 92 days up to
+    today; at most 92): counts, and the NRNs no pupil was found for."""
+    to_date = to_date or today_in_sofia()
+    from_date = from_date or to_date - dt.timedelta(days=MAX_DIGEST_DAYS - 1)
+    if from_date > to_date or (to_date - from_date).days + 1 > MAX_DIGEST_DAYS:
+        message = f"fromDate..toDate must be a period of 1 to {MAX_DIGEST_DAYS} days"
+        raise BadRequest(message, [{"loc": ["query", "fromDate"], "msg": message}])
+    return await doctors_repository.digest(db, pmi, from_date, to_date)
 
 
 async def purge_rejections(db: asyncpg.Connection, retention_days: int) -> int:

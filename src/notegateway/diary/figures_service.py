@@ -1,0 +1,187 @@
+"""The monthly figures that decide child benefits, as NEISPUO counts them for social
+assistance (ASP), and the pupils one lesson or one preschool day from the limit."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+
+from notegateway.core.errors import NotFound
+from notegateway.diary import figures_repository, reports_repository, repository
+
+
+@dataclass(frozen=True, slots=True)
+class BenefitLimits:
+    """What stops a family's child benefit in a month: at least `lessons` unexcused hours
+    (unexcused lessons, each late arrival weighing `late_weight` of one), or more than
+    `days` unexcused preschool days."""
+
+    lessons: int
+    days: int
+    late_weight: float
+
+    def hours(self, lessons: int, late: int) -> float:
+        return float(lessons + self.late_weight * late)
+
+    def over(self, hours: float, days: int) -> bool:
+        return hours >= self.lessons or days > self.days
+
+    def at_risk(self, hours: float, days: int) -> bool:
+        """Not over, but one lesson or one preschool day from it."""
+        near = hours >= self.lessons - 1 or (days == self.days and days > 0)
+        return near and not self.over(hours, days)
+
+
+async def _month(
+    db: asyncpg.Connection, institution_id: int, first_day: dt.date, region: str | None
+) -> list[asyncpg.Record]:
+    """The month's rows, one statement; an institution outside `region` (an operator
+    limited to one) is as if it did not exist."""
+    if not await repository.institution_exists(db, institution_id, region):
+        raise NotFound(f"no institution {institution_id}")
+    return await figures_repository.month(db, institution_id, first_day)
+
+
+async def month_figures(
+    db: asyncpg.Connection,
+    institution_id: int,
+    first_day: dt.date,
+    limits: BenefitLimits,
+    region: str | None,
+) -> dict[str, Any]:
+    """Per pupil enrolled there that month, on the days NEISPUO's diary keeps (`dplr` and
+    deleted absences count nowhere)."""
+    rows = await _month(db, institution_id, first_day, region)
+    return {
+        "institutionId": institution_id,
+        "month": f"{first_day:%Y-%m}",
+        "pupils": [
+            {
+                "personId": r["person_id"],
+                "className": r["class_name"],
+                "section": r["section"],
+                "unexcusedLessons": r["lessons"],
+                "unexcusedDays": r["days"],
+                "lateArrivals": r["late"],
+                "unexcusedHours": limits.hours(r["lessons"], r["late"]),
+                "excusedByNotes": r["by_notes"],
+                "unexcusedUnderNotes": r["under_notes"],
+                "overBenefitLimit": limits.over(limits.hours(r["lessons"], r["late"]), r["days"]),
+            }
+            for r in rows
+        ],
+    }
+
+
+async def at_risk(
+    db: asyncpg.Connection,
+    institution_id: int,
+    first_day: dt.date,
+    limits: BenefitLimits,
+    region: str | None,
+) -> dict[str, Any]:
+    """Who to call while a doctor can still help: the pupils not over the limit but one
+    lesson (`unexcusedHours` ≥ limit − 1) or one preschool day (as many unexcused days as
+    the limit allows) from it, with the dates of their unexcused absences."""
+    rows = await _month(db, institution_id, first_day, region)
+    pupils = []
+    for r in rows:
+        hours = limits.hours(r["lessons"], r["late"])
+        if limits.at_risk(hours, r["days"]):
+            pupils.append(
+                {
+                    "personId": r["person_id"],
+                    "className": r["class_name"],
+                    "section": r["section"],
+                    "unexcusedHours": hours,
+                    "unexcusedDays": r["days"],
+                    "unexcusedDates": [d.isoformat() for d in r["unexcused_dates"]],
+                }
+            )
+    return {"institutionId": institution_id, "month": f"{first_day:%Y-%m}", "pupils": pupils}
+
+
+def _reported(figure: dict[str, Any]) -> dict[str, Any]:
+    """What of a pupil's figures a report keeps (and corrections compare)."""
+    return {
+        "unexcusedHours": figure["unexcusedHours"],
+        "unexcusedDays": figure["unexcusedDays"],
+        "overBenefitLimit": figure["overBenefitLimit"],
+    }
+
+
+async def report_month(
+    db: asyncpg.Connection,
+    institution_id: int,
+    first_day: dt.date,
+    limits: BenefitLimits,
+    actor: str,
+) -> bool:
+    """Record the month's figures as they are now as the ones sent to social assistance
+    (again: replaced); True when first. The figures and how far the change feed had come
+    are read in one statement, so a report racing a push records a state that was
+    committed, never half of one."""
+    rows = await _month(db, institution_id, first_day, None)
+    change_seq = rows[0]["change_seq"] if rows else await figures_repository.change_seq(db)
+    pupils = [{"personId": r["person_id"], **_reported(_figure(r, limits))} for r in rows]
+    return await reports_repository.record(db, institution_id, first_day, change_seq, pupils, actor)
+
+
+def _figure(r: asyncpg.Record, limits: BenefitLimits) -> dict[str, Any]:
+    hours = limits.hours(r["lessons"], r["late"])
+    return {
+        "unexcusedHours": hours,
+        "unexcusedDays": r["days"],
+        "overBenefitLimit": limits.over(hours, r["days"]),
+    }
+
+
+async def corrections(
+    db: asyncpg.Connection,
+    institution_id: int,
+    first_day: dt.date,
+    limits: BenefitLimits,
+    region: str | None,
+) -> dict[str, Any]:
+    """Every pupil whose figures now differ from those reported, before and after, whether
+    the difference crosses the benefit limit, and the notes whose changes made it: how a
+    late note reaches the family's benefit (the director answers the sanction list with
+    the corrected figures). 404 while the month is not reported."""
+    rows = await _month(db, institution_id, first_day, region)
+    reported = await reports_repository.report(db, institution_id, first_day)
+    if reported is None:
+        raise NotFound(
+            f"the month {first_day:%Y-%m} of institution {institution_id} is not reported"
+        )
+    now = {r["person_id"]: _figure(r, limits) for r in rows}
+    nothing = {"unexcusedHours": 0.0, "unexcusedDays": 0, "overBenefitLimit": False}
+    changed = {
+        person: (_reported(reported.pupils.get(person, nothing)), now.get(person, nothing))
+        for person in sorted(set(now) | set(reported.pupils))
+    }
+    differing = {p: (b, a) for p, (b, a) in changed.items() if b != _reported(a)}
+    nrns = (
+        await reports_repository.notes_changed_since(
+            db, institution_id, first_day, reported.change_seq
+        )
+        if differing
+        else {}
+    )
+    return {
+        "institutionId": institution_id,
+        "month": f"{first_day:%Y-%m}",
+        "reportedAt": reported.reported_at,
+        "pupils": [
+            {
+                "personId": person,
+                "before": before,
+                "after": _reported(after),
+                "crossedLimit": before["overBenefitLimit"] != after["overBenefitLimit"],
+                "nrnMedicalNotices": nrns.get(person, []),
+            }
+            for person, (before, after) in differing.items()
+        ],
+    }

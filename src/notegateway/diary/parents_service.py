@@ -1,0 +1,89 @@
+"""The parent's view (NEISPUO's `StudentMedicalNoticeController`, which calls it on a
+parent's behalf): a pupil's notes of a school year, and for each covered day and each
+institution the pupil was enrolled in that day, what the note did there, in words a
+parent and a helpdesk can act on. The question parents lose money over is "which covered
+days are still unexcused, and why"; each outcome answers it, first that applies:
+
+- `notEnrolled`: the pupil was enrolled nowhere that day (no institution);
+- `locked`: the note is cancelled, but the day is locked and an absence the note excused
+  there stays excused (review reason `locked`);
+- `cancelled`: the note is cancelled;
+- `atVendor`: the day is kept in a vendor's diary, which the gateway hands the note to;
+  `vendorAck` is the vendor's last answer (`excused`, `pendingTeacher`, `rejected`) or
+  null while it has not answered;
+- `nothingRecorded`: NEISPUO's diary has no absence there that day that a note excuses;
+- `keptBySchool`: an absence that day was set unexcused by a person and stays so;
+- `excused`: every absence of the day that a note can excuse is excused;
+- `locked` again: some absence there is still unexcused on a locked day.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import asyncpg
+
+from notegateway.core.errors import NotFound
+from notegateway.core.timeutil import neispuo_datetime, school_year_days, today_in_sofia
+from notegateway.diary import parents_repository, repository
+from notegateway.diary.parents_repository import DayCell
+
+
+def _outcome(cell: DayCell, status: str) -> str:
+    if cell.institution_id is None:
+        return "notEnrolled"
+    if status == "cancelled":
+        return "locked" if cell.locked and cell.held_by_this else "cancelled"
+    if cell.at_vendor:
+        return "atVendor"
+    if not cell.recorded:
+        return "nothingRecorded"
+    if cell.kept_by_school:
+        return "keptBySchool"
+    if not cell.unexcused:
+        return "excused"
+    return "locked" if cell.locked else "keptBySchool"
+
+
+def current_school_year(today: dt.date) -> int:
+    return today.year if today >= dt.date(today.year, 9, 1) else today.year - 1
+
+
+async def person_notices(
+    db: asyncpg.Connection, person_id: int, school_year: int | None
+) -> dict[str, Any]:
+    """The person's notes of `school_year` (default: today's), newest first, each with its
+    days and what it did there."""
+    if not await repository.person_exists(db, person_id):
+        raise NotFound(f"no person {person_id}")
+    year = school_year if school_year is not None else current_school_year(today_in_sofia())
+    first, last = school_year_days(year)
+    notes, cells = await parents_repository.person_days(db, person_id, first, last)
+    days: dict[int, list[dict[str, Any]]] = {n.notice_id: [] for n in notes}
+    status = {n.notice_id: n.status for n in notes}
+    for cell in cells:
+        day: dict[str, Any] = {"date": cell.date.isoformat()}
+        if cell.institution_id is not None:
+            day["institutionId"] = cell.institution_id
+        day["outcome"] = _outcome(cell, status[cell.notice_id])
+        if day["outcome"] == "atVendor":
+            day["vendorAck"] = cell.vendor_ack
+        days[cell.notice_id].append(day)
+    return {
+        "personId": person_id,
+        "schoolYear": year,
+        "items": [
+            {
+                "nrnMedicalNotice": n.nrn,
+                "authoredOn": neispuo_datetime(n.authored_on),
+                "fromDate": n.from_date.isoformat(),
+                "toDate": n.to_date.isoformat(),
+                "pmi": n.pmi,
+                "status": n.status,
+                "excusedAbsences": n.excused,
+                "days": days[n.notice_id],
+            }
+            for n in notes
+        ],
+    }

@@ -1,0 +1,86 @@
+"""SQL of reported months: the figures a school sent to social assistance, kept as they
+were, and the notes whose changes since made a pupil's figures differ."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    reported_at: dt.datetime
+    change_seq: int
+    pupils: dict[int, dict[str, Any]]  # personId → {unexcusedHours, unexcusedDays, ...}
+
+
+async def record(
+    db: asyncpg.Connection,
+    institution_id: int,
+    month: dt.date,
+    change_seq: int,
+    pupils: list[dict[str, Any]],
+    actor: str,
+) -> bool:
+    """Keep (or replace) the month's report; True when it is the first."""
+    first: bool = await db.fetchval(
+        """
+        INSERT INTO month_reports (institution_id, month, reported_by, change_seq, pupils)
+        VALUES ($1, $2, $3, $4, $5::jsonb)
+        ON CONFLICT (institution_id, month) DO UPDATE
+           SET reported_at = now(), reported_by = excluded.reported_by,
+               change_seq = excluded.change_seq, pupils = excluded.pupils
+        RETURNING xmax = 0
+        """,
+        institution_id,
+        month,
+        actor,
+        change_seq,
+        json.dumps(pupils),
+    )
+    return first
+
+
+async def report(db: asyncpg.Connection, institution_id: int, month: dt.date) -> Report | None:
+    row = await db.fetchrow(
+        "SELECT reported_at, change_seq, pupils::text AS pupils FROM month_reports "
+        "WHERE institution_id = $1 AND month = $2",
+        institution_id,
+        month,
+    )
+    if row is None:
+        return None
+    pupils = {p["personId"]: p for p in json.loads(row["pupils"])}
+    return Report(row["reported_at"], row["change_seq"], pupils)
+
+
+async def notes_changed_since(
+    db: asyncpg.Connection, institution_id: int, month: dt.date, change_seq: int
+) -> dict[int, list[str]]:
+    """Per pupil, the NRNs of the notes whose changes to the month's absences there came
+    after `change_seq` in the change feed (excused, taken over, reverted, resolved): from
+    the school's absences of the month, by their audit entries."""
+    rows = await db.fetch(
+        """
+        SELECT a.person_id, array_agg(DISTINCT named.nrn ORDER BY named.nrn) AS nrns
+        FROM absences AS a
+        JOIN audit_log AS l ON l.absence_id = a.id
+        JOIN diary_changes AS c ON c.audit_id = l.id AND c.seq > $3
+        LEFT JOIN medical_notices AS n ON n.id = l.notice_id
+        CROSS JOIN LATERAL (
+            VALUES (n.nrn), (l.before->>'excusedByNrn'), (l.after->>'excusedByNrn')
+        ) AS named(nrn)
+        WHERE a.institution_id = $1
+          AND a.date BETWEEN $2 AND ($2 + interval '1 month' - interval '1 day')::date
+          AND named.nrn IS NOT NULL
+        GROUP BY a.person_id
+        """,
+        institution_id,
+        month,
+        change_seq,
+    )
+    return {r["person_id"]: list(r["nrns"]) for r in rows}
