@@ -254,3 +254,25 @@ async def test_the_console_shows_a_pupils_list_as_the_parent_view_does(api: Api)
         assert text in shown.text, text
     assert PUPIL not in shown.text
     assert (await api.http.get(f"/console/pupils/{10**30}")).status_code == 400
+
+
+async def test_the_console_lists_reported_months_and_their_corrections(api: Api) -> None:
+    from tests.factories import console_sign_in
+
+    await api.put_institution(SCHOOL, name="СУ „Христо Ботев“")
+    await api.put_person(1, person(PUPIL, enrollment(SCHOOL)))
+    for i, day in enumerate(("2026-11-16", "2026-11-17", "2026-11-18", "2026-11-19", "2026-11-20")):
+        await api.post_absence(absence(10 + i, 1, SCHOOL, day))
+    month = f"/api/v1/diary/institutions/{SCHOOL}/months/2026-11"
+    await api.http.put(f"{month}/report", json={}, headers=await api.as_role("neispuo"))
+    await api.push(note("25317A000001", PUPIL, "2026-11-19", "2026-11-20"))
+    await console_sign_in(api.http, await api.token("operator"))
+    listed = await api.http.get("/console/months")
+    assert listed.status_code == 200
+    assert f"/console/institutions/{SCHOOL}/months/2026-11" in listed.text
+    shown = await api.http.get(f"/console/institutions/{SCHOOL}/months/2026-11")
+    assert shown.status_code == 200, shown.text
+    for text in ("5.0 → 3.0", "да → не", "25317A000001", "(променено)"):
+        assert text in shown.text, text
+    assert (await api.http.get(f"/console/institutions/{SCHOOL}/months/2026-13")).status_code == 400
+    assert (await api.http.get(f"/console/institutions/{SCHOOL}/months/2026-10")).status_code == 404

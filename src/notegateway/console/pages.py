@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from fastapi import APIRouter, Form
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from notegateway.console import chart
@@ -15,7 +15,7 @@ from notegateway.console.router import ConsoleSession, checked, page
 from notegateway.core.deps import Db
 from notegateway.core.errors import DomainError, Forbidden
 from notegateway.core.scope import refuse_regional
-from notegateway.diary import parents_service
+from notegateway.diary import figures_service, parents_service
 from notegateway.notices import service as notices_service
 from notegateway.ops import service as ops_service
 from notegateway.registry.schemas import MAX_ID
@@ -195,6 +195,34 @@ async def pupil(
     ids = [d["institutionId"] for n in listed["items"] for d in n["days"] if "institutionId" in d]
     names = await ops_service.institution_names(db, ids)
     return page("pupil.html", session=session, pupil=listed, names=names)
+
+
+@router.get("/months", response_class=HTMLResponse)
+async def months(session: ConsoleSession, db: Db) -> HTMLResponse:
+    listed = await figures_service.reported_months(db, session.client.region)
+    return page("months.html", session=session, months=listed)
+
+
+@router.get("/institutions/{institution_id}/months/{month}", response_class=HTMLResponse)
+async def corrections(
+    institution_id: str, month: str, request: Request, session: ConsoleSession, db: Db
+) -> HTMLResponse:
+    """A reported month's corrections (as the API's …/corrections), for the operator's region."""
+    institution = number(institution_id, 1, MAX_ID)
+    if institution is None:
+        return _not_a_number(session, 1, MAX_ID)
+    try:
+        first_day = dt.date.fromisoformat(f"{month}-01")
+    except ValueError:
+        return page("error.html", 400, session=session, message="Месецът е във вида ГГГГ-ММ.")
+    limits = figures_service.BenefitLimits.of(request.app.state.settings)
+    try:
+        found = await figures_service.corrections(
+            db, institution, first_day, limits, session.client.region
+        )
+    except DomainError as exc:
+        return _refused(session, exc)
+    return page("corrections.html", session=session, found=found)
 
 
 @router.get("/wave", response_class=HTMLResponse)

@@ -9,6 +9,7 @@ from typing import Any
 
 import asyncpg
 
+from notegateway.core.config import Settings
 from notegateway.core.errors import NotFound
 from notegateway.diary import figures_repository, reports_repository, repository
 
@@ -22,6 +23,11 @@ class BenefitLimits:
     lessons: int
     days: int
     late_weight: float
+
+    @classmethod
+    def of(cls, settings: Settings) -> BenefitLimits:
+        """NOTEGATEWAY_LIMIT_LESSONS, NOTEGATEWAY_LIMIT_DAYS, NOTEGATEWAY_LATE_WEIGHT."""
+        return cls(settings.limit_lessons, settings.limit_days, settings.late_weight)
 
     def hours(self, lessons: int, late: int) -> float:
         return float(lessons + self.late_weight * late)
@@ -102,6 +108,13 @@ async def at_risk(
                 }
             )
     return {"institutionId": institution_id, "month": f"{first_day:%Y-%m}", "pupils": pupils}
+
+
+async def reported_months(
+    db: asyncpg.Connection, region: str | None, limit: int = 50
+) -> list[reports_repository.ReportedMonth]:
+    """The months reported most lately, for the console's list of corrections."""
+    return await reports_repository.latest(db, region, limit)
 
 
 def _reported(figure: dict[str, Any]) -> dict[str, Any]:

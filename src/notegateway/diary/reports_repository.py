@@ -10,6 +10,8 @@ from typing import Any
 
 import asyncpg
 
+from notegateway.core.scope import institution_in_region
+
 
 @dataclass(frozen=True, slots=True)
 class Report:
@@ -43,6 +45,32 @@ async def record(
         json.dumps(pupils),
     )
     return first
+
+
+@dataclass(frozen=True, slots=True)
+class ReportedMonth:
+    institution_id: int
+    institution: str
+    month: dt.date
+    reported_at: dt.datetime
+
+
+async def latest(db: asyncpg.Connection, region: str | None, limit: int) -> list[ReportedMonth]:
+    """The months reported most lately (of the region's institutions, when given)."""
+    rows = await db.fetch(
+        f"""
+        SELECT r.institution_id, i.name, r.month, r.reported_at
+        FROM month_reports AS r JOIN institutions AS i ON i.id = r.institution_id
+        WHERE {institution_in_region("r.institution_id", "$1")}
+        ORDER BY r.reported_at DESC
+        LIMIT $2
+        """,
+        region,
+        limit,
+    )
+    return [
+        ReportedMonth(r["institution_id"], r["name"], r["month"], r["reported_at"]) for r in rows
+    ]
 
 
 async def report(db: asyncpg.Connection, institution_id: int, month: dt.date) -> Report | None:

@@ -157,10 +157,7 @@ InstitutionId = Annotated[int, Path(alias="institutionId", ge=1, le=MAX_ID)]
 
 
 def _limits(request: Request) -> figures_service.BenefitLimits:
-    settings = request.app.state.settings
-    return figures_service.BenefitLimits(
-        settings.limit_lessons, settings.limit_days, settings.late_weight
-    )
+    return figures_service.BenefitLimits.of(request.app.state.settings)
 
 
 def _first_day(month: str) -> dt.date:
