@@ -174,11 +174,16 @@ async def test_the_parents_list_says_what_each_note_did_each_day(api: Api) -> No
     assert unknown.status_code == 404
 
 
-async def test_a_late_note_shows_as_a_correction_of_the_reported_month(api: Api) -> None:
+async def five_unexcused_lessons(api: Api) -> None:
+    """Pupil 1 at SCHOOL with an unexcused lesson on each day of 16-20 November."""
     await api.put_institution(SCHOOL)
     await api.put_person(1, person(PUPIL, enrollment(SCHOOL)))
     for i, day in enumerate(("2026-11-16", "2026-11-17", "2026-11-18", "2026-11-19", "2026-11-20")):
         await api.post_absence(absence(10 + i, 1, SCHOOL, day))
+
+
+async def test_a_late_note_shows_as_a_correction_of_the_reported_month(api: Api) -> None:
+    await five_unexcused_lessons(api)
     neispuo = await api.as_role("neispuo")
     month = f"/api/v1/diary/institutions/{SCHOOL}/months/2026-11"
     assert (await api.http.get(f"{month}/corrections", headers=neispuo)).status_code == 404
@@ -208,10 +213,7 @@ async def test_a_report_racing_a_push_records_a_committed_state(
 ) -> None:
     """The push lingers inside its transaction (its audit entries wait) while the month is
     reported: the report keeps the figures before it, and the note shows as a correction."""
-    await api.put_institution(SCHOOL)
-    await api.put_person(1, person(PUPIL, enrollment(SCHOOL)))
-    for i, day in enumerate(("2026-11-16", "2026-11-17", "2026-11-18", "2026-11-19", "2026-11-20")):
-        await api.post_absence(absence(10 + i, 1, SCHOOL, day))
+    await five_unexcused_lessons(api)
     neispuo = await api.as_role("neispuo")
     month = f"/api/v1/diary/institutions/{SCHOOL}/months/2026-11"
     await api.token("nzis")
@@ -259,10 +261,7 @@ async def test_the_console_shows_a_pupils_list_as_the_parent_view_does(api: Api)
 async def test_the_console_lists_reported_months_and_their_corrections(api: Api) -> None:
     from tests.factories import console_sign_in
 
-    await api.put_institution(SCHOOL, name="СУ „Христо Ботев“")
-    await api.put_person(1, person(PUPIL, enrollment(SCHOOL)))
-    for i, day in enumerate(("2026-11-16", "2026-11-17", "2026-11-18", "2026-11-19", "2026-11-20")):
-        await api.post_absence(absence(10 + i, 1, SCHOOL, day))
+    await five_unexcused_lessons(api)
     month = f"/api/v1/diary/institutions/{SCHOOL}/months/2026-11"
     await api.http.put(f"{month}/report", json={}, headers=await api.as_role("neispuo"))
     await api.push(note("25317A000001", PUPIL, "2026-11-19", "2026-11-20"))

@@ -51,6 +51,10 @@ async def _month(
     return await figures_repository.month(db, institution_id, first_day)
 
 
+def _pupil(r: asyncpg.Record) -> dict[str, Any]:
+    return {"personId": r["person_id"], "className": r["class_name"], "section": r["section"]}
+
+
 async def month_figures(
     db: asyncpg.Connection,
     institution_id: int,
@@ -66,9 +70,7 @@ async def month_figures(
         "month": f"{first_day:%Y-%m}",
         "pupils": [
             {
-                "personId": r["person_id"],
-                "className": r["class_name"],
-                "section": r["section"],
+                **_pupil(r),
                 "unexcusedLessons": r["lessons"],
                 "unexcusedDays": r["days"],
                 "lateArrivals": r["late"],
@@ -93,20 +95,16 @@ async def at_risk(
     lesson (`unexcusedHours` ≥ limit − 1) or one preschool day (as many unexcused days as
     the limit allows) from it, with the dates of their unexcused absences."""
     rows = await _month(db, institution_id, first_day, region)
-    pupils = []
-    for r in rows:
-        hours = limits.hours(r["lessons"], r["late"])
-        if limits.at_risk(hours, r["days"]):
-            pupils.append(
-                {
-                    "personId": r["person_id"],
-                    "className": r["class_name"],
-                    "section": r["section"],
-                    "unexcusedHours": hours,
-                    "unexcusedDays": r["days"],
-                    "unexcusedDates": [d.isoformat() for d in r["unexcused_dates"]],
-                }
-            )
+    pupils = [
+        {
+            **_pupil(r),
+            "unexcusedHours": limits.hours(r["lessons"], r["late"]),
+            "unexcusedDays": r["days"],
+            "unexcusedDates": [d.isoformat() for d in r["unexcused_dates"]],
+        }
+        for r in rows
+        if limits.at_risk(limits.hours(r["lessons"], r["late"]), r["days"])
+    ]
     return {"institutionId": institution_id, "month": f"{first_day:%Y-%m}", "pupils": pupils}
 
 
