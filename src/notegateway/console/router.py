@@ -157,6 +157,9 @@ async def search(
         "examination": examination.strip()[:12],
         "identifier": identifier.strip()[:32],
     }
+    if any(0 < len(value) < 4 for value in wanted.values()):
+        error = "Въведете поне 4 знака от номера или идентификатора."
+        return page("search.html", 400, session=session, wanted=wanted, found=None, error=error)
     found = await _notes(db, session, **wanted) if any(wanted.values()) else None
     return page("search.html", session=session, wanted=wanted, found=found)
 

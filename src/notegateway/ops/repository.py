@@ -21,12 +21,13 @@ async def schema_revision(db: asyncpg.Connection) -> str | None:
 
 # The operators' filters ($1 match, $2 status, $3 NRN, $4 examination NRN, $5 identifier,
 # $6..$7 a period the note overlaps, $8 the operator's region, $9..$10 the school year's
-# days, which the note overlaps too).
+# days, which the note overlaps too). As in NEISPUO's admin search, the NRNs and the
+# identifier match as substrings, the NRNs whatever their case.
 _NOTES_FILTER = f"""WHERE ($1::text IS NULL OR (n.person_id IS NOT NULL) = ($1 = 'matched'))
           AND ($2::text IS NULL OR n.status = $2)
-          AND ($3::text IS NULL OR n.nrn = $3)
-          AND ($4::text IS NULL OR n.nrn_examination = $4)
-          AND ($5::text IS NULL OR n.identifier = $5)
+          AND ($3::text IS NULL OR strpos(n.nrn, upper($3)) > 0)
+          AND ($4::text IS NULL OR strpos(n.nrn_examination, upper($4)) > 0)
+          AND ($5::text IS NULL OR strpos(n.identifier, $5) > 0)
           AND n.to_date >= coalesce($6::date, '-infinity')
           AND n.from_date <= coalesce($7::date, 'infinity')
           AND n.to_date >= coalesce($9::date, '-infinity')
@@ -207,6 +208,18 @@ async def rejections(
         limit,
     )
     return rows
+
+
+async def person_names(db: asyncpg.Connection, person_id: int | None) -> dict[str, Any] | None:
+    """The registry's names of the person (beside NZIS's names on a note); None if none."""
+    if person_id is None:
+        return None
+    row = await db.fetchrow(
+        "SELECT id, given_name, family_name FROM persons WHERE id = $1", person_id
+    )
+    if row is None:
+        return None
+    return {"personId": row["id"], "givenName": row["given_name"], "familyName": row["family_name"]}
 
 
 async def notice_id_of(db: asyncpg.Connection, nrn: str, region: str | None) -> int | None:

@@ -95,9 +95,11 @@ async def search_notes(
     db: Db,
     match: Literal["matched", "unmatched"] | None = None,
     status: Literal["active", "cancelled"] | None = None,
-    nrn: Annotated[str | None, Query(alias="nrnMedicalNotice", max_length=12)] = None,
-    nrn_examination: Annotated[str | None, Query(alias="nrnExamination", max_length=12)] = None,
-    identifier: Annotated[str | None, Query(max_length=255)] = None,
+    nrn: Annotated[str | None, Query(alias="nrnMedicalNotice", min_length=4, max_length=12)] = None,
+    nrn_examination: Annotated[
+        str | None, Query(alias="nrnExamination", min_length=4, max_length=12)
+    ] = None,
+    identifier: Annotated[str | None, Query(min_length=4, max_length=255)] = None,
     from_date: Annotated[QueryDate, Query(alias="fromDate")] = None,
     to_date: Annotated[QueryDate, Query(alias="toDate")] = None,
     school_year: Annotated[SchoolYear | None, Query(alias="schoolYear")] = None,

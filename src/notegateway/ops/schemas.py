@@ -51,12 +51,21 @@ class Delivery(OutModel):
     ack: Literal["excused", "pendingTeacher", "rejected"] | None  # the feed's last ack
 
 
+class RegistryPerson(OutModel):
+    """The pupil as the registry names it (beside NZIS's names in the note)."""
+
+    person_id: int
+    given_name: str
+    family_name: str
+
+
 class NoteWithAudit(NoticeBase):
     """The whole note, for operators: NZIS's view plus the pupil, the placements, the
     vendors' acks with their names and comments, per vendor its delivery, and the audit
     trail."""
 
     person_id: int | None
+    person: RegistryPerson | None = Field(description="null while unmatched")
     placements: list[Placement]
     vendor_acks: list[VendorAck]
     deliveries: list[Delivery]

@@ -95,6 +95,7 @@ async def note_with_audit(
         for r in rows
     ]
     view["deliveries"] = await vendors_service.deliveries_of_note(db, notice_id)
+    view["person"] = await repository.person_names(db, view["personId"])
     if region is not None:
         part = await repository.region_part_of_note(db, notice_id, region)
         view["placements"] = [
