@@ -29,6 +29,15 @@ def _refused(session: ConsoleSession, exc: DomainError) -> HTMLResponse:
     return page("error.html", exc.status_code, session=session, message=exc.detail)
 
 
+def _national_only(session: ConsoleSession, what: str) -> HTMLResponse | None:
+    """The refusal page for an operator limited to a region (core/scope.py), else None."""
+    try:
+        refuse_regional(session.client.region, what)
+    except Forbidden as exc:
+        return _refused(session, exc)
+    return None
+
+
 MAX_OFFSET = 1_000_000
 NOT_A_NUMBER = "Въведете цяло число от {low} до {high}."
 
@@ -50,10 +59,8 @@ def _not_a_number(session: ConsoleSession, low: int, high: int) -> HTMLResponse:
 
 @router.get("/unmatched", response_class=HTMLResponse)
 async def unmatched(session: ConsoleSession, db: Db, offset: str = "0") -> HTMLResponse:
-    try:
-        refuse_regional(session.client.region, "unmatched notes")
-    except Forbidden as exc:
-        return _refused(session, exc)
+    if refused := _national_only(session, "unmatched notes"):
+        return refused
     start = number(offset, 0, MAX_OFFSET)
     if start is None:
         return _not_a_number(session, 0, MAX_OFFSET)
@@ -165,10 +172,9 @@ async def rejections(session: ConsoleSession, db: Db, after: str | None = None) 
 
 @router.get("/vendors", response_class=HTMLResponse)
 async def vendors(session: ConsoleSession, db: Db) -> HTMLResponse:
-    try:  # the whole country's vendors: feed lag and acks of every region
-        refuse_regional(session.client.region, "vendors")
-    except Forbidden as exc:
-        return _refused(session, exc)
+    # the whole country's vendors: feed lag and acks of every region
+    if refused := _national_only(session, "vendors"):
+        return refused
     return page("vendors.html", session=session, vendors=await vendors_service.vendors_status(db))
 
 
@@ -178,10 +184,8 @@ async def pupil(
 ) -> HTMLResponse:
     """A pupil's notes as the parent view shows them: an operator on the phone with a
     parent sees what the parent sees. The whole country's operators only."""
-    try:
-        refuse_regional(session.client.region, "pupils' lists")
-    except Forbidden as exc:
-        return _refused(session, exc)
+    if refused := _national_only(session, "pupils' lists"):
+        return refused
     person = number(person_id, 1, MAX_ID)
     if person is None:
         return _not_a_number(session, 1, MAX_ID)

@@ -94,6 +94,11 @@ def school_year_days(year: int) -> tuple[dt.date, dt.date]:
     return dt.date(year, *SCHOOL_YEAR_START), dt.date(year + 1, *SCHOOL_YEAR_END)
 
 
+def school_year_of(day: dt.date) -> int:
+    """The school year a day is taught in (its last September: the new one)."""
+    return day.year if day >= dt.date(day.year, *SCHOOL_YEAR_START) else day.year - 1
+
+
 def school_years(from_date: dt.date, to_date: dt.date) -> list[int]:
     """The school years a period overlaps."""
     first = (

@@ -71,13 +71,11 @@ async def month_figures(
         "pupils": [
             {
                 **_pupil(r),
+                **_figure(r, limits),
                 "unexcusedLessons": r["lessons"],
-                "unexcusedDays": r["days"],
                 "lateArrivals": r["late"],
-                "unexcusedHours": limits.hours(r["lessons"], r["late"]),
                 "excusedByNotes": r["by_notes"],
                 "unexcusedUnderNotes": r["under_notes"],
-                "overBenefitLimit": limits.over(limits.hours(r["lessons"], r["late"]), r["days"]),
             }
             for r in rows
         ],
@@ -95,15 +93,16 @@ async def at_risk(
     lesson (`unexcusedHours` ≥ limit − 1) or one preschool day (as many unexcused days as
     the limit allows) from it, with the dates of their unexcused absences."""
     rows = await _month(db, institution_id, first_day, region)
+    figures = [(r, _figure(r, limits)) for r in rows]
     pupils = [
         {
             **_pupil(r),
-            "unexcusedHours": limits.hours(r["lessons"], r["late"]),
-            "unexcusedDays": r["days"],
+            "unexcusedHours": figure["unexcusedHours"],
+            "unexcusedDays": figure["unexcusedDays"],
             "unexcusedDates": [d.isoformat() for d in r["unexcused_dates"]],
         }
-        for r in rows
-        if limits.at_risk(limits.hours(r["lessons"], r["late"]), r["days"])
+        for r, figure in figures
+        if limits.at_risk(figure["unexcusedHours"], figure["unexcusedDays"])
     ]
     return {"institutionId": institution_id, "month": f"{first_day:%Y-%m}", "pupils": pupils}
 
@@ -113,15 +112,6 @@ async def reported_months(
 ) -> list[reports_repository.ReportedMonth]:
     """The months reported most lately, for the console's list of corrections."""
     return await reports_repository.latest(db, region, limit)
-
-
-def _reported(figure: dict[str, Any]) -> dict[str, Any]:
-    """What of a pupil's figures a report keeps (and corrections compare)."""
-    return {
-        "unexcusedHours": figure["unexcusedHours"],
-        "unexcusedDays": figure["unexcusedDays"],
-        "overBenefitLimit": figure["overBenefitLimit"],
-    }
 
 
 async def report_month(
@@ -137,11 +127,12 @@ async def report_month(
     committed, never half of one."""
     rows = await _month(db, institution_id, first_day, None)
     change_seq = rows[0]["change_seq"] if rows else await figures_repository.change_seq(db)
-    pupils = [{"personId": r["person_id"], **_reported(_figure(r, limits))} for r in rows]
+    pupils = [{"personId": r["person_id"], **_figure(r, limits)} for r in rows]
     return await reports_repository.record(db, institution_id, first_day, change_seq, pupils, actor)
 
 
 def _figure(r: asyncpg.Record, limits: BenefitLimits) -> dict[str, Any]:
+    """What decides the benefit, as a report keeps it and corrections compare it."""
     hours = limits.hours(r["lessons"], r["late"])
     return {
         "unexcusedHours": hours,
@@ -170,10 +161,10 @@ async def corrections(
     now = {r["person_id"]: _figure(r, limits) for r in rows}
     nothing = {"unexcusedHours": 0.0, "unexcusedDays": 0, "overBenefitLimit": False}
     changed = {
-        person: (_reported(reported.pupils.get(person, nothing)), now.get(person, nothing))
+        person: (reported.pupils.get(person, nothing), now.get(person, nothing))
         for person in sorted(set(now) | set(reported.pupils))
     }
-    differing = {p: (b, a) for p, (b, a) in changed.items() if b != _reported(a)}
+    differing = {p: (b, a) for p, (b, a) in changed.items() if b != a}
     nrns = (
         await reports_repository.notes_changed_since(
             db, institution_id, first_day, reported.change_seq
@@ -189,7 +180,7 @@ async def corrections(
             {
                 "personId": person,
                 "before": before,
-                "after": _reported(after),
+                "after": after,
                 "crossedLimit": before["overBenefitLimit"] != after["overBenefitLimit"],
                 "nrnMedicalNotices": nrns.get(person, []),
             }

@@ -19,13 +19,17 @@ days are still unexcused, and why"; each outcome answers it, first that applies:
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 import asyncpg
 
 from notegateway.core.errors import NotFound
-from notegateway.core.timeutil import neispuo_datetime, school_year_days, today_in_sofia
+from notegateway.core.timeutil import (
+    neispuo_datetime,
+    school_year_days,
+    school_year_of,
+    today_in_sofia,
+)
 from notegateway.diary import parents_repository, repository
 from notegateway.diary.parents_repository import DayCell
 
@@ -46,10 +50,6 @@ def _outcome(cell: DayCell, status: str) -> str:
     return "locked" if cell.locked else "keptBySchool"
 
 
-def current_school_year(today: dt.date) -> int:
-    return today.year if today >= dt.date(today.year, 9, 1) else today.year - 1
-
-
 async def person_notices(
     db: asyncpg.Connection, person_id: int, school_year: int | None
 ) -> dict[str, Any]:
@@ -57,7 +57,7 @@ async def person_notices(
     days and what it did there."""
     if not await repository.person_exists(db, person_id):
         raise NotFound(f"no person {person_id}")
-    year = school_year if school_year is not None else current_school_year(today_in_sofia())
+    year = school_year if school_year is not None else school_year_of(today_in_sofia())
     first, last = school_year_days(year)
     notes, cells = await parents_repository.person_days(db, person_id, first, last)
     days: dict[int, list[dict[str, Any]]] = {n.notice_id: [] for n in notes}

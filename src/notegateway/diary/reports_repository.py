@@ -17,7 +17,7 @@ from notegateway.core.scope import institution_in_region
 class Report:
     reported_at: dt.datetime
     change_seq: int
-    pupils: dict[int, dict[str, Any]]  # personId → {unexcusedHours, unexcusedDays, ...}
+    pupils: dict[int, dict[str, Any]]  # personId → {unexcusedHours, unexcusedDays, over...}
 
 
 async def record(
@@ -82,7 +82,7 @@ async def report(db: asyncpg.Connection, institution_id: int, month: dt.date) ->
     )
     if row is None:
         return None
-    pupils = {p["personId"]: p for p in json.loads(row["pupils"])}
+    pupils = {p.pop("personId"): p for p in json.loads(row["pupils"])}
     return Report(row["reported_at"], row["change_seq"], pupils)
 
 
