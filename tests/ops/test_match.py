@@ -98,3 +98,14 @@ async def test_bad_links_are_refused_and_change_nothing(
 async def test_unknown_note_404_and_only_operators(api: Api, pupils: None) -> None:
     assert (await match(api, {"personId": 1, "reason": "x"}, nrn="25317A000999")).status_code == 404
     assert (await match(api, {"personId": 1, "reason": "x"}, role="nzis")).status_code == 403
+
+
+async def test_the_audit_trail_says_why_each_change_was_made(api: Api, pupils: None) -> None:
+    await match(api, {"personId": 1, "reason": "ЕГН сгрешено от лекаря"})
+    cancelled = await api.cancel("25317A000001", {"cancelReason": "издадена нова бележка"})
+    assert cancelled.status_code == 200, cancelled.text
+    audit = (await api.whole_note("25317A000001"))["audit"]
+    reasons = {(a["action"], a["reason"]) for a in audit}
+    assert ("note.matched", "ЕГН сгрешено от лекаря") in reasons
+    assert ("note.cancelled", "издадена нова бележка") in reasons
+    assert {a["reason"] for a in audit if a["action"].startswith("absence.")} == {None}

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 from tests.factories import Api, note
-from tests.vendors.conftest import MOVER, PUPIL, Vendor
+from tests.vendors.conftest import ACME_SCHOOL, BETA_SCHOOL, MOVER, PUPIL, Vendor
 
 
 async def test_first_served_by_next_or_the_feed_and_kept_first(
@@ -15,6 +15,7 @@ async def test_first_served_by_next_or_the_feed_and_kept_first(
     await api.push(note("25317A000003", MOVER))  # placed at acme's and at beta's school
     before = (await api.whole_note("25317A000003"))["deliveries"]
     assert [(d["vendor"], d["firstServedAt"]) for d in before] == [("acme", None), ("beta", None)]
+    assert [d["institutions"] for d in before] == [[ACME_SCHOOL], [BETA_SCHOOL]]
 
     assert [n["medicalNoticeId"] for n in (await acme.get("/next/100")).json()["medicalNotices"]]
     [event] = (await beta.feed())["events"]

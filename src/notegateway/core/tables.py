@@ -174,6 +174,7 @@ medical_notices = Table(
     Index("ix_medical_notices_person_id_id", "person_id", "id"),
     Index("ix_medical_notices_received_at", "received_at"),
     Index("ix_medical_notices_pmi_authored_on", "pmi", "authored_on"),  # a doctor's digest
+    Index("ix_medical_notices_nrn_examination", "nrn_examination"),  # reissues
 )
 
 notice_cancellations = Table(
@@ -401,6 +402,10 @@ console_sessions = Table(
     Column("csrf", Text, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("expires_at", DateTime(timezone=True), nullable=False),
+    # The last search's criteria (paging re-reads them: no identifier in a URL or a page).
+    Column("search", JSONB, nullable=True),
+    # A one-time message after an action, shown on the next page and then dropped.
+    Column("flash", Text, nullable=True),
     Index("ix_console_sessions_expires_at", "expires_at"),
 )
 

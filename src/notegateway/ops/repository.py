@@ -9,6 +9,7 @@ from typing import Any
 
 import asyncpg
 
+from notegateway.core import reissue_sql
 from notegateway.core.placement_sql import by_diary
 from notegateway.core.scope import institution_in_region, note_in_region
 from notegateway.diary.repository import held_absences_sql
@@ -98,7 +99,16 @@ async def audit_of_note(
     rows: list[asyncpg.Record] = await db.fetch(
         f"""
         SELECT l.at, l.actor, l.action, l.absence_id, l.before::text AS before,
-               l.after::text AS after
+               l.after::text AS after,
+               CASE l.action
+                   WHEN 'note.cancelled' THEN
+                       (SELECT c.cancel_reason FROM notice_cancellations AS c WHERE c.nrn = $2)
+                   WHEN 'absence.review_closed' THEN l.after->>'operatorReason'
+                   WHEN 'note.matched' THEN l.after->>'reason'
+                   WHEN 'note.unmatched' THEN l.after->>'reason'
+                   WHEN 'note.redelivered' THEN l.after->>'reason'
+               END AS reason,
+               a.date, a.lesson
         FROM audit_log AS l
         LEFT JOIN absences AS a ON a.id = l.absence_id
         WHERE (l.notice_id = $1 OR l.before->>'excusedByNrn' = $2
@@ -210,16 +220,35 @@ async def rejections(
     return rows
 
 
-async def person_names(db: asyncpg.Connection, person_id: int | None) -> dict[str, Any] | None:
-    """The registry's names of the person (beside NZIS's names on a note); None if none."""
-    if person_id is None:
-        return None
+@dataclass(frozen=True, slots=True)
+class NoteLinks:
+    """What a note is linked to: its person as the registry names them (beside NZIS's
+    names on the note), and the notes it replaces or that replace it (core/reissue_sql)."""
+
+    person: dict[str, Any] | None
+    replaces: str | None
+    replaced_by: str | None
+
+
+async def note_links(db: asyncpg.Connection, notice_id: int) -> NoteLinks:
     row = await db.fetchrow(
-        "SELECT id, given_name, family_name FROM persons WHERE id = $1", person_id
+        f"""
+        SELECT p.id, p.given_name, p.family_name,
+               {reissue_sql.replaces("n")} AS replaces,
+               {reissue_sql.replaced_by("n")} AS replaced_by
+        FROM medical_notices AS n LEFT JOIN persons AS p ON p.id = n.person_id
+        WHERE n.id = $1
+        """,
+        notice_id,
     )
     if row is None:
-        return None
-    return {"personId": row["id"], "givenName": row["given_name"], "familyName": row["family_name"]}
+        return NoteLinks(None, None, None)
+    person = (
+        {"personId": row["id"], "givenName": row["given_name"], "familyName": row["family_name"]}
+        if row["id"] is not None
+        else None
+    )
+    return NoteLinks(person, row["replaces"], row["replaced_by"])
 
 
 async def notice_id_of(db: asyncpg.Connection, nrn: str, region: str | None) -> int | None:

@@ -26,7 +26,7 @@ from notegateway.core.wire import known_names, validated
 from notegateway.diary.schemas import AbsenceOut
 from notegateway.notices import service as notices_service
 from notegateway.notices.router import NrnPath
-from notegateway.ops import repository, service
+from notegateway.ops import repository, service, suggestions
 from notegateway.ops.schemas import (
     MatchIn,
     NoteFigures,
@@ -37,6 +37,8 @@ from notegateway.ops.schemas import (
     RejectionList,
     ReviewList,
     ReviewResolutionIn,
+    SuggestedPerson,
+    Suggestions,
 )
 from notegateway.ops.scrape import FeedMetrics
 from notegateway.registry.schemas import MAX_ID
@@ -133,6 +135,27 @@ async def search_notes(
 )
 async def note_with_audit(nrn: NrnPath, client: OperatorClient, db: Db) -> NoteWithAudit:
     return NoteWithAudit.model_validate(await service.note_with_audit(db, nrn, client.region))
+
+
+@api_router.get(
+    "/notes/{nrn}/suggestions",
+    summary="For an unmatched note, up to 5 registered persons it may belong to, best first",
+    response_model=Suggestions,
+)
+async def note_suggestions(nrn: NrnPath, client: OperatorClient, db: Db) -> Suggestions:
+    found = await suggestions.suggestions(db, nrn, client.region)
+    return Suggestions(
+        items=[
+            SuggestedPerson(
+                person_id=s.person_id,
+                given_name=s.given_name,
+                family_name=s.family_name,
+                identifier=s.identifier,
+                why=s.why.value,
+            )
+            for s in found
+        ]
+    )
 
 
 @api_router.get(

@@ -40,12 +40,19 @@ class AuditEntry(OutModel):
     absence_id: int | None
     before: dict[str, Any] | None
     after: dict[str, Any] | None
+    reason: str | None = Field(
+        description="why: the operator's reason for their action, NZIS's cancelReason"
+    )
 
 
 class Delivery(OutModel):
     """What became of the note with one vendor whose days it covers (or that was served it)."""
 
     vendor: str
+    institutions: list[int] = Field(
+        description="this vendor's institutions whose days the note covers (for a regional "
+        "operator: in its region)"
+    )
     first_served_at: dt.datetime | None  # by `next` or by the feed
     acknowledged_at: dt.datetime | None  # NEISPUO's /acknowledge
     ack: Literal["excused", "pendingTeacher", "rejected"] | None  # the feed's last ack
@@ -69,6 +76,8 @@ class NoteWithAudit(NoticeBase):
     placements: list[Placement]
     vendor_acks: list[VendorAck]
     deliveries: list[Delivery]
+    replaces: str | None = Field(description="the NRN of the cancelled note this one reissues")
+    replaced_by: str | None = Field(description="the NRN of the note that reissues this one")
     audit: list[AuditEntry]
 
 
@@ -153,3 +162,20 @@ class DayFigure(OutModel):
 
 class NoteFigures(OutModel):
     items: list[DayFigure]
+
+
+class SuggestedPerson(OutModel):
+    """A registered person an unmatched note may belong to (ops/suggestions.py)."""
+
+    person_id: int
+    given_name: str
+    family_name: str
+    identifier: str = Field(description="masked: 14******38")
+    why: Literal["identifierDigit", "identifierSwap", "birthDate"] = Field(
+        description="identifierDigit: one digit away; identifierSwap: two neighbouring "
+        "digits swapped; birthDate: the same birth date in the ЕГН (always with the same names)"
+    )
+
+
+class Suggestions(OutModel):
+    items: list[SuggestedPerson] = Field(description="up to 5, best first")

@@ -91,17 +91,27 @@ async def note_with_audit(
             "absenceId": r["absence_id"],
             "before": json.loads(r["before"]) if r["before"] else None,
             "after": json.loads(r["after"]) if r["after"] else None,
+            "reason": r["reason"],
+            "date": r["date"],  # the console's, not the contract's: the schema leaves it out
+            "lesson": r["lesson"],
         }
         for r in rows
     ]
     view["deliveries"] = await vendors_service.deliveries_of_note(db, notice_id)
-    view["person"] = await repository.person_names(db, view["personId"])
+    links = await repository.note_links(db, notice_id)
+    view["person"] = links.person
+    view["replaces"] = links.replaces
+    view["replacedBy"] = links.replaced_by
     if region is not None:
         part = await repository.region_part_of_note(db, notice_id, region)
         view["placements"] = [
             p for p in view["placements"] if p["institutionId"] in part.institutions
         ]
-        view["deliveries"] = [d for d in view["deliveries"] if d["vendor"] in part.vendors]
+        view["deliveries"] = [
+            {**d, "institutions": [i for i in d["institutions"] if i in part.institutions]}
+            for d in view["deliveries"]
+            if d["vendor"] in part.vendors
+        ]
         view["vendorAcks"] = [a for a in view["vendorAcks"] if a["vendor"] in part.vendors]
         view["excusedAbsences"] = part.excused
         view["delivered"] = {"neispuoDiary": part.neispuo_diary, "vendors": len(part.vendors)}

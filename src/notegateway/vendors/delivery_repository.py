@@ -29,14 +29,20 @@ async def deliveries_of_note(db: asyncpg.Connection, notice_id: int) -> list[dic
     rows = await db.fetch(
         f"""
         WITH its_placements AS (SELECT p.* FROM placements AS p WHERE p.notice_id = $1),
-        meant AS (
-            SELECT cut.diary_client_id AS vendor_id FROM ({by_diary("its_placements")}) AS cut
+        kept AS (
+            SELECT cut.diary_client_id AS vendor_id, cut.institution_id
+            FROM ({by_diary("its_placements")}) AS cut
             WHERE cut.diary_client_id IS NOT NULL
+        ),
+        meant AS (
+            SELECT vendor_id FROM kept
             UNION SELECT vendor_id FROM vendor_deliveries WHERE notice_id = $1
             UNION SELECT vendor_id FROM vendor_reads WHERE notice_id = $1
             UNION SELECT vendor_id FROM vendor_acks WHERE notice_id = $1
         )
-        SELECT c.name, d.first_served_at, r.acknowledged_at, a.outcome
+        SELECT c.name, d.first_served_at, r.acknowledged_at, a.outcome,
+               ARRAY(SELECT DISTINCT k.institution_id FROM kept AS k
+                     WHERE k.vendor_id = m.vendor_id ORDER BY 1) AS institutions
         FROM meant AS m
         JOIN clients AS c ON c.id = m.vendor_id
         LEFT JOIN vendor_deliveries AS d ON d.vendor_id = m.vendor_id AND d.notice_id = $1
@@ -49,6 +55,7 @@ async def deliveries_of_note(db: asyncpg.Connection, notice_id: int) -> list[dic
     return [
         {
             "vendor": r["name"],
+            "institutions": list(r["institutions"]),
             "firstServedAt": r["first_served_at"],
             "acknowledgedAt": r["acknowledged_at"],
             "ack": r["outcome"],

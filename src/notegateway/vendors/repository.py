@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 import asyncpg
 
+from notegateway.core import reissue_sql
 from notegateway.core.feed import Feed
 from notegateway.core.placement_sql import by_diary, placements_array
 
@@ -202,9 +203,11 @@ async def feed_page(
 ) -> list[asyncpg.Record]:
     """This vendor's events after `after_seq`, in number order (core/feed.py)."""
     rows: list[asyncpg.Record] = await db.fetch(
-        """
+        f"""
         SELECT e.seq, e.type, e.reason, e.occurred_at, e.notice_id, e.person_id,
-               e.placements::text AS placements, n.payload::text AS payload
+               e.placements::text AS placements, n.payload::text AS payload,
+               {reissue_sql.replaces("n")} AS replaces,
+               {reissue_sql.replaced_by("n")} AS replaced_by
         FROM vendor_events AS e
         JOIN medical_notices AS n ON n.id = e.notice_id
         WHERE e.vendor_id = $1 AND e.seq > $2

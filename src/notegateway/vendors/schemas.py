@@ -36,6 +36,8 @@ class FeedEvent(OutModel):
     placements: list[Placement]
     reason: Literal["annulled", "placement"] | None = None
     redelivered: bool | None = None  # true: an operator handed the note again
+    replaces: str | None = None  # the NRN of the cancelled note this one reissues
+    replaced_by: str | None = None  # the NRN of the note that reissues this one
 
 
 class FeedPage(OutModel):

@@ -119,6 +119,10 @@ def _event(events: feed.Reader, row: asyncpg.Record) -> dict[str, Any]:
         event["redelivered"] = True  # an operator handed the note again
     elif row["reason"] is not None:
         event["reason"] = row["reason"]
+    if row["replaces"] is not None:
+        event["replaces"] = row["replaces"]
+    if row["replaced_by"] is not None:
+        event["replacedBy"] = row["replaced_by"]
     return event
 
 
