@@ -4,8 +4,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
+PORT ?= 8000
 
-.PHONY: install run test smoke lint format openapi bench clean
+.PHONY: install run stop test smoke lint format openapi bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed"'
@@ -16,11 +17,17 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## Start the gateway on the embedded PostgreSQL (or NOTEGATEWAY_DATABASE_URL) with demo data.
+## Start the gateway on the embedded PostgreSQL (or NOTEGATEWAY_DATABASE_URL) with demo
+## data, on http://127.0.0.1:$(PORT) (`make run PORT=8001`). Ctrl-C stops it, and the
+## embedded PostgreSQL with it.
 run: install
 	$(BIN)/notegateway migrate
-	$(BIN)/notegateway demo
-	$(BIN)/notegateway serve --host 127.0.0.1 --port 8000
+	$(BIN)/notegateway demo --port $(PORT)
+	$(BIN)/notegateway serve --host 127.0.0.1 --port $(PORT)
+
+## Stop an embedded PostgreSQL left running (a server killed with SIGKILL cannot stop it).
+stop: install
+	$(BIN)/notegateway stop-embedded
 
 ## All tests (embedded PostgreSQL unless NOTEGATEWAY_TEST_DATABASE_URL is set), then lint.
 ## The console's browser tests drive Debian's chromium, installed here when missing.

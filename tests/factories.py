@@ -30,6 +30,28 @@ def make_lnch(serial: int) -> str:
     return body + pnf.calc_check_digit(body)
 
 
+def one_digit_away(identifier: str) -> str | None:
+    """A valid ЕГН that differs from `identifier` in one digit of the serial: a typo that
+    NZIS lets through (the check digit still right), so the note arrives unmatched. The
+    check digit catches most typos: only some ЕГН have such a neighbour."""
+    for position in (6, 7, 8):
+        for digit in "0123456789":
+            other = identifier[:position] + digit + identifier[position + 1 :]
+            if other != identifier and egn_module.is_valid(other):
+                return other
+    return None
+
+
+def typo_pair(birth: dt.date) -> tuple[str, str]:
+    """An ЕГН born on `birth` and a valid typo of it one digit away."""
+    for serial in range(1000):
+        right = make_egn(birth, serial)
+        typo = one_digit_away(right)
+        if typo is not None:
+            return right, typo
+    raise AssertionError("no ЕГН with a valid typo")
+
+
 _egn_serial = iter(range(1, 10**6))
 
 

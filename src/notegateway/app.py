@@ -14,6 +14,7 @@ from notegateway import __version__
 from notegateway.clients import service as clients_service
 from notegateway.console.router import install as install_console
 from notegateway.core.config import Settings
+from notegateway.core.contract import install_contract
 from notegateway.core.db import create_engine, resolve_database_url, to_libpq_url, transaction
 from notegateway.core.docs import install_docs
 from notegateway.core.errors import (
@@ -39,7 +40,9 @@ from notegateway.vendors.router import router as vendors_router
 
 DESCRIPTION = (
     "Receives electronic medical notes from NZIS, matches them to pupils in the NEISPUO "
-    "registry, excuses their absences, and hands them to e-diary vendors."
+    "registry, excuses their absences, and hands them to e-diary vendors. The exchange "
+    "contract, with what this implementation chose where it is silent: "
+    "[/docs/contract](/docs/contract) (docs/contract.md in the repository)."
 )
 
 
@@ -110,6 +113,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
     install_error_handlers(app)
     install_openapi(app)
     install_docs(app)
+    install_contract(app)
     app.add_middleware(UnhandledErrorMiddleware)
     app.add_middleware(AccessLogMiddleware)
     app.add_middleware(GuardMiddleware, max_requests=settings.max_requests)

@@ -49,8 +49,12 @@ def _parser() -> argparse.ArgumentParser:
     disable = client_commands.add_parser("disable", help="refuse the client from now on")
     disable.add_argument("name")
 
-    commands.add_parser("demo", help="load the demo data set and print demo tokens")
+    demo = commands.add_parser("demo", help="load the demo data set and print demo tokens")
+    demo.add_argument("--port", type=int, default=8000, help="the port the printed addresses use")
     commands.add_parser("openapi", help="print the OpenAPI document")
+    commands.add_parser(
+        "stop-embedded", help="stop an embedded PostgreSQL a killed server left running"
+    )
     return parser
 
 
@@ -99,6 +103,12 @@ def _dispatch(args: argparse.Namespace, settings: Settings, out: IO[str]) -> int
         upgrade(resolve_database_url(settings))
         print("database is at the newest migration", file=out)
         return 0
+    if args.command == "stop-embedded":
+        from notegateway.core.db import stop_leftover_postgres
+
+        stopped = stop_leftover_postgres(settings.data_dir)
+        print("embedded PostgreSQL stopped" if stopped else "no embedded PostgreSQL runs", file=out)
+        return 0
     if args.command == "openapi":
         from notegateway.app import create_app
 
@@ -109,7 +119,8 @@ def _dispatch(args: argparse.Namespace, settings: Settings, out: IO[str]) -> int
         from notegateway.demo import load_demo
 
         upgrade(resolve_database_url(settings))
-        lines = asyncio.run(_in_transaction(settings, load_demo))
+        base = f"http://127.0.0.1:{args.port}"
+        lines = asyncio.run(_in_transaction(settings, lambda db, key: load_demo(db, key, base)))
         print("\n".join(lines), file=out)
         return 0
     return _clients(args, settings, out)

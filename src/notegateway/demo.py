@@ -36,8 +36,11 @@ async def _token(db: asyncpg.Connection, key: bytes, name: str, role: str) -> st
     return await clients_service.rotate(db, key, name)
 
 
-async def load_demo(db: asyncpg.Connection, key: bytes) -> list[str]:
-    """Load (or refresh) the demo data; returns lines to print, tokens rotated on each run."""
+async def load_demo(
+    db: asyncpg.Connection, key: bytes, base: str = "http://127.0.0.1:8000"
+) -> list[str]:
+    """Load (or refresh) the demo data; returns lines to print (addresses under `base`),
+    tokens rotated on each run."""
     tokens = {name: await _token(db, key, name, role) for name, role in DEMO_CLIENTS}
     for institution_id, name, town, region, diary in (
         (100001, 'СУ "Васил Левски"', "София", "София-град", "neispuo"),
@@ -147,24 +150,25 @@ async def load_demo(db: asyncpg.Connection, key: bytes) -> list[str]:
     lines += [
         "",
         "Push a note as NZIS:",
-        "  curl -s -X POST http://127.0.0.1:8000/api/v1/hisMedicalNotices "
+        "  curl -s -X POST {base}/api/v1/hisMedicalNotices "
         f"-H 'Authorization: Bearer {tokens['demo-nzis']}' -H 'Content-Type: application/json' "
         f"-d '{json.dumps(note, ensure_ascii=False)}'",
         "See what became of it:",
-        "  curl -s http://127.0.0.1:8000/api/v1/hisMedicalNotices/26328A000001 "
+        "  curl -s {base}/api/v1/hisMedicalNotices/26328A000001 "
         f"-H 'Authorization: Bearer {tokens['demo-nzis']}'",
         "and the pupil's absences in the diary (excused by the note once it is pushed):",
-        "  curl -s 'http://127.0.0.1:8000/api/v1/diary/absences?personId=1001' "
+        "  curl -s '{base}/api/v1/diary/absences?personId=1001' "
         f"-H 'Authorization: Bearer {tokens['demo-neispuo']}'",
         "and every change the gateway made to absences, with before and after:",
-        "  curl -s 'http://127.0.0.1:8000/api/v1/diary/changes?limit=5' "
+        "  curl -s '{base}/api/v1/diary/changes?limit=5' "
         f"-H 'Authorization: Bearer {tokens['demo-neispuo']}'",
-        "API description: http://127.0.0.1:8000/docs (the contract: ../shared/API.md)",
+        "API description: {base}/docs (the contract: {base}/docs/contract, docs/contract.md)",
         "",
-        "The operators' console: http://127.0.0.1:8000/console",
+        "The operators' console: {base}/console",
         f"  sign in with the demo-operator token: {tokens['demo-operator']}",
+        "Stop with Ctrl-C: the embedded PostgreSQL stops with the server.",
     ]
-    return lines
+    return [line.replace("{base}", base) for line in lines]
 
 
 def _note(nrn: str, identifier: str, first: str, last: str) -> dict[str, Any]:

@@ -11,6 +11,7 @@ which workers write to files in PROMETHEUS_MULTIPROC_DIR that /metrics adds up.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 import multiprocessing
@@ -19,7 +20,9 @@ import shutil
 import signal
 import socket
 import tempfile
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
 
@@ -27,7 +30,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from notegateway.core.config import Settings
-from notegateway.core.db import resolve_database_url
+from notegateway.core.db import resolve_database_url, stop_embedded_postgres
 from notegateway.core.http_protocol import GuardedHttpToolsProtocol
 from notegateway.core.logging import configure_logging
 
@@ -57,6 +60,22 @@ class _Server(uvicorn.Server):
         if notifier is not None:
             asyncio.get_event_loop().call_soon_threadsafe(notifier.drain)
         super().handle_exit(sig, frame)
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        """uvicorn's, without raising the signal again after the graceful shutdown: that
+        would end the process (SIGTERM) or print a traceback (SIGINT) before `serve`
+        stops the embedded PostgreSQL; the shutdown is the signal's whole effect here."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        handled = (signal.SIGINT, signal.SIGTERM)
+        original = {sig: signal.signal(sig, self.handle_exit) for sig in handled}
+        try:
+            yield
+        finally:
+            for sig, handler in original.items():
+                signal.signal(sig, handler)
 
 
 def default_workers(settings: Settings) -> int:
@@ -97,7 +116,13 @@ def serve(settings: Settings, host: str, port: int, workers: int | None = None) 
     configure_logging(settings.log_level)
     # Resolve (or start the embedded) database before the server binds its port.
     database_url = resolve_database_url(settings)
-    workers = workers or default_workers(settings)
+    try:
+        _serve(database_url, host, port, workers or default_workers(settings))
+    finally:
+        stop_embedded_postgres()  # Ctrl-C or SIGTERM: the embedded database stops too
+
+
+def _serve(database_url: str, host: str, port: int, workers: int) -> None:
     if workers == 1:
         _run(database_url, host, port, None)
         return

@@ -7,7 +7,7 @@ import datetime as dt
 
 from stdnum.bg import egn
 
-from tests.factories import Api, make_egn, note, person
+from tests.factories import Api, make_egn, note, person, typo_pair
 
 BORN = dt.date(2014, 3, 15)
 
@@ -23,17 +23,6 @@ def _swappable() -> tuple[str, str]:
 
 
 RIGHT, SWAPPED = _swappable()  # the pupil's ЕГН as the doctor typed it, and as registered
-
-
-def one_digit_away(identifier: str) -> str:
-    """A valid ЕГН that differs from `identifier` in one digit of the serial (NZIS refuses
-    invalid ones, so a typo that reaches the gateway kept the check digit right)."""
-    for position in (6, 7, 8):
-        for digit in "0123456789":
-            other = identifier[:position] + digit + identifier[position + 1 :]
-            if other != identifier and egn.is_valid(other):
-                return other
-    raise AssertionError("no valid neighbour")
 
 
 async def test_suggestions_best_first_with_masked_identifiers(api: Api) -> None:
@@ -60,8 +49,7 @@ async def test_suggestions_best_first_with_masked_identifiers(api: Api) -> None:
 
 
 async def test_one_digit_away_also_without_names_and_matched_notes_get_none(api: Api) -> None:
-    registered = make_egn(dt.date(2013, 5, 2), 450)
-    wrong = one_digit_away(registered)
+    registered, wrong = typo_pair(dt.date(2013, 5, 2))
     answer = await api.put_person(5, person(registered, given="МАРИЯ", family="ИВАНОВА"))
     assert answer.status_code in (200, 201)
     unnamed = note("25317A000041", wrong)

@@ -1,35 +1,41 @@
-"""The console's working pages: the unmatched queue and its match form, the review list,
-rejections, vendors, the illness-wave chart, and the note's helpdesk forms. Each does
-what its operators' API endpoint does, by the same service call."""
+"""The console's working pages: the unmatched queue, the review list and its confirmed
+decisions, rejections, vendors, a pupil's notes, reported months and the illness-wave
+chart. Each does what its operators' API endpoint does, by the same service call."""
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from typing import Annotated, Any
 
+import asyncpg
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from notegateway.console import chart
-from notegateway.console.router import ConsoleSession, checked, page
+from notegateway.console import chart, glossary, sessions
+from notegateway.console.render import page
+from notegateway.console.router import ConsoleSession, checked
+from notegateway.console.search import parse_day
+from notegateway.console.sessions import Session
+from notegateway.core.db import rehearsal
 from notegateway.core.deps import Db
 from notegateway.core.errors import DomainError, Forbidden
 from notegateway.core.scope import refuse_regional
 from notegateway.diary import figures_service, parents_service
-from notegateway.notices import service as notices_service
 from notegateway.ops import service as ops_service
 from notegateway.registry.schemas import MAX_ID
 from notegateway.vendors import service as vendors_service
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 Text = Annotated[str, Form(max_length=500)]
+PAGE_SIZE = 50
 
 
-def _refused(session: ConsoleSession, exc: DomainError) -> HTMLResponse:
-    return page("error.html", exc.status_code, session=session, message=exc.detail)
+def _refused(session: Session, exc: DomainError) -> HTMLResponse:
+    message = glossary.error(exc.status_code, exc.detail)
+    return page("error.html", exc.status_code, session=session, message=message)
 
 
-def _national_only(session: ConsoleSession, what: str) -> HTMLResponse | None:
+def _national_only(session: Session, what: str) -> HTMLResponse | None:
     """The refusal page for an operator limited to a region (core/scope.py), else None."""
     try:
         refuse_regional(session.client.region, what)
@@ -52,88 +58,68 @@ def number(text: str, low: int, high: int) -> int | None:
     return value if low <= value <= high else None
 
 
-def _not_a_number(session: ConsoleSession, low: int, high: int) -> HTMLResponse:
+def _not_a_number(session: Session, low: int, high: int) -> HTMLResponse:
     message = NOT_A_NUMBER.format(low=low, high=high)
     return page("error.html", 400, session=session, message=message)
 
 
 @router.get("/unmatched", response_class=HTMLResponse)
 async def unmatched(session: ConsoleSession, db: Db, offset: str = "0") -> HTMLResponse:
+    """The queue of notes waiting for their pupil, the longest waiting first."""
     if refused := _national_only(session, "unmatched notes"):
         return refused
     start = number(offset, 0, MAX_OFFSET)
     if start is None:
         return _not_a_number(session, 0, MAX_OFFSET)
-    found = await ops_service.search_notes(
-        db,
-        match="unmatched",
-        status="active",
-        nrn=None,
-        nrn_examination=None,
-        identifier=None,
-        from_date=None,
-        to_date=None,
-        limit=50,
+    query = ops_service.NoteQuery(match="unmatched", status="active", oldest_first=True)
+    found = await ops_service.search_notes(db, query, PAGE_SIZE, start, None)
+    return page(
+        "unmatched.html",
+        session=session,
+        current="unmatched",
+        found=found,
         offset=start,
-        region=None,
+        size=PAGE_SIZE,
     )
-    return page("unmatched.html", session=session, found=found, offset=start)
 
 
-@router.post("/notes/{nrn}/match")
-async def match(
-    nrn: str,
-    session: ConsoleSession,
-    db: Db,
-    csrf: Text = "",
-    person_id: Text = "",
-    reason: Text = "",
-) -> Response:
-    checked(session, csrf)
+async def _review_page(
+    db: asyncpg.Connection,
+    session: Session,
+    after: str | None,
+    status: int = 200,
+    errors: dict[int, str] | None = None,
+) -> HTMLResponse:
     try:
-        refuse_regional(session.client.region, "links by hand")
-        wanted = number(person_id, 1, MAX_ID) if person_id.strip() else None
-        if person_id.strip() and wanted is None:
-            return _not_a_number(session, 1, MAX_ID)
-        if not reason.strip():
-            return page("error.html", 422, session=session, message="Посочете причина.")
-        await notices_service.link(db, nrn[:12], wanted, reason.strip(), session.client.name)
-    except DomainError as exc:
-        return _refused(session, exc)
-    return RedirectResponse(f"/console/notes/{nrn[:12]}", status_code=303)
-
-
-@router.post("/notes/{nrn}/redeliver")
-async def redeliver(
-    nrn: str,
-    session: ConsoleSession,
-    db: Db,
-    csrf: Text = "",
-    vendor: Text = "",
-    reason: Text = "",
-) -> Response:
-    checked(session, csrf)
-    if not reason.strip() or not vendor.strip():
-        return page("error.html", 422, session=session, message="Посочете дневник и причина.")
-    try:
-        await ops_service.redeliver(
-            db, nrn[:12], vendor.strip(), reason.strip(), session.client.name, session.client.region
-        )
-    except DomainError as exc:
-        return _refused(session, exc)
-    return RedirectResponse(f"/console/notes/{nrn[:12]}", status_code=303)
-
-
-@router.get("/review", response_class=HTMLResponse)
-async def review(session: ConsoleSession, db: Db, after: str | None = None) -> HTMLResponse:
-    try:
-        listed = await ops_service.review(db, after, 50, session.client.region)
+        listed = await ops_service.review(db, after, PAGE_SIZE, session.client.region)
     except DomainError as exc:
         return _refused(session, exc)
     names = await ops_service.institution_names(
         db, [r["absence"]["institutionId"] for r in listed["items"]]
     )
-    return page("review.html", session=session, listed=listed, names=names)
+    return page(
+        "review.html",
+        status,
+        session=session,
+        current="review",
+        listed=listed,
+        names=names,
+        errors=errors or {},
+    )
+
+
+@router.get("/review", response_class=HTMLResponse)
+async def review(session: ConsoleSession, db: Db, after: str | None = None) -> HTMLResponse:
+    return await _review_page(db, session, after)
+
+
+def _absence_words(item: dict[str, object], names: dict[int, str]) -> str:
+    absence = item["absence"]
+    assert isinstance(absence, dict)
+    day = dt.date.fromisoformat(str(absence["date"])).strftime("%d.%m.%Y")
+    lesson = "целия ден" if absence["lesson"] is None else f"{absence['lesson']}. час"
+    where = names.get(int(absence["institutionId"]), "институция")
+    return f"отсъствието на ученик № {absence['personId']} на {day}, {lesson}, в {where}"
 
 
 @router.post("/review/{absence_id}/resolve")
@@ -144,20 +130,60 @@ async def resolve(
     csrf: Text = "",
     resolution: Text = "",
     reason: Text = "",
+    confirmed: Text = "",
 ) -> Response:
+    """Decide a listed absence: first a page that says what will become of it, then,
+    confirmed, the decision, and a message saying what was done."""
     checked(session, csrf)
     absence = number(absence_id, 1, MAX_ID)
     if absence is None:
         return _not_a_number(session, 1, MAX_ID)
     if resolution not in ("keep", "unexcuse") or not reason.strip():
-        return page("error.html", 422, session=session, message="Изберете решение и причина.")
+        problem = "Посочете причина: тя остава в историята на бележката."
+        return await _review_page(db, session, None, 422, {absence: problem})
+    region, actor = session.client.region, session.client.name
     try:
-        await ops_service.resolve_review(
-            db, absence, resolution, reason.strip(), session.client.name, session.client.region
-        )
+        listed = await ops_service.review_item(db, absence, region)
+        names = await ops_service.institution_names(db, [listed["absence"]["institutionId"]])
+        words = _absence_words(listed, names)
+        if confirmed != "yes":
+            async with rehearsal(db):
+                await ops_service.resolve_review(
+                    db, absence, resolution, reason.strip(), actor, region
+                )
+                kind = await ops_service.absence_kind(db, absence)
+            return _confirm_resolution(session, absence, resolution, reason.strip(), words, kind)
+        await ops_service.resolve_review(db, absence, resolution, reason.strip(), actor, region)
+        kind = await ops_service.absence_kind(db, absence)
     except DomainError as exc:
         return _refused(session, exc)
+    done = f"Прегледано: {words} е {glossary.term(glossary.KINDS, kind)} и излезе от списъка."
+    await sessions.say(db, session, done[0].upper() + done[1:])
     return RedirectResponse("/console/review", status_code=303)
+
+
+def _confirm_resolution(
+    session: Session, absence: int, resolution: str, reason: str, words: str, kind: str | None
+) -> HTMLResponse:
+    verb = "ще остане" if resolution == "keep" else "ще стане"
+    consequences = [
+        f"{words[0].upper() + words[1:]} {verb} {glossary.term(glossary.KINDS, kind)}.",
+        "То излиза от списъка за преглед."
+        + (" Бележката няма да го уважи отново." if resolution == "keep" else ""),
+    ]
+    return page(
+        "confirm.html",
+        session=session,
+        current="review",
+        title="Решение за отсъствие",
+        consequences=consequences,
+        action=f"/console/review/{absence}/resolve",
+        fields={"resolution": resolution, "reason": reason},
+        reason=reason,
+        back="/console/review",
+        button="Потвърди решението",
+        danger=resolution == "unexcuse",
+    )
 
 
 @router.get("/rejections", response_class=HTMLResponse)
@@ -167,7 +193,7 @@ async def rejections(session: ConsoleSession, db: Db, after: str | None = None) 
         listed = await ops_service.rejections(db, None, None, None, after, 50)
     except DomainError as exc:
         return _refused(session, exc)
-    return page("rejections.html", session=session, listed=listed)
+    return page("rejections.html", session=session, current="rejections", listed=listed)
 
 
 @router.get("/vendors", response_class=HTMLResponse)
@@ -175,7 +201,8 @@ async def vendors(session: ConsoleSession, db: Db) -> HTMLResponse:
     # the whole country's vendors: feed lag and acks of every region
     if refused := _national_only(session, "vendors"):
         return refused
-    return page("vendors.html", session=session, vendors=await vendors_service.vendors_status(db))
+    listed = await vendors_service.vendors_status(db)
+    return page("vendors.html", session=session, current="vendors", vendors=listed)
 
 
 @router.get("/pupils/{person_id}", response_class=HTMLResponse)
@@ -198,13 +225,13 @@ async def pupil(
         return _refused(session, exc)
     ids = [d["institutionId"] for n in listed["items"] for d in n["days"] if "institutionId" in d]
     names = await ops_service.institution_names(db, ids)
-    return page("pupil.html", session=session, pupil=listed, names=names)
+    return page("pupil.html", session=session, current="search", pupil=listed, names=names)
 
 
 @router.get("/months", response_class=HTMLResponse)
 async def months(session: ConsoleSession, db: Db) -> HTMLResponse:
     listed = await figures_service.reported_months(db, session.client.region)
-    return page("months.html", session=session, months=listed)
+    return page("months.html", session=session, current="months", months=listed)
 
 
 @router.get("/institutions/{institution_id}/months/{month}", response_class=HTMLResponse)
@@ -226,7 +253,7 @@ async def corrections(
         )
     except DomainError as exc:
         return _refused(session, exc)
-    return page("corrections.html", session=session, found=found)
+    return page("corrections.html", session=session, current="months", found=found)
 
 
 @router.get("/wave", response_class=HTMLResponse)
@@ -234,24 +261,37 @@ async def wave(
     session: ConsoleSession, db: Db, from_date: str = "", to_date: str = "", by: str = "region"
 ) -> HTMLResponse:
     by = by if by in ("region", "town") else "region"
-    try:
-        start = dt.date.fromisoformat(from_date) if from_date else None
-        end = dt.date.fromisoformat(to_date) if to_date else None
-        figures = await ops_service.notes_by_day(db, start, end, by, session.client.region)
-    except ValueError:
-        return page("error.html", 400, session=session, message="Датите са във вида ГГГГ-ММ-ДД.")
-    except DomainError as exc:
-        return _refused(session, exc)
+    start = parse_day(from_date) if from_date else None
+    end = parse_day(to_date) if to_date else None
+    errors = {
+        name: "Въведете дата във вида ДД.ММ.ГГГГ."
+        for name, text, day in (("from_date", from_date, start), ("to_date", to_date, end))
+        if text and day is None
+    }
+    figures = None
+    if not errors:
+        try:
+            figures = await ops_service.notes_by_day(db, start, end, by, session.client.region)
+        except DomainError as exc:
+            if exc.status_code != 400:
+                return _refused(session, exc)
+            errors["to_date"] = "Периодът е от 1 до 366 дни, а крайната дата не е преди началната."
+    context: dict[str, Any] = {"session": session, "current": "wave", "by": by, "errors": errors}
+    if figures is None:
+        return page(
+            "wave.html", 400, lines={}, days=[], from_date=from_date, to_date=to_date, **context
+        )
     lines = chart.series(figures["items"], by)
-    drawn = chart.svg(lines, "Ученици с медицинска бележка по дни")
+    title = "Ученици с медицинска бележка по дни"
     days = sorted({day for points in lines.values() for day, _ in points})
     return page(
         "wave.html",
-        session=session,
-        svg=drawn,
+        wide=chart.svg(lines, title, chart.WIDE, "chart chart-wide"),
+        narrow=chart.svg(lines, title, chart.NARROW, "chart chart-narrow"),
+        legend=[(name, chart.swatch(colour)) for name, colour in chart.colours(lines).items()],
         lines=lines,
         days=days,
-        by=by,
         from_date=days[0].isoformat() if days else from_date,
         to_date=days[-1].isoformat() if days else to_date,
+        **context,
     )

@@ -2,46 +2,21 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Any
 
-import asyncpg
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from jinja2 import Environment, PackageLoader, select_autoescape
 
 from notegateway.clients import service as clients_service
 from notegateway.clients.auth import peer_is_trusted_proxy
 from notegateway.clients.schemas import Role
-from notegateway.console import sessions
+from notegateway.console import glossary, sessions
+from notegateway.console.render import error_page, page
 from notegateway.console.sessions import Session
 from notegateway.core.deps import Db
-from notegateway.core.errors import NotFound, Unauthorized
-from notegateway.core.identifiers import mask
-from notegateway.core.timeutil import SOFIA
-from notegateway.ops import service as ops_service
+from notegateway.core.errors import DomainError, Unauthorized
 
 router = APIRouter(prefix="/console", include_in_schema=False)
-_templates = Environment(
-    loader=PackageLoader("notegateway.console"), autoescape=select_autoescape(default=True)
-)
-_templates.filters["mask"] = lambda value: mask(str(value)) if value else value
-
-
-# Times as Sofia's clocks show them.
-def _when(value: dt.datetime | str) -> str:
-    moment = dt.datetime.fromisoformat(value) if isinstance(value, str) else value
-    return moment.astimezone(SOFIA).strftime("%d.%m.%Y %H:%M")
-
-
-_templates.filters["when"] = _when
-_templates.filters["day"] = lambda value: dt.date.fromisoformat(str(value)[:10]).strftime(
-    "%d.%m.%Y"
-)
-
-
-def page(name: str, status: int = 200, **context: Any) -> HTMLResponse:
-    return HTMLResponse(_templates.get_template(name).render(**context), status_code=status)
 
 
 class SignInNeeded(Exception):
@@ -97,7 +72,7 @@ async def signin(
 ) -> Response:
     cookie = request.cookies.get(sessions.SIGNIN_COOKIE)
     if not sessions.signin_token_ok(request.app.state.form_key, cookie, csrf or None):
-        return page("error.html", 403, message="Формулярът е изтекъл. Опитайте отново.")
+        return error_page(None, 403, "Формулярът е изтекъл. Опитайте отново.")
     try:
         client = await clients_service.authenticate(
             db, request.app.state.token_key, token.strip() or None, None
@@ -135,87 +110,73 @@ async def signout(
     return response
 
 
-@router.get("", response_class=HTMLResponse)
-async def search_form(session: ConsoleSession) -> HTMLResponse:
-    return page("search.html", session=session, wanted={}, found=None)
-
-
-@router.post("/search", response_class=HTMLResponse)
-async def search(
-    session: ConsoleSession,
-    db: Db,
-    csrf: Annotated[str, Form(max_length=200)] = "",
-    nrn: Annotated[str, Form(max_length=200)] = "",
-    examination: Annotated[str, Form(max_length=200)] = "",
-    identifier: Annotated[str, Form(max_length=200)] = "",
-) -> HTMLResponse:
-    """A form POST: an identifier searched for stays out of URLs, browser history and
-    proxy logs, and the page shows it masked only."""
-    checked(session, csrf)
-    wanted = {
-        "nrn": nrn.strip()[:12],
-        "examination": examination.strip()[:12],
-        "identifier": identifier.strip()[:32],
-    }
-    if any(0 < len(value) < 4 for value in wanted.values()):
-        error = "Въведете поне 4 знака от номера или идентификатора."
-        return page("search.html", 400, session=session, wanted=wanted, found=None, error=error)
-    found = await _notes(db, session, **wanted) if any(wanted.values()) else None
-    return page("search.html", session=session, wanted=wanted, found=found)
-
-
-async def _notes(
-    db: asyncpg.Connection, session: Session, nrn: str, examination: str, identifier: str
-) -> dict[str, Any]:
-    return await ops_service.search_notes(
-        db,
-        match=None,
-        status=None,
-        nrn=nrn or None,
-        nrn_examination=examination or None,
-        identifier=identifier or None,
-        from_date=None,
-        to_date=None,
-        limit=50,
-        offset=0,
-        region=session.client.region,
-    )
-
-
-@router.get("/notes/{nrn}", response_class=HTMLResponse)
-async def note(nrn: str, session: ConsoleSession, db: Db) -> HTMLResponse:
-    try:
-        view = await ops_service.note_with_audit(db, nrn[:12], session.client.region)
-    except NotFound:
-        return page("error.html", 404, session=session, message=f"Няма бележка {nrn[:12]}.")
-    names = await ops_service.institution_names(
-        db, [p["institutionId"] for p in view["placements"]]
-    )
-    return page("note.html", session=session, note=view, names=names)
-
-
 class CsrfRefused(Exception):
     """A form without its session's CSRF token."""
 
 
 def install(app: Any) -> None:
-    """The console's routes, its static files and its two answers that are not pages."""
+    """The console's routes, its static files, and its answers that are not pages: to the
+    sign-in page without a session; an HTML error page (never JSON) for a refused form, an
+    unknown address or a request FastAPI itself refuses under /console."""
+    from fastapi.exceptions import RequestValidationError
     from fastapi.staticfiles import StaticFiles
+    from starlette.exceptions import HTTPException as StarletteHTTPException
+
+    from notegateway.console.notes import router as notes_router
+    from notegateway.console.pages import router as pages_router
+    from notegateway.console.search import router as search_router
 
     async def to_signin(request: Request, exc: Exception) -> Response:
         return RedirectResponse("/console/signin", status_code=303)
 
     async def refused(request: Request, exc: Exception) -> Response:
-        return page("error.html", 403, message="Заявката е отказана: липсва защитата на формуляра.")
+        return error_page(None, 403, "Заявката е отказана: липсва защитата на формуляра.")
 
+    def as_page(original: Any, status: int | None, message: str) -> Any:
+        async def handler(request: Request, exc: Exception) -> Response:
+            if not request.url.path.startswith("/console"):
+                return await original(request, exc) if original else Response(status_code=500)
+            code: int = status if status is not None else int(getattr(exc, "status_code", 400))
+            return error_page(None, code, _HTTP_MESSAGES.get(code, message))
+
+        return handler
+
+    domain_original = app.exception_handlers.get(DomainError)
+
+    async def domain_page(request: Request, exc: Exception) -> Response:
+        if not request.url.path.startswith("/console") or not isinstance(exc, DomainError):
+            original: Response = await domain_original(request, exc)
+            return original
+        answer = error_page(None, exc.status_code, glossary.error(exc.status_code, exc.detail))
+        if exc.retry_after is not None:  # 429, 503: when to try again
+            answer.headers["Retry-After"] = str(exc.retry_after)
+        return answer
+
+    app.add_exception_handler(DomainError, domain_page)
     app.add_exception_handler(SignInNeeded, to_signin)
     app.add_exception_handler(CsrfRefused, refused)
+    handlers = app.exception_handlers
+    app.add_exception_handler(
+        RequestValidationError,
+        as_page(handlers.get(RequestValidationError), 400, "Данните във формуляра са невалидни."),
+    )
+    app.add_exception_handler(
+        StarletteHTTPException,
+        as_page(handlers.get(StarletteHTTPException), None, "Няма такава страница."),
+    )
     app.mount(
         "/console/static",
         StaticFiles(packages=[("notegateway.console", "static")]),
         name="console-static",
     )
-    from notegateway.console.pages import router as pages_router
-
     app.include_router(router)
+    app.include_router(search_router)
+    app.include_router(notes_router)
     app.include_router(pages_router)
+
+
+_HTTP_MESSAGES = {
+    404: "Няма такава страница.",
+    405: "Тази страница не приема такава заявка.",
+    413: "Формулярът е твърде голям.",
+}

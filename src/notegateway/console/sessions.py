@@ -30,6 +30,9 @@ SIGNIN_FORM_SECONDS = 3600  # a sign-in form older than this is refused
 class Session:
     client: Client
     csrf: str
+    id_hash: str = ""
+    flash: str | None = None  # the one-time message of the last action, shown once
+    search: str | None = None  # the last search's criteria (JSON), for paging
 
 
 def _hash(session_id: str) -> str:
@@ -55,19 +58,39 @@ async def find(db: asyncpg.Connection, session_id: str | None) -> Session | None
     """The live session of this cookie: unexpired, its operator not disabled."""
     if not session_id or len(session_id) > 100:
         return None
+    id_hash = _hash(session_id)
     row = await db.fetchrow(
         """
-        SELECT c.id, c.name, c.role, c.region, s.csrf
+        SELECT c.id, c.name, c.role, c.region, s.csrf, s.flash, s.search::text AS search
         FROM console_sessions AS s JOIN clients AS c ON c.id = s.client_id
         WHERE s.id_hash = $1 AND s.expires_at > now() AND c.disabled_at IS NULL
           AND c.role = 'operator'
         """,
-        _hash(session_id),
+        id_hash,
     )
     if row is None:
         return None
+    if row["flash"] is not None:  # shown once
+        await db.execute("UPDATE console_sessions SET flash = NULL WHERE id_hash = $1", id_hash)
     client = Client(id=row["id"], name=row["name"], role=Role(row["role"]), region=row["region"])
-    return Session(client, row["csrf"])
+    return Session(client, row["csrf"], id_hash, row["flash"], row["search"])
+
+
+async def say(db: asyncpg.Connection, session: Session, text: str) -> None:
+    """The message the next page shows once (what an action did)."""
+    await db.execute(
+        "UPDATE console_sessions SET flash = $2 WHERE id_hash = $1", session.id_hash, text
+    )
+
+
+async def remember_search(db: asyncpg.Connection, session: Session, criteria: str) -> None:
+    """The search's criteria (JSON), kept with the session: its pages are read from here,
+    so an identifier searched for is in no URL and no page."""
+    await db.execute(
+        "UPDATE console_sessions SET search = $2::jsonb WHERE id_hash = $1",
+        session.id_hash,
+        criteria,
+    )
 
 
 async def end(db: asyncpg.Connection, session_id: str) -> None:

@@ -8,6 +8,7 @@ import warnings
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -54,9 +55,51 @@ def start_embedded_postgres(data_dir: Path) -> str:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         server = pgserver.get_server(pg_dir, cleanup_mode="stop")  # type: ignore[attr-defined]
+    _EMBEDDED.append(server)
     uri: str = server.get_uri()
     log.info("embedded PostgreSQL running in %s", pg_dir)
     return uri
+
+
+_EMBEDDED: list[Any] = []  # the embedded servers this process started or joined
+
+
+def stop_embedded_postgres() -> None:
+    """Leave the embedded PostgreSQL this process started or joined: pgserver stops it
+    when no other process uses it (as at exit, but also when a signal ends the server).
+    pgserver counts its users by pid in a file; a user killed without its exit handler
+    (SIGKILL) stays listed for ever and the server would never stop, so dead pids are
+    dropped first, under pgserver's own lock."""
+    import json
+
+    import psutil  # type: ignore[import-untyped]
+
+    while _EMBEDDED:
+        server = _EMBEDDED.pop()
+        listed = Path(server.pgdata) / ".handle_pids.json"
+        with server._lock:
+            if listed.is_file():
+                alive = [pid for pid in json.loads(listed.read_text()) if psutil.pid_exists(pid)]
+                listed.write_text(json.dumps(alive))
+        server.cleanup()
+
+
+def stop_leftover_postgres(data_dir: Path) -> bool:
+    """Stop an embedded PostgreSQL that a killed process left running in `data_dir`;
+    False when none runs there. As pgserver does: as the `pgserver` user under root."""
+    import os
+
+    from pgserver import postgres_server
+
+    pg_dir = (data_dir / "pg").resolve()
+    if not (pg_dir / "postmaster.pid").is_file():
+        return False
+    user = "pgserver" if os.geteuid() == 0 else None
+    postgres_server.pg_ctl(  # type: ignore[attr-defined]
+        ["-w", "stop", "-m", "fast"], pgdata=pg_dir, user=user
+    )
+    (pg_dir / ".handle_pids.json").unlink(missing_ok=True)  # nobody uses it now
+    return True
 
 
 def resolve_database_url(settings: Settings) -> str:
@@ -272,3 +315,27 @@ async def get_db(request: Request) -> AsyncIterator[asyncpg.Connection]:
     """
     async with transaction(request.app.state.engine) as db:
         yield db
+
+
+_REHEARSING: ContextVar[bool] = ContextVar("rehearsing", default=False)
+
+
+@asynccontextmanager
+async def rehearsal(db: asyncpg.Connection) -> AsyncIterator[None]:
+    """Writes made inside are undone when it ends (a savepoint rolled back): a page that
+    must state an action's consequence before it is confirmed runs the action here and
+    reads what it did. Metrics are not counted meanwhile (`rehearsing()`)."""
+    # The request's transaction was begun by a BEGIN of our own (`transaction` above), so
+    # the savepoint is SQL too: asyncpg's transaction() refuses to nest in one.
+    token = _REHEARSING.set(True)
+    await db.execute("SAVEPOINT ngw_rehearsal")
+    try:
+        yield
+    finally:
+        await db.execute("ROLLBACK TO SAVEPOINT ngw_rehearsal; RELEASE SAVEPOINT ngw_rehearsal")
+        _REHEARSING.reset(token)
+
+
+def rehearsing() -> bool:
+    """Inside a `rehearsal`: what happens is undone, so nothing is counted."""
+    return _REHEARSING.get()

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import asyncpg
 
 from notegateway.core import locks, metrics
+from notegateway.core.db import rehearsing
 from notegateway.core.timeutil import FOREVER, NEVER
 from notegateway.diary import changes_repository, reconcile_repository
 from notegateway.diary.reconcile_repository import Reconciled
@@ -51,9 +52,10 @@ async def settle(db: asyncpg.Connection, actor: str, changes: Changes) -> Reconc
     result = await reconcile_repository.reconcile_absences(
         db, actor, changes.person_days, changes.released
     )
-    metrics.ABSENCES_EXCUSED.inc(result.excused)
-    metrics.ABSENCES_REVERTED.inc(result.reverted)
-    metrics.ABSENCES_REATTRIBUTED.inc(result.reattributed)
+    if not rehearsing():  # a console's rehearsal is undone: nothing to count
+        metrics.ABSENCES_EXCUSED.inc(result.excused)
+        metrics.ABSENCES_REVERTED.inc(result.reverted)
+        metrics.ABSENCES_REATTRIBUTED.inc(result.reattributed)
     changed = [*changes.absences, *result.changes]
     if not (changed or changes.notes or changes.quietly or changes.redeliver):
         return result

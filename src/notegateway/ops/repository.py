@@ -49,8 +49,9 @@ async def search_notes(
     offset: int,
     region: str | None,
     school_year: tuple[dt.date, dt.date] | None = None,
+    oldest_first: bool = False,
 ) -> tuple[list[asyncpg.Record], int]:
-    """Notes newest first by the operators' filters, and how many match in all."""
+    """Notes newest first (or oldest) by the operators' filters, and how many in all."""
     year_from, year_to = school_year or (None, None)
     filters = (
         match,
@@ -72,7 +73,7 @@ async def search_notes(
                count(*) OVER () AS total
         FROM medical_notices AS n
         {_NOTES_FILTER}
-        ORDER BY n.id DESC
+        ORDER BY n.id {"ASC" if oldest_first else "DESC"}
         LIMIT $11 OFFSET $12
         """,
         *filters,
@@ -168,8 +169,13 @@ async def region_part_of_note(db: asyncpg.Connection, notice_id: int, region: st
 
 
 async def review_items(
-    db: asyncpg.Connection, after_id: int, limit: int, region: str | None
+    db: asyncpg.Connection,
+    after_id: int,
+    limit: int,
+    region: str | None,
+    absence_id: int | None = None,
 ) -> list[asyncpg.Record]:
+    """Open review items in list order; `absence_id`: that absence's only."""
     rows: list[asyncpg.Record] = await db.fetch(
         f"""
         SELECT r.id, r.absence_id, r.why, r.created_at, n.id AS notice_id, n.nrn,
@@ -179,6 +185,7 @@ async def review_items(
         JOIN medical_notices AS n ON n.id = r.notice_id
         JOIN absences AS a ON a.id = r.absence_id
         WHERE r.id > $1 AND r.closed_at IS NULL
+          AND ($4::bigint IS NULL OR r.absence_id = $4)
           AND {institution_in_region("a.institution_id", "$3")}
         ORDER BY r.id
         LIMIT $2
@@ -186,6 +193,7 @@ async def review_items(
         after_id,
         limit,
         region,
+        absence_id,
     )
     return rows
 
@@ -336,3 +344,8 @@ async def institution_names(db: asyncpg.Connection, ids: list[int]) -> dict[int,
         "SELECT id, name FROM institutions WHERE id = ANY($1::bigint[])", sorted(set(ids))
     )
     return {row["id"]: row["name"] for row in rows}
+
+
+async def absence_kind(db: asyncpg.Connection, absence_id: int) -> str | None:
+    kind: str | None = await db.fetchval("SELECT kind FROM absences WHERE id = $1", absence_id)
+    return kind

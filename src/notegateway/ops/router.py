@@ -113,17 +113,12 @@ async def search_notes(
     return NoteSearch.model_validate(
         await service.search_notes(
             db,
-            match=match,
-            status=status,
-            nrn=nrn,
-            nrn_examination=nrn_examination,
-            identifier=identifier,
-            from_date=from_date,
-            to_date=to_date,
-            limit=limit,
-            offset=offset,
-            region=client.region,
-            school_year=school_year,
+            service.NoteQuery(
+                match, status, nrn, nrn_examination, identifier, from_date, to_date, school_year
+            ),
+            limit,
+            offset,
+            client.region,
         )
     )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -20,34 +21,38 @@ from notegateway.ops import repository
 from notegateway.vendors import service as vendors_service
 
 
+@dataclass(frozen=True, slots=True)
+class NoteQuery:
+    """The operators' search: every filter optional; NRNs and identifier as substrings."""
+
+    match: str | None = None
+    status: str | None = None
+    nrn: str | None = None
+    nrn_examination: str | None = None
+    identifier: str | None = None
+    from_date: dt.date | None = None
+    to_date: dt.date | None = None
+    school_year: int | None = None
+    oldest_first: bool = False  # the unmatched queue: the longest waiting first
+
+
 async def search_notes(
-    db: asyncpg.Connection,
-    *,
-    match: str | None,
-    status: str | None,
-    nrn: str | None,
-    nrn_examination: str | None,
-    identifier: str | None,
-    from_date: dt.date | None,
-    to_date: dt.date | None,
-    limit: int,
-    offset: int,
-    region: str | None,
-    school_year: int | None = None,
+    db: asyncpg.Connection, query: NoteQuery, limit: int, offset: int, region: str | None
 ) -> dict[str, Any]:
     rows, total = await repository.search_notes(
         db,
-        match,
-        status,
-        nrn,
-        nrn_examination,
-        identifier,
-        from_date,
-        to_date,
+        query.match,
+        query.status,
+        query.nrn,
+        query.nrn_examination,
+        query.identifier,
+        query.from_date,
+        query.to_date,
         limit,
         offset,
         region,
-        school_year_days(school_year) if school_year is not None else None,
+        school_year_days(query.school_year) if query.school_year is not None else None,
+        query.oldest_first,
     )
     return {
         "items": [
@@ -125,6 +130,20 @@ async def review(
     key = paging.decode(after, ((1, 2**63 - 1),))
     rows = await repository.review_items(db, key[0] if key else 0, limit + 1, region)
     return paging.page(rows, limit, lambda r: [r["id"]], _review_item)
+
+
+async def review_item(
+    db: asyncpg.Connection, absence_id: int, region: str | None
+) -> dict[str, Any]:
+    """The absence's open review item (the first, if it is listed twice)."""
+    rows = await repository.review_items(db, 0, 1, region, absence_id)
+    if not rows:
+        raise NotFound(f"absence {absence_id} is not listed for review")
+    return _review_item(rows[0])
+
+
+async def absence_kind(db: asyncpg.Connection, absence_id: int) -> str | None:
+    return await repository.absence_kind(db, absence_id)
 
 
 def _review_item(r: asyncpg.Record) -> dict[str, Any]:

@@ -115,3 +115,21 @@ async def suggestions(db: asyncpg.Connection, nrn: str, region: str | None) -> l
             found[person.person_id] = suggestion
     ranked = sorted(found.values(), key=lambda s: (_RANK[s.why], s.person_id))
     return ranked[:MAX_SUGGESTIONS]
+
+
+@dataclass(frozen=True, slots=True)
+class FoundPerson:
+    person_id: int
+    given_name: str
+    family_name: str
+    identifier: str  # masked
+
+
+async def lookup(db: asyncpg.Connection, identifier: str, region: str | None) -> list[FoundPerson]:
+    """The registered persons with this full identifier (current or former): how the
+    helpdesk links a note when the parent reads the right ЕГН over the phone."""
+    refuse_regional(region, "unmatched notes")
+    return [
+        FoundPerson(c.person_id, c.given_name, c.family_name, mask(c.identifier))
+        for c in await repository.by_identifier(db, identifier.strip())
+    ]

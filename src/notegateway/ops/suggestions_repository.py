@@ -57,3 +57,21 @@ async def candidates(
 ) -> list[Candidate]:
     rows = await db.fetch(CANDIDATES_SQL, identifier_kind, variants, birth_prefix, birth_upper)
     return [Candidate(*row.values()) for row in rows]
+
+
+# A person by their full identifier, current or former, of any kind (the three kinds
+# named, so that both (identifier_kind, identifier) keys serve it).
+_BY_IDENTIFIER = """
+SELECT p.id, p.given_name, p.family_name, p.identifier
+FROM persons AS p WHERE p.identifier_kind = ANY('{1,2,3}'::smallint[]) AND p.identifier = $1
+UNION
+SELECT p.id, p.given_name, p.family_name, f.identifier
+FROM former_identifiers AS f JOIN persons AS p ON p.id = f.person_id
+WHERE f.identifier_kind = ANY('{1,2,3}'::smallint[]) AND f.identifier = $1
+ORDER BY 1
+"""
+
+
+async def by_identifier(db: asyncpg.Connection, identifier: str) -> list[Candidate]:
+    rows = await db.fetch(_BY_IDENTIFIER, identifier)
+    return [Candidate(*row.values()) for row in rows]

@@ -1,0 +1,87 @@
+"""How the console renders: its Jinja environment, the filters every page uses (dates as
+dd.MM.yyyy, Sofia's clock, masked identifiers, the glossary's words) and `page()`."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from notegateway.console import glossary
+from notegateway.core.identifiers import mask
+from notegateway.core.timeutil import SOFIA
+
+_templates = Environment(
+    loader=PackageLoader("notegateway.console"), autoescape=select_autoescape(default=True)
+)
+
+
+def _when(value: dt.datetime | str | None) -> str:
+    """A moment as Sofia's clocks show it."""
+    if value is None or value == "":
+        return "—"
+    moment = dt.datetime.fromisoformat(value) if isinstance(value, str) else value
+    return moment.astimezone(SOFIA).strftime("%d.%m.%Y %H:%M")
+
+
+def _day(value: dt.date | str | None) -> str:
+    if value is None or value == "":
+        return "—"
+    day = value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value)[:10])
+    return day.strftime("%d.%m.%Y")
+
+
+def _day_input(value: str) -> str:
+    """A date field's value: an ISO date shown as dd.MM.yyyy, anything else as typed."""
+    try:
+        return dt.date.fromisoformat(value).strftime("%d.%m.%Y") if value else ""
+    except ValueError:
+        return value
+
+
+def _lesson(value: int | None) -> str:
+    return "целия ден" if value is None else f"{value}. час"
+
+
+def _ordinal(value: int) -> str:
+    """1 → '1-ва', 2 → '2-ра', 7 → '7-ма', 5 → '5-та' (as in '5-та цифра')."""
+    last_two, last = value % 100, value % 10
+    if last_two not in (11, 12, 17, 18) and last in (1, 2, 7, 8):
+        return f"{value}-{ {1: 'ва', 2: 'ра', 7: 'ма', 8: 'ма'}[last] }"
+    return f"{value}-та"
+
+
+_templates.filters |= {
+    "ordinal": _ordinal,
+    "mask": lambda value: mask(str(value)) if value else value,
+    "when": _when,
+    "day": _day,
+    "day_input": _day_input,
+    "lesson": _lesson,
+    "field": glossary.field,
+    "message": glossary.message,
+}
+_templates.globals |= {
+    "STATUS": glossary.STATUS,
+    "MATCH": glossary.MATCH,
+    "ACTIONS": glossary.ACTIONS,
+    "REVIEW_WHY": glossary.REVIEW_WHY,
+    "SUGGESTION_WHY": glossary.SUGGESTION_WHY,
+    "ACK_OUTCOMES": glossary.ACK_OUTCOMES,
+    "KINDS": glossary.KINDS,
+    "DAY_OUTCOMES": glossary.DAY_OUTCOMES,
+    "REJECTION_OUTCOMES": glossary.REJECTION_OUTCOMES,
+    "term": glossary.term,
+}
+
+
+def page(name: str, status: int = 200, **context: Any) -> HTMLResponse:
+    """A console page. `session` (when signed in) names the operator and carries the one-time
+    message; `current` marks the menu entry of the page."""
+    return HTMLResponse(_templates.get_template(name).render(**context), status_code=status)
+
+
+def error_page(session: Any, status: int, message: str) -> HTMLResponse:
+    return page("error.html", status, session=session, message=message)
