@@ -171,11 +171,16 @@ async def load_demo(
     return [line.replace("{base}", base) for line in lines]
 
 
-def _note(nrn: str, identifier: str, first: str, last: str) -> dict[str, Any]:
+def _note(
+    nrn: str, identifier: str, first: str, last: str, names: tuple[str, str] = ("ДЕМО", "")
+) -> dict[str, Any]:
+    patient = {"identifierType": 1, "identifier": identifier, "givenName": names[0]}
+    if names[1]:
+        patient["familyName"] = names[1]
     return {
         "nrnMedicalNotice": nrn,
         "nrnExamination": "26328A000002",
-        "patient": {"identifierType": 1, "identifier": identifier, "givenName": "ДЕМО"},
+        "patient": patient,
         "practitioner": {"pmi": "2300011922"},
         "medicalNotice": {"fromDate": first, "toDate": last, "authoredOn": f"{last}T09:00:00"},
     }
@@ -220,7 +225,14 @@ async def _helpdesk_cases(db: asyncpg.Connection) -> None:
         for i, (_pid, egn) in enumerate(wave)
     ]
     notes.append(
-        _note("26328A000200", demo_egn(dt.date(2014, 3, 16), 123), "2026-11-18", "2026-11-19")
+        # ИВАН ТОДОРОВ's birth date, another serial: the console suggests pupil 1001.
+        _note(
+            "26328A000200",
+            demo_egn(dt.date(2014, 3, 15), 132),
+            "2026-11-18",
+            "2026-11-19",
+            ("ИВАН", "ТОДОРОВ"),
+        )
     )
     notes.append(
         _note("26328A000300", demo_egn(dt.date(2010, 10, 5), 222), "2026-11-18", "2026-11-20")
@@ -259,4 +271,4 @@ async def _helpdesk_cases(db: asyncpg.Connection) -> None:
         "demo",
     )
     await diary_service.change_absence(db, 9006, {"kind": "unexcused"}, "demo")
-    await notices_service.cancel(db, "26328A000400", "demo", "demo-nzis")
+    await notices_service.cancel(db, "26328A000400", "издадена по грешка", "demo-nzis")

@@ -50,8 +50,8 @@ def colours(lines: Lines) -> dict[str, str]:
 
 
 def _round_step(top: int) -> int:
-    """A step of 1, 2 or 5 × 10^n giving 4 to 5 ticks up to `top`."""
-    raw = max(top / 4, 1)
+    """A step of 1, 2 or 5 × 10^n giving 5 or 6 ticks up to `top` (0 included)."""
+    raw = max(top / 5, 1)
     power = 10 ** math.floor(math.log10(raw))
     return int(next(m * power for m in (1, 2, 5, 10) if m * power >= raw))
 

@@ -152,7 +152,8 @@ async def resolve(
                     db, absence, resolution, reason.strip(), actor, region
                 )
                 kind = await ops_service.absence_kind(db, absence)
-            return _confirm_resolution(session, absence, resolution, reason.strip(), words, kind)
+            kinds = (listed["absence"]["kind"], kind)
+            return _confirm_resolution(session, absence, resolution, reason.strip(), words, kinds)
         await ops_service.resolve_review(db, absence, resolution, reason.strip(), actor, region)
         kind = await ops_service.absence_kind(db, absence)
     except DomainError as exc:
@@ -163,9 +164,16 @@ async def resolve(
 
 
 def _confirm_resolution(
-    session: Session, absence: int, resolution: str, reason: str, words: str, kind: str | None
+    session: Session,
+    absence: int,
+    resolution: str,
+    reason: str,
+    words: str,
+    kinds: tuple[str, str | None],
 ) -> HTMLResponse:
-    verb = "ще остане" if resolution == "keep" else "ще стане"
+    """What the decision will do, as its rehearsal did it (`kinds`: now, and after)."""
+    now, kind = kinds
+    verb = "ще остане" if kind == now else "ще стане"
     consequences = [
         f"{words[0].upper() + words[1:]} {verb} {glossary.term(glossary.KINDS, kind)}.",
         "То излиза от списъка за преглед."
@@ -182,7 +190,7 @@ def _confirm_resolution(
         reason=reason,
         back="/console/review",
         button="Потвърди решението",
-        danger=resolution == "unexcuse",
+        danger=kind == "unexcused" and now != "unexcused",  # a family's benefit at stake
     )
 
 
