@@ -45,7 +45,10 @@ async def test_lookup_confirm_then_link(api: Api) -> None:
     assert (await api.whole_note("25317A000001"))["personId"] is None
     assert metrics.ABSENCES_EXCUSED._value.get() == excused_before  # a rehearsal counts nothing
 
-    done = await api.http.post(f"{path}/match", data={**form, "confirmed": "yes"})
+    moved = await api.http.post(f"{path}/match", data={**form, "confirmed": "yes", "was": "7"})
+    assert "Междувременно бележката е променена" in moved.text  # asked again, nothing done
+    assert (await api.whole_note("25317A000001"))["personId"] is None
+    done = await api.http.post(f"{path}/match", data={**form, "confirmed": "yes", "was": ""})
     assert (done.status_code, done.headers["location"]) == (303, path)
     assert (await api.absence_by_id(10))["excusedByNrn"] == "25317A000001"
     page = await api.http.get(path)
@@ -85,7 +88,14 @@ async def test_a_review_decision_states_what_the_rules_will_make_of_the_absence(
     asked = await api.http.post("/console/review/10/resolve", data=form)
     assert "ще стане уважено." in asked.text
     assert (await api.absence_by_id(10))["kind"] == "unexcused"
-    done = await api.http.post("/console/review/10/resolve", data={**form, "confirmed": "yes"})
+    assert 'name="was" value="unexcused"' in asked.text  # what the confirmation was about
+    stale = await api.http.post(
+        "/console/review/10/resolve", data={**form, "confirmed": "yes", "was": "excused"}
+    )
+    assert "ще стане уважено." in stale.text  # changed meanwhile: asked again, nothing done
+    assert (await api.absence_by_id(10))["kind"] == "unexcused"
+    confirmed = {**form, "confirmed": "yes", "was": "unexcused"}
+    done = await api.http.post("/console/review/10/resolve", data=confirmed)
     assert done.status_code == 303
     assert (await api.absence_by_id(10))["excusedByNrn"] == "25317A000002"
     assert "е уважено и излезе от списъка" in (await api.http.get("/console/review")).text

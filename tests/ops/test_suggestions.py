@@ -48,16 +48,19 @@ async def test_suggestions_best_first_with_masked_identifiers(api: Api) -> None:
     }
 
 
-async def test_one_digit_away_also_without_names_and_matched_notes_get_none(api: Api) -> None:
+async def test_one_digit_away_with_the_same_names_and_none_without_names(api: Api) -> None:
     registered, wrong = typo_pair(dt.date(2013, 5, 2))
     answer = await api.put_person(5, person(registered, given="МАРИЯ", family="ИВАНОВА"))
     assert answer.status_code in (200, 201)
+    named = note("25317A000040", wrong)
+    named["patient"] |= {"givenName": "Мария", "familyName": "Иванова"}
     unnamed = note("25317A000041", wrong)
     del unnamed["patient"]["givenName"], unnamed["patient"]["familyName"]
-    await api.push(unnamed, note("25317A000042", wrong))  # the second names ИВАН ТОДОРОВ
-    [suggested] = (await api.ops("/notes/25317A000041/suggestions")).json()["items"]
+    await api.push(named, unnamed, note("25317A000042", wrong))  # the third: ИВАН ТОДОРОВ
+    [suggested] = (await api.ops("/notes/25317A000040/suggestions")).json()["items"]
     assert (suggested["personId"], suggested["why"]) == (5, "identifierDigit")
-    assert (await api.ops("/notes/25317A000042/suggestions")).json()["items"] == []  # names
+    assert (await api.ops("/notes/25317A000041/suggestions")).json()["items"] == []  # no names
+    assert (await api.ops("/notes/25317A000042/suggestions")).json()["items"] == []  # others
     await api.push(note("25317A000043", registered))
     assert (await api.ops("/notes/25317A000043/suggestions")).json()["items"] == []  # matched
     assert (await api.ops("/notes/25317A000099/suggestions")).status_code == 404

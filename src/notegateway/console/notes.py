@@ -66,7 +66,7 @@ async def note_page(
     offered = []
     if view["personId"] is None and region is None:
         offered = await suggestions_service.suggestions(db, nrn, region)
-    cancelled = [a for a in view["audit"] if a["action"] == "note.cancelled"]
+    cancelled = [a for a in view["audit"] if a["action"].startswith("note.cancelled")]
     return page(
         "note.html",
         status,
@@ -127,8 +127,11 @@ async def match(
     person_id: Text = "",
     reason: Text = "",
     confirmed: Text = "",
+    was: Text = "",
 ) -> Response:
-    """Link the note: first a page that says what will change, then, confirmed, the link."""
+    """Link the note: first a page that says what will change, then, confirmed, the link.
+    The confirmation names the person the note had when it was shown (`was`): if a
+    registry change moved the note meanwhile, the new consequence is shown instead."""
     checked(session, csrf)
     nrn = nrn[:12]
     if session.client.region is not None:
@@ -142,11 +145,15 @@ async def match(
         return await note_page(db, session, nrn, 422, NoteForms(errors=errors, values=values))
     try:
         before = await ops_service.note_with_audit(db, nrn)
-        if confirmed != "yes":
+        if wanted is not None and wanted == before["personId"]:
+            errors = {"person_id": "Бележката вече е свързана с този ученик."}
+            return await note_page(db, session, nrn, 422, NoteForms(errors=errors, values=values))
+        moved = confirmed == "yes" and was != str(before["personId"] or "")
+        if confirmed != "yes" or moved:
             async with rehearsal(db):
                 await notices_service.link(db, nrn, wanted, reason.strip(), session.client.name)
                 after = await ops_service.note_with_audit(db, nrn)
-            return _confirm_link(session, nrn, before, after, values)
+            return _confirm_link(session, nrn, (before, after), values, moved)
         await notices_service.link(db, nrn, wanted, reason.strip(), session.client.name)
         after = await ops_service.note_with_audit(db, nrn)
     except Unprocessable as exc:  # no such person
@@ -167,11 +174,15 @@ async def match(
 def _confirm_link(
     session: Session,
     nrn: str,
-    before: dict[str, Any],
-    after: dict[str, Any],
+    views: tuple[dict[str, Any], dict[str, Any]],
     values: dict[str, str],
+    moved: bool,
 ) -> HTMLResponse:
+    """`views`: the whole note now, and as the rehearsed link left it."""
+    before, after = views
     consequences = []
+    if moved:
+        consequences.append("Междувременно бележката е променена. Ето какво ще стане сега:")
     if after["personId"] is not None:
         who = pupil_name(after["person"], after["personId"])
         consequences.append(f"Бележката ще бъде свързана с {who}.")
@@ -197,7 +208,11 @@ def _confirm_link(
         title=f"Свързване на бележка {nrn}",
         consequences=consequences,
         action=f"/console/notes/{nrn}/match",
-        fields={"person_id": values["person_id"], "reason": values["reason"]},
+        fields={
+            "person_id": values["person_id"],
+            "reason": values["reason"],
+            "was": str(before["personId"] or ""),
+        },
         reason=values["reason"],
         back=f"/console/notes/{nrn}",
         button="Потвърди свързването",

@@ -131,9 +131,11 @@ async def resolve(
     resolution: Text = "",
     reason: Text = "",
     confirmed: Text = "",
+    was: Text = "",
 ) -> Response:
     """Decide a listed absence: first a page that says what will become of it, then,
-    confirmed, the decision, and a message saying what was done."""
+    confirmed, the decision, and a message saying what was done. The confirmation names
+    the absence's kind when it was shown (`was`): changed meanwhile, it is asked again."""
     checked(session, csrf)
     absence = number(absence_id, 1, MAX_ID)
     if absence is None:
@@ -146,7 +148,7 @@ async def resolve(
         listed = await ops_service.review_item(db, absence, region)
         names = await ops_service.institution_names(db, [listed["absence"]["institutionId"]])
         words = _absence_words(listed, names)
-        if confirmed != "yes":
+        if confirmed != "yes" or was != listed["absence"]["kind"]:
             async with rehearsal(db):
                 await ops_service.resolve_review(
                     db, absence, resolution, reason.strip(), actor, region
@@ -186,7 +188,7 @@ def _confirm_resolution(
         title="Решение за отсъствие",
         consequences=consequences,
         action=f"/console/review/{absence}/resolve",
-        fields={"resolution": resolution, "reason": reason},
+        fields={"resolution": resolution, "reason": reason, "was": now},
         reason=reason,
         back="/console/review",
         button="Потвърди решението",

@@ -17,6 +17,7 @@ from notegateway.console.render import page
 from notegateway.console.router import ConsoleSession, checked
 from notegateway.console.sessions import Session
 from notegateway.core.deps import Db
+from notegateway.core.timeutil import MAX_YEAR, MIN_YEAR
 from notegateway.ops import service as ops_service
 
 router = APIRouter(prefix="/console", include_in_schema=False)
@@ -55,9 +56,10 @@ def parse_day(text: str) -> dt.date | None:
     text = text.strip()
     for layout in ("%Y-%m-%d", "%d.%m.%Y"):
         try:
-            return dt.datetime.strptime(text, layout).date()
+            day = dt.datetime.strptime(text, layout).date()
         except ValueError:
             continue
+        return day if MIN_YEAR <= day.year <= MAX_YEAR else None  # no date arithmetic overflows
     return None
 
 

@@ -328,11 +328,13 @@ async def rehearsal(db: asyncpg.Connection) -> AsyncIterator[None]:
     # The request's transaction was begun by a BEGIN of our own (`transaction` above), so
     # the savepoint is SQL too: asyncpg's transaction() refuses to nest in one.
     token = _REHEARSING.set(True)
-    await db.execute("SAVEPOINT ngw_rehearsal")
     try:
-        yield
+        await db.execute("SAVEPOINT ngw_rehearsal")
+        try:
+            yield
+        finally:
+            await db.execute("ROLLBACK TO SAVEPOINT ngw_rehearsal; RELEASE SAVEPOINT ngw_rehearsal")
     finally:
-        await db.execute("ROLLBACK TO SAVEPOINT ngw_rehearsal; RELEASE SAVEPOINT ngw_rehearsal")
         _REHEARSING.reset(token)
 
 

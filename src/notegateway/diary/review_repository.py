@@ -44,7 +44,9 @@ changed AS (
 ),
 audited AS (
     INSERT INTO audit_log (actor, action, notice_id, absence_id, before, after)
-    SELECT $3, '{Action.REVIEW_CLOSED}', b.excused_by_notice_id, c.id,
+    -- under the note that listed it: an overridden absence no longer names its note
+    SELECT $3, '{Action.REVIEW_CLOSED}',
+           coalesce(b.excused_by_notice_id, (SELECT min(notice_id) FROM listed)), c.id,
            jsonb_build_object('kind', b.kind, 'reason', b.reason, 'comment', b.comment,
                               'excusedByNrn', n.nrn, 'setByPerson', b.set_by_person,
                               'why', (SELECT min(why) FROM listed)),

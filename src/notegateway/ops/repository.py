@@ -104,6 +104,7 @@ async def audit_of_note(
                CASE l.action
                    WHEN 'note.cancelled' THEN
                        (SELECT c.cancel_reason FROM notice_cancellations AS c WHERE c.nrn = $2)
+                   WHEN 'note.cancelled_before_arrival' THEN l.after->>'cancelReason'
                    WHEN 'absence.review_closed' THEN l.after->>'operatorReason'
                    WHEN 'note.matched' THEN l.after->>'reason'
                    WHEN 'note.unmatched' THEN l.after->>'reason'
@@ -238,16 +239,19 @@ class NoteLinks:
     replaced_by: str | None
 
 
-async def note_links(db: asyncpg.Connection, notice_id: int) -> NoteLinks:
+async def note_links(db: asyncpg.Connection, notice_id: int, region: str | None) -> NoteLinks:
+    """`region`: a reissue's other note is named only when it is placed there too."""
+    in_region = note_in_region("other", "$2")
     row = await db.fetchrow(
         f"""
         SELECT p.id, p.given_name, p.family_name,
-               {reissue_sql.replaces("n")} AS replaces,
-               {reissue_sql.replaced_by("n")} AS replaced_by
+               {reissue_sql.replaces("n", in_region)} AS replaces,
+               {reissue_sql.replaced_by("n", in_region)} AS replaced_by
         FROM medical_notices AS n LEFT JOIN persons AS p ON p.id = n.person_id
         WHERE n.id = $1
         """,
         notice_id,
+        region,
     )
     if row is None:
         return NoteLinks(None, None, None)

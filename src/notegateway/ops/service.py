@@ -103,7 +103,7 @@ async def note_with_audit(
         for r in rows
     ]
     view["deliveries"] = await vendors_service.deliveries_of_note(db, notice_id)
-    links = await repository.note_links(db, notice_id)
+    links = await repository.note_links(db, notice_id, region)
     view["person"] = links.person
     view["replaces"] = links.replaces
     view["replacedBy"] = links.replaced_by
@@ -118,6 +118,12 @@ async def note_with_audit(
             if d["vendor"] in part.vendors
         ]
         view["vendorAcks"] = [a for a in view["vendorAcks"] if a["vendor"] in part.vendors]
+        view["audit"] = [  # a redelivery to another region's vendor names that vendor
+            a
+            for a in view["audit"]
+            if a["action"] != Action.NOTE_REDELIVERED
+            or (a["after"] or {}).get("vendor") in part.vendors
+        ]
         view["excusedAbsences"] = part.excused
         view["delivered"] = {"neispuoDiary": part.neispuo_diary, "vendors": len(part.vendors)}
     return view

@@ -6,9 +6,11 @@ names (first given name and family name, any case) and
 - an identifier one digit away (`identifierDigit`: one digit typed wrong), or
 - an identifier with two neighbouring digits swapped (`identifierSwap`), or
 - for an ЕГН, the same birth date, read from its first six digits (`birthDate`).
-A note that carries no names gets the first two kinds only (a birth date alone is
-shared by too many). One statement finds them all: the variants of the identifier are
-computed here and looked up as a set, the birth date as a range of the identifier index;
+A note that carries no names gets none: "the same names" is every kind's condition (a
+birth date or a near identifier alone would show strangers' children); the console's
+lookup by the full identifier serves it. One statement finds them all: the variants of
+the identifier are computed here and looked up as a set, the birth date as a range of
+the identifier index;
 names are compared here, where case folding does not depend on the database's locale.
 """
 
@@ -92,14 +94,16 @@ async def suggestions(db: asyncpg.Connection, nrn: str, region: str | None) -> l
         return []
     patient = json.loads(note.payload).get("patient", {})
     names = _name_key(patient.get("givenName") or "", patient.get("familyName") or "")
+    if names is None:
+        return []
     variants = identifier_variants(note.identifier)
-    prefix = _birth_prefix(note.identifier_type, note.identifier) if names else None
+    prefix = _birth_prefix(note.identifier_type, note.identifier)
     upper = f"{int(prefix) + 1:06d}" if prefix else None
     found: dict[int, Suggestion] = {}
     for person in await repository.candidates(
         db, note.identifier_kind, list(variants), prefix, upper
     ):
-        if names is not None and _name_key(person.given_name, person.family_name) != names:
+        if _name_key(person.given_name, person.family_name) != names:
             continue
         why, positions = variants.get(person.identifier, (Why.BIRTH_DATE, ()))
         suggestion = Suggestion(

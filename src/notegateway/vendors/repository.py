@@ -198,6 +198,12 @@ async def mark_read(db: asyncpg.Connection, vendor_id: int, notice_ids: Sequence
     return int(status.rsplit(" ", 1)[-1])
 
 
+# A reissue's other note, named to a vendor only when the vendor was issued it too: a
+# vendor learns no note of another vendor's school.
+_TOLD_OF_OTHER = """EXISTS (SELECT 1 FROM vendor_note_state AS told
+                           WHERE told.vendor_id = $1 AND told.notice_id = other.id)"""
+
+
 async def feed_page(
     db: asyncpg.Connection, vendor_id: int, after_seq: int, limit: int
 ) -> list[asyncpg.Record]:
@@ -206,8 +212,8 @@ async def feed_page(
         f"""
         SELECT e.seq, e.type, e.reason, e.occurred_at, e.notice_id, e.person_id,
                e.placements::text AS placements, n.payload::text AS payload,
-               {reissue_sql.replaces("n")} AS replaces,
-               {reissue_sql.replaced_by("n")} AS replaced_by
+               {reissue_sql.replaces("n", _TOLD_OF_OTHER)} AS replaces,
+               {reissue_sql.replaced_by("n", _TOLD_OF_OTHER)} AS replaced_by
         FROM vendor_events AS e
         JOIN medical_notices AS n ON n.id = e.notice_id
         WHERE e.vendor_id = $1 AND e.seq > $2

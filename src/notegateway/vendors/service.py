@@ -119,10 +119,8 @@ def _event(events: feed.Reader, row: asyncpg.Record) -> dict[str, Any]:
         event["redelivered"] = True  # an operator handed the note again
     elif row["reason"] is not None:
         event["reason"] = row["reason"]
-    if row["replaces"] is not None:
-        event["replaces"] = row["replaces"]
-    if row["replaced_by"] is not None:
-        event["replacedBy"] = row["replaced_by"]
+    event["replaces"] = row["replaces"]  # reissues (core/reissue_sql.py), null when none
+    event["replacedBy"] = row["replaced_by"]
     return event
 
 
