@@ -20,7 +20,17 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    op.create_index("ix_medical_notices_nrn_examination", "medical_notices", ["nrn_examination"])
+    # Reissues (core/reissue_sql.py): a note's successors in its examination, and the
+    # cancelled notes it may replace.
+    op.create_index(
+        "ix_medical_notices_nrn_examination_id", "medical_notices", ["nrn_examination", "id"]
+    )
+    op.create_index(
+        "ix_medical_notices_cancelled_examination",
+        "medical_notices",
+        ["nrn_examination", "id"],
+        postgresql_where=sa.text("status = 'cancelled'"),
+    )
     op.add_column("console_sessions", sa.Column("search", postgresql.JSONB(), nullable=True))
     op.add_column("console_sessions", sa.Column("flash", sa.Text(), nullable=True))
 
@@ -28,4 +38,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_column("console_sessions", "flash")
     op.drop_column("console_sessions", "search")
-    op.drop_index("ix_medical_notices_nrn_examination", table_name="medical_notices")
+    op.drop_index("ix_medical_notices_cancelled_examination", table_name="medical_notices")
+    op.drop_index("ix_medical_notices_nrn_examination_id", table_name="medical_notices")

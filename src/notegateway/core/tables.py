@@ -19,6 +19,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB, TIMESTAMP, UUID
 
@@ -174,7 +175,14 @@ medical_notices = Table(
     Index("ix_medical_notices_person_id_id", "person_id", "id"),
     Index("ix_medical_notices_received_at", "received_at"),
     Index("ix_medical_notices_pmi_authored_on", "pmi", "authored_on"),  # a doctor's digest
-    Index("ix_medical_notices_nrn_examination", "nrn_examination"),  # reissues
+    # reissues (core/reissue_sql.py)
+    Index("ix_medical_notices_nrn_examination_id", "nrn_examination", "id"),
+    Index(
+        "ix_medical_notices_cancelled_examination",
+        "nrn_examination",
+        "id",
+        postgresql_where=text("status = 'cancelled'"),
+    ),
 )
 
 notice_cancellations = Table(
