@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-from notegateway.core.limits import TAKE_LEASE_SQL
+from notegateway.core.sql_functions import FUNCTIONS
 from notegateway.notices.rejections import kept_of_item, masked_errors
 
 revision: str = "0008"
@@ -63,7 +63,7 @@ def upgrade() -> None:
         sa.Column("seen_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_server_processes")),
     )
-    op.execute(TAKE_LEASE_SQL)
+    op.execute(FUNCTIONS["ngw_take_lease"])  # its current source: core/sql_functions.py
 
 
 def downgrade() -> None:

@@ -31,7 +31,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from notegateway.core.db import idempotent, transaction
 from notegateway.core.errors import TooManyRequests
-from notegateway.core.locks import LEASE_LOCK_CLASS
 
 log = logging.getLogger(__name__)
 
@@ -39,26 +38,6 @@ LEASE_MARGIN_S = 15.0  # a lease outlives its poll's longest wait by this
 REQUEST_LEASE_S = 90.0  # a request's lease: its longest life (a 30 s long poll) and more
 HEARTBEAT_S = 10.0  # each process says it is alive this often
 ALIVE_S = 3 * HEARTBEAT_S  # a process not heard from for this long is gone
-
-# The current source of the function (migration 0008 creates it from here).
-TAKE_LEASE_SQL = f"""
-CREATE OR REPLACE FUNCTION ngw_take_lease(
-    client bigint, lease_kind text, most integer, lease_holder uuid, seconds double precision
-) RETURNS boolean LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM pg_advisory_xact_lock({LEASE_LOCK_CLASS}, client::integer);
-    DELETE FROM client_leases
-    WHERE client_id = client AND kind = lease_kind AND expires_at <= clock_timestamp();
-    IF (SELECT count(*) FROM client_leases
-        WHERE client_id = client AND kind = lease_kind) >= most THEN
-        RETURN false;
-    END IF;
-    INSERT INTO client_leases (holder, client_id, kind, expires_at)
-    VALUES (lease_holder, client, lease_kind,
-            clock_timestamp() + seconds * interval '1 second');
-    RETURN true;
-END $$
-"""
 
 
 class ClientLimits:

@@ -17,9 +17,10 @@ Since a person's notes may come under several identities (current and former), t
 identity locks alone do not serialise two notes of one person: every path that changes
 what a person's notes excuse also takes the person's owner lock, after the identities
 (the identity locks keep the identity-to-person mapping still, so the owners can be read
-then). Owner locks are taken by a database function (`ngw_lock_owners`, migration 0004),
-with the same two-level scheme; `ngw_lock` (migration 0005) takes a request's keys and then
-its owners in one round trip, the owners read in a statement of their own.
+then). Owner locks are taken by a database function (`ngw_lock_owners`, in
+core/sql_functions.py), with the same two-level scheme; `ngw_lock` (there too) takes a
+request's keys and then its owners in one round trip, the owners read in a statement of
+their own.
 
 No deadlocks: classes are always taken in this order, person, then NRN, then identity,
 then owner, each in one statement, and within a class in (bucket, key) order; last of
@@ -121,7 +122,7 @@ async def lock_classes(
     """Take the locks of several classes of keys, given in the documented class order,
     then the owner locks of `persons` and of the persons holding the identities
     `owners_of` (whose identity locks the caller holds, or takes here): one round trip,
-    the order of taking kept (`ngw_lock`, migration 0005)."""
+    the order of taking kept (`ngw_lock`, core/sql_functions.py)."""
     ids: list[int] = []
     shared: list[bool] = []
     for keys in classes:

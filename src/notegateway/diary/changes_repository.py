@@ -15,7 +15,7 @@ CHANGES = Feed("changes", "diary_changes", scope=None, at="at")
 
 async def publish(db: asyncpg.Connection, audit_ids: Sequence[int]) -> None:
     """Take the feed writers' lock, then number these audited changes in the feed: one
-    round trip (`ngw_publish_changes`, migration 0007)."""
+    round trip (`ngw_publish_changes`, core/sql_functions.py)."""
     await db.execute(
         "SELECT ngw_publish_changes($1, $2::bigint[])", locks.FEED_WRITERS, list(audit_ids)
     )

@@ -1,0 +1,170 @@
+"""Every SQL function and trigger of the gateway, as it is now: the one place to read them.
+
+Migrations install them from here (0011 installs them all with CREATE OR REPLACE); a
+change to one is a change here and a migration that calls `install_statements()` again.
+tests/core/test_sql_functions.py fails when a migrated database's definitions drift from
+this file: a function's body, arguments, result, or a trigger's definition, or one that
+exists in only one of the two. Triggers are written as PostgreSQL prints them back.
+"""
+
+from __future__ import annotations
+
+from notegateway.core.locks import LEASE_LOCK_CLASS
+
+FUNCTIONS: dict[str, str] = {}
+TRIGGERS: dict[str, tuple[str, str]] = {}  # name: (table, CREATE TRIGGER as printed back)
+
+# The audit log is append-only: every change to it is refused.
+FUNCTIONS["audit_log_is_append_only"] = """
+CREATE OR REPLACE FUNCTION audit_log_is_append_only() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN RAISE EXCEPTION 'the audit log is append-only'; END $$
+"""
+TRIGGERS["audit_log_append_only"] = (
+    "audit_log",
+    "CREATE TRIGGER audit_log_append_only BEFORE DELETE OR UPDATE OR TRUNCATE "
+    "ON public.audit_log FOR EACH STATEMENT EXECUTE FUNCTION audit_log_is_append_only()",
+)
+
+# Wake long polls in every server process: one notification per vendor per commit
+# (core/notifier.py listens).
+FUNCTIONS["vendor_events_notify"] = """
+CREATE OR REPLACE FUNCTION vendor_events_notify() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN PERFORM pg_notify('notegateway_feed', NEW.vendor_id::text); RETURN NULL; END $$
+"""
+TRIGGERS["vendor_events_notify"] = (
+    "vendor_events",
+    "CREATE TRIGGER vendor_events_notify AFTER INSERT ON public.vendor_events "
+    "FOR EACH ROW EXECUTE FUNCTION vendor_events_notify()",
+)
+
+# A client disabled or rotated wakes its open long polls, which then find their
+# credentials gone: 401 at once.
+FUNCTIONS["notify_client_changed"] = """
+CREATE OR REPLACE FUNCTION notify_client_changed() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('notegateway_feed', NEW.id::text);
+    RETURN NULL;
+END $$
+"""
+TRIGGERS["clients_changed"] = (
+    "clients",
+    "CREATE TRIGGER clients_changed AFTER UPDATE ON public.clients "
+    "FOR EACH ROW EXECUTE FUNCTION notify_client_changed()",
+)
+
+# Wake the NEISPUO clients' long polls on the change feed, once per statement.
+FUNCTIONS["diary_changes_notify"] = """
+CREATE OR REPLACE FUNCTION diary_changes_notify() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM written) THEN
+        PERFORM pg_notify('notegateway_feed', id::text)
+        FROM clients WHERE role = 'neispuo';
+    END IF;
+    RETURN NULL;
+END $$
+"""
+TRIGGERS["diary_changes_notify"] = (
+    "diary_changes",
+    "CREATE TRIGGER diary_changes_notify AFTER INSERT ON public.diary_changes "
+    "REFERENCING NEW TABLE AS written FOR EACH STATEMENT EXECUTE FUNCTION "
+    "diary_changes_notify()",
+)
+
+# The persons' owner locks (core/locks.py): taken after the identity locks, in one call,
+# in (bucket, person) order; a call with many persons takes their buckets exclusively
+# instead (the shared lock table holds a few thousand locks in all).
+FUNCTIONS["ngw_lock_owners"] = """
+CREATE OR REPLACE FUNCTION ngw_lock_owners(person_ids bigint[]) RETURNS integer
+LANGUAGE plpgsql AS $$
+DECLARE
+    ids bigint[] := ARRAY(SELECT DISTINCT p FROM unnest(person_ids) AS p WHERE p IS NOT NULL);
+    bucket integer;
+    person bigint;
+    last_bucket integer := -1;
+BEGIN
+    IF cardinality(ids) > 16 THEN
+        FOR bucket IN SELECT DISTINCT x % 32 FROM unnest(ids) AS x ORDER BY 1 LOOP
+            PERFORM pg_advisory_xact_lock(hashtextextended('ngw owner bucket ' || bucket, 0));
+        END LOOP;
+    ELSE
+        FOR bucket, person IN SELECT x % 32, x FROM unnest(ids) AS x ORDER BY 1, 2 LOOP
+            IF bucket <> last_bucket THEN
+                PERFORM pg_advisory_xact_lock_shared(
+                    hashtextextended('ngw owner bucket ' || bucket, 0));
+                last_bucket := bucket;
+            END IF;
+            PERFORM pg_advisory_xact_lock(hashtextextended('ngw owner ' || person, 0));
+        END LOOP;
+    END IF;
+    RETURN cardinality(ids);
+END $$
+"""
+
+# Every lock of a write in one round trip (core/locks.py: the order): the keys, then the
+# owners of the persons named and of the identifiers' holders.
+FUNCTIONS["ngw_lock"] = """
+CREATE OR REPLACE FUNCTION ngw_lock(keys bigint[], shared boolean[], kinds int2[],
+                                    idents text[], persons bigint[]) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM count(CASE WHEN s THEN pg_advisory_xact_lock_shared(k) END)
+          + count(CASE WHEN NOT s THEN pg_advisory_xact_lock(k) END)
+    FROM (SELECT k, s FROM unnest(keys, shared) WITH ORDINALITY AS t(k, s, o)
+          ORDER BY o) AS ordered;
+    IF cardinality(kinds) > 0 OR cardinality(persons) > 0 THEN
+        -- A statement of its own: a new snapshot, taken under the identity locks.
+        PERFORM ngw_lock_owners(persons || ARRAY(
+            SELECT p.id FROM unnest(kinds, idents) AS i(kind, ident)
+            JOIN persons AS p ON p.identifier_kind = i.kind AND p.identifier = i.ident
+            UNION
+            SELECT f.person_id FROM unnest(kinds, idents) AS i(kind, ident)
+            JOIN former_identifiers AS f
+              ON f.identifier_kind = i.kind AND f.identifier = i.ident));
+    END IF;
+END $$
+"""
+
+# Number a request's changes in one round trip: the feed writers' lock (core/locks.py),
+# then the rows, in that order (a function's statements run one after the other).
+FUNCTIONS["ngw_publish_changes"] = """
+CREATE OR REPLACE FUNCTION ngw_publish_changes(writers_lock bigint, audit_ids bigint[])
+RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_advisory_xact_lock(writers_lock);
+    INSERT INTO diary_changes (audit_id)
+    SELECT id FROM unnest(audit_ids) AS id ORDER BY id;
+END $$
+"""
+
+# A lease of a client's long polls (or requests) in the whole service (core/limits.py):
+# the client's lock, expired leases dropped, count, add; one round trip.
+FUNCTIONS["ngw_take_lease"] = f"""
+CREATE OR REPLACE FUNCTION ngw_take_lease(
+    client bigint, lease_kind text, most integer, lease_holder uuid, seconds double precision
+) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_advisory_xact_lock({LEASE_LOCK_CLASS}, client::integer);
+    DELETE FROM client_leases
+    WHERE client_id = client AND kind = lease_kind AND expires_at <= clock_timestamp();
+    IF (SELECT count(*) FROM client_leases
+        WHERE client_id = client AND kind = lease_kind) >= most THEN
+        RETURN false;
+    END IF;
+    INSERT INTO client_leases (holder, client_id, kind, expires_at)
+    VALUES (lease_holder, client, lease_kind,
+            clock_timestamp() + seconds * interval '1 second');
+    RETURN true;
+END $$
+"""
+
+
+def install_statements() -> list[str]:
+    """The statements that make the database's functions and triggers this file's."""
+    statements = list(FUNCTIONS.values())
+    for name, (table, create) in TRIGGERS.items():
+        statements += [f"DROP TRIGGER IF EXISTS {name} ON {table}", create]
+    return statements
