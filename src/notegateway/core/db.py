@@ -220,7 +220,8 @@ async def plan_for(db: asyncpg.Connection, items: int) -> None:
 async def raw_connection(conn: AsyncConnection) -> asyncpg.Connection:
     """The asyncpg connection under `conn` (for hot paths; same server session)."""
     fairy = await conn.get_raw_connection()
-    driver: Any = fairy.driver_connection
+    driver = fairy.driver_connection  # SQLAlchemy types it Any | None
+    assert isinstance(driver, asyncpg.Connection)
     return driver
 
 

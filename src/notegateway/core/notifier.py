@@ -95,9 +95,9 @@ class FeedNotifier:
                 await self._connection.close()
             self._connection = None
 
-    def _on_notify(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
+    def _on_notify(self, _conn: object, _pid: int, _channel: str, payload: object) -> None:
         with contextlib.suppress(ValueError):
-            self.wake(int(payload))
+            self.wake(int(str(payload)))
 
     def wake(self, client_id: int) -> None:
         waiter = self._waiters.pop(client_id, None)
