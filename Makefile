@@ -45,6 +45,7 @@ lint: install
 	$(BIN)/ruff check src tests migrations benchmarks
 	$(BIN)/ruff format --check src tests migrations benchmarks
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 
 format: install
 	$(BIN)/ruff format src tests migrations

@@ -19,10 +19,10 @@ from notegateway.console.sessions import Session
 from notegateway.core.db import rehearsal
 from notegateway.core.deps import Db
 from notegateway.core.errors import DomainError, NotFound, Unprocessable
+from notegateway.core.wire import MAX_ID
 from notegateway.notices import service as notices_service
 from notegateway.ops import service as ops_service
 from notegateway.ops import suggestions as suggestions_service
-from notegateway.registry.schemas import MAX_ID
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 Text = Annotated[str, Form(max_length=500)]

@@ -20,9 +20,9 @@ from notegateway.core.db import rehearsal
 from notegateway.core.deps import Db
 from notegateway.core.errors import DomainError, Forbidden
 from notegateway.core.scope import refuse_regional
+from notegateway.core.wire import MAX_ID
 from notegateway.diary import figures_service, parents_service
 from notegateway.ops import service as ops_service
-from notegateway.registry.schemas import MAX_ID
 from notegateway.vendors import service as vendors_service
 
 router = APIRouter(prefix="/console", include_in_schema=False)

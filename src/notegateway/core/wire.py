@@ -19,6 +19,9 @@ class WireModel(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=False, extra="ignore")
 
 
+MAX_ID = 2**62  # NEISPUO ids are integers; kept well inside bigint
+
+
 class OutModel(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
 

@@ -21,7 +21,7 @@ from notegateway.core.deps import Db
 from notegateway.core.jsonbody import NO_BODY, JsonBody, OptionalJsonBody
 from notegateway.core.openapi import json_body
 from notegateway.core.timeutil import QueryDate, SchoolYear
-from notegateway.core.wire import known_names, validated
+from notegateway.core.wire import MAX_ID, known_names, validated
 from notegateway.diary import figures_service, parents_service, service
 from notegateway.diary.schemas import (
     AbsenceIn,
@@ -37,7 +37,6 @@ from notegateway.diary.schemas import (
     ReportedMonth,
     ReportIn,
 )
-from notegateway.registry.schemas import MAX_ID
 
 router = APIRouter(prefix="/api/v1/diary", tags=["Diary"])
 _REPORT_NAMES = known_names(ReportIn)

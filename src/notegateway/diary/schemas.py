@@ -8,10 +8,9 @@ from typing import Annotated, Literal
 
 from pydantic import BeforeValidator, Field
 
+from notegateway.core.note_wire import HisMedicalNoticeOut, Placement
 from notegateway.core.timeutil import LocalDate
-from notegateway.core.wire import OutModel, WireModel, reject_bool
-from notegateway.notices.schemas import HisMedicalNoticeOut, Placement
-from notegateway.registry.schemas import MAX_ID
+from notegateway.core.wire import MAX_ID, OutModel, WireModel, reject_bool
 
 Id = Annotated[int, BeforeValidator(reject_bool), Field(ge=1, le=MAX_ID)]
 AbsenceKind = Literal["unexcused", "excused", "late", "dplr"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
 from notegateway.clients.auth import NzisClient, require
@@ -19,6 +19,7 @@ from notegateway.core.errors import (
     problem_of,
 )
 from notegateway.core.jsonbody import NO_BODY, read_json
+from notegateway.core.note_wire import NrnPath
 from notegateway.core.openapi import json_body
 from notegateway.core.timeutil import QueryDate
 from notegateway.core.wire import known_names, validated
@@ -37,7 +38,6 @@ from notegateway.notices.schemas import (
 router = APIRouter(prefix="/api/v1/hisMedicalNotices", tags=["NZIS"])
 
 MAX_BATCH = 1000
-NrnPath = Annotated[str, Path(pattern=r"^[0-9A-Z]{12}$", description="the note's NRN")]
 _CANCEL_NAMES = known_names(CancelIn)
 # NZIS calling push or cancel: lastHisSyncTime moves whatever the answer, so the call is
 # recorded in the credentials' own transaction, before the request's.

@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field
 
 from notegateway.core.identifiers import IdentifierTypeField
+from notegateway.core.note_wire import HisMedicalNoticeOut
 from notegateway.core.timeutil import LocalDate, LocalDateTime
 from notegateway.core.wire import OutModel, WireModel
 
@@ -75,33 +76,6 @@ class CancelIn(WireModel):
 # ---- output ----
 
 
-class PatientOut(OutModel):
-    identifier_type: int
-    identifier: str
-    given_name: str
-    family_name: str
-
-
-class PractitionerOut(OutModel):
-    pmi: str
-
-
-class NoticePeriodOut(OutModel):
-    from_date: str = Field(examples=["2026-11-18T00:00:00"])
-    to_date: str = Field(examples=["2026-11-20T00:00:00"])
-    authored_on: str = Field(examples=["2026-11-20T10:31:00"])
-
-
-class HisMedicalNoticeOut(OutModel):
-    """The normalised note, as stored and handed on."""
-
-    nrn_medical_notice: str
-    nrn_examination: str
-    patient: PatientOut
-    practitioner: PractitionerOut
-    medical_notice: NoticePeriodOut
-
-
 class ErrorOut(OutModel):
     loc: list[str | int]
     msg: str
@@ -140,14 +114,6 @@ class CancelResult(OutModel):
     status: Literal["cancelled"]
     reverted_absences: int
     reattributed_absences: int
-
-
-class Placement(OutModel):
-    institution_id: int
-    class_name: str
-    section: str | None
-    from_date: dt.date
-    to_date: dt.date
 
 
 class DeliveryAck(OutModel):

@@ -19,13 +19,13 @@ from notegateway.core.errors import ServiceUnavailable
 from notegateway.core.jsonbody import JsonBody
 from notegateway.core.metrics import metrics_registry
 from notegateway.core.migrate import head_revision
+from notegateway.core.note_wire import NrnPath
 from notegateway.core.openapi import json_body
 from notegateway.core.scope import refuse_regional
 from notegateway.core.timeutil import QueryDate, SchoolYear
-from notegateway.core.wire import known_names, validated
+from notegateway.core.wire import MAX_ID, known_names, validated
 from notegateway.diary.schemas import AbsenceOut
 from notegateway.notices import service as notices_service
-from notegateway.notices.router import NrnPath
 from notegateway.ops import repository, service, suggestions
 from notegateway.ops.schemas import (
     MatchIn,
@@ -41,7 +41,6 @@ from notegateway.ops.schemas import (
     Suggestions,
 )
 from notegateway.ops.scrape import FeedMetrics
-from notegateway.registry.schemas import MAX_ID
 
 router = APIRouter(tags=["Operators"])
 READY_TIMEOUT_S = 3.0

@@ -7,9 +7,9 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from notegateway.core.wire import OutModel, WireModel
-from notegateway.notices.schemas import HisMedicalNoticeOut, NoticeBase, Placement, VendorAck
-from notegateway.registry.schemas import MAX_ID
+from notegateway.core.note_wire import HisMedicalNoticeOut, Placement
+from notegateway.core.wire import MAX_ID, OutModel, WireModel
+from notegateway.notices.schemas import NoticeBase, VendorAck
 
 
 class NoteSummary(OutModel):

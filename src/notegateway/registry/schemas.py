@@ -9,10 +9,9 @@ from pydantic import AfterValidator, BeforeValidator, Field
 
 from notegateway.core.identifiers import IdentifierTypeField
 from notegateway.core.timeutil import LocalDate, open_end
-from notegateway.core.wire import OutModel, WireModel
+from notegateway.core.wire import MAX_ID, OutModel, WireModel
 
 NEISPUO_DIARY = "neispuo"
-MAX_ID = 2**62  # NEISPUO ids are integers; kept well inside bigint
 
 
 class InstitutionIn(WireModel):

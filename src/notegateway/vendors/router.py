@@ -13,8 +13,8 @@ from notegateway.clients.auth import VendorClient, authenticate
 from notegateway.core import feed
 from notegateway.core.deps import Db
 from notegateway.core.jsonbody import JsonBody
+from notegateway.core.note_wire import NrnPath
 from notegateway.core.openapi import json_array_body, json_body
-from notegateway.notices.router import NrnPath
 from notegateway.vendors import service
 from notegateway.vendors.schemas import EventAckIn, FeedPage, NextNotices, VendorNotice
 

@@ -7,8 +7,8 @@ from typing import Annotated, Literal
 
 from pydantic import BeforeValidator, Field
 
+from notegateway.core.note_wire import HisMedicalNoticeOut, Placement
 from notegateway.core.wire import OutModel, WireModel, reject_bool
-from notegateway.notices.schemas import HisMedicalNoticeOut, Placement
 
 
 class NextNotice(OutModel):
