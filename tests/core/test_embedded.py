@@ -5,13 +5,17 @@ the embedded database too, also after an earlier server was killed outright; and
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.serving import free_port
 
@@ -46,8 +50,20 @@ def _postgres_runs(data_dir: Path) -> bool:
     return (data_dir / "pg" / "postmaster.pid").is_file()
 
 
-def test_stopping_the_server_stops_the_embedded_database(tmp_path: Path) -> None:
-    data_dir, log = tmp_path / "data", tmp_path / "serve.log"
+@pytest.fixture
+def data_dir() -> Iterator[Path]:
+    """Outside pytest's temporary tree: pytest makes its root 0700 again whenever a run
+    starts, and under root the embedded PostgreSQL runs as the user `pgserver`, which
+    must reach its data directory."""
+    made = Path(tempfile.mkdtemp(prefix="ngw-embedded-"))
+    yield made / "data"
+    command = [sys.executable, "-m", "notegateway", "stop-embedded"]  # after a failure
+    subprocess.run(command, env=_env(made / "data"), capture_output=True, check=False)
+    shutil.rmtree(made, ignore_errors=True)
+
+
+def test_stopping_the_server_stops_the_embedded_database(tmp_path: Path, data_dir: Path) -> None:
+    log = tmp_path / "serve.log"
     migrate = [sys.executable, "-m", "notegateway", "migrate"]
     migrated = subprocess.run(migrate, env=_env(data_dir), capture_output=True, text=True)
     assert migrated.returncode == 0, migrated.stderr
