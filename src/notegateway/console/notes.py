@@ -13,7 +13,7 @@ from fastapi import APIRouter, Form
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from notegateway.console import glossary, sessions
-from notegateway.console.render import error_page, page
+from notegateway.console.render import error_page, number, page, refused_page
 from notegateway.console.router import ConsoleSession, checked
 from notegateway.console.sessions import Session
 from notegateway.core.db import rehearsal
@@ -101,7 +101,7 @@ async def lookup(
     try:
         found = await suggestions_service.lookup(db, wanted, session.client.region)
     except DomainError as exc:
-        return error_page(session, exc.status_code, glossary.error(exc.status_code, exc.detail))
+        return refused_page(session, exc)
     if not found:
         errors = {"identifier": "Няма ученик с такъв ЕГН / ЛНЧ в регистъра."}
         return await note_page(db, session, nrn, 404, NoteForms(errors=errors))
@@ -110,12 +110,10 @@ async def lookup(
 
 def _person_field(text: str) -> tuple[int | None, str | None]:
     """The pupil's number from the form (empty: back to the note's identifier), or why not."""
-    text = text.strip()
-    if not text:
+    if not text.strip():
         return None, None
-    if text.isascii() and text.isdigit() and 1 <= int(text) <= MAX_ID:
-        return int(text), None
-    return None, f"Номерът е цяло число от 1 до {MAX_ID}."
+    wanted = number(text, 1, MAX_ID)
+    return wanted, None if wanted is not None else f"Номерът е цяло число от 1 до {MAX_ID}."
 
 
 @router.post("/notes/{nrn}/match")
@@ -160,7 +158,7 @@ async def match(
         errors = {"person_id": glossary.error(exc.status_code, exc.detail)}
         return await note_page(db, session, nrn, 422, NoteForms(errors=errors, values=values))
     except DomainError as exc:
-        return error_page(session, exc.status_code, glossary.error(exc.status_code, exc.detail))
+        return refused_page(session, exc)
     done = (
         f"Бележката е свързана с {pupil_name(after['person'], after['personId'])}. "
         f"Уважени по нея: {absences(after['excusedAbsences'])}."
@@ -245,7 +243,7 @@ async def redeliver(
         errors = {"vendor": glossary.error(exc.status_code, exc.detail)}
         return await note_page(db, session, nrn, 422, NoteForms(errors=errors, values=values))
     except DomainError as exc:
-        return error_page(session, exc.status_code, glossary.error(exc.status_code, exc.detail))
+        return refused_page(session, exc)
     await sessions.say(
         db,
         session,

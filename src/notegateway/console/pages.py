@@ -12,7 +12,15 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from notegateway.console import chart, glossary, sessions
-from notegateway.console.render import page
+from notegateway.console.render import (
+    MAX_OFFSET,
+    day_text,
+    lesson_text,
+    not_a_number_page,
+    number,
+    page,
+    refused_page,
+)
 from notegateway.console.router import ConsoleSession, checked
 from notegateway.console.search import parse_day
 from notegateway.console.sessions import Session
@@ -30,37 +38,13 @@ Text = Annotated[str, Form(max_length=500)]
 PAGE_SIZE = 50
 
 
-def _refused(session: Session, exc: DomainError) -> HTMLResponse:
-    message = glossary.error(exc.status_code, exc.detail)
-    return page("error.html", exc.status_code, session=session, message=message)
-
-
 def _national_only(session: Session, what: str) -> HTMLResponse | None:
     """The refusal page for an operator limited to a region (core/scope.py), else None."""
     try:
         refuse_regional(session.client.region, what)
     except Forbidden as exc:
-        return _refused(session, exc)
+        return refused_page(session, exc)
     return None
-
-
-MAX_OFFSET = 1_000_000
-NOT_A_NUMBER = "Въведете цяло число от {low} до {high}."
-
-
-def number(text: str, low: int, high: int) -> int | None:
-    """A whole number from a form or an address, within low..high, or None (the page
-    then says so: an out-of-range number is never a 500)."""
-    text = text.strip()
-    if not text.isascii() or not text.lstrip("-").isdigit() or len(text) > 20:
-        return None
-    value = int(text)
-    return value if low <= value <= high else None
-
-
-def _not_a_number(session: Session, low: int, high: int) -> HTMLResponse:
-    message = NOT_A_NUMBER.format(low=low, high=high)
-    return page("error.html", 400, session=session, message=message)
 
 
 @router.get("/unmatched", response_class=HTMLResponse)
@@ -70,7 +54,7 @@ async def unmatched(session: ConsoleSession, db: Db, offset: str = "0") -> HTMLR
         return refused
     start = number(offset, 0, MAX_OFFSET)
     if start is None:
-        return _not_a_number(session, 0, MAX_OFFSET)
+        return not_a_number_page(session, 0, MAX_OFFSET)
     query = ops_service.NoteQuery(match="unmatched", status="active", oldest_first=True)
     found = await ops_service.search_notes(db, query, PAGE_SIZE, start, None)
     return page(
@@ -93,7 +77,7 @@ async def _review_page(
     try:
         listed = await ops_service.review(db, after, PAGE_SIZE, session.client.region)
     except DomainError as exc:
-        return _refused(session, exc)
+        return refused_page(session, exc)
     names = await ops_service.institution_names(
         db, [r["absence"]["institutionId"] for r in listed["items"]]
     )
@@ -116,8 +100,7 @@ async def review(session: ConsoleSession, db: Db, after: str | None = None) -> H
 def _absence_words(item: dict[str, object], names: dict[int, str]) -> str:
     absence = item["absence"]
     assert isinstance(absence, dict)
-    day = dt.date.fromisoformat(str(absence["date"])).strftime("%d.%m.%Y")
-    lesson = "целия ден" if absence["lesson"] is None else f"{absence['lesson']}. час"
+    day, lesson = day_text(str(absence["date"])), lesson_text(absence["lesson"])
     where = names.get(int(absence["institutionId"]), "институция")
     return f"отсъствието на ученик № {absence['personId']} на {day}, {lesson}, в {where}"
 
@@ -139,7 +122,7 @@ async def resolve(
     checked(session, csrf)
     absence = number(absence_id, 1, MAX_ID)
     if absence is None:
-        return _not_a_number(session, 1, MAX_ID)
+        return not_a_number_page(session, 1, MAX_ID)
     if resolution not in ("keep", "unexcuse") or not reason.strip():
         problem = "Посочете причина: тя остава в историята на бележката."
         return await _review_page(db, session, None, 422, {absence: problem})
@@ -159,7 +142,7 @@ async def resolve(
         await ops_service.resolve_review(db, absence, resolution, reason.strip(), actor, region)
         kind = await ops_service.absence_kind(db, absence)
     except DomainError as exc:
-        return _refused(session, exc)
+        return refused_page(session, exc)
     done = f"Прегледано: {words} е {glossary.term(glossary.KINDS, kind)} и излезе от списъка."
     await sessions.say(db, session, done[0].upper() + done[1:])
     return RedirectResponse("/console/review", status_code=303)
@@ -202,7 +185,7 @@ async def rejections(session: ConsoleSession, db: Db, after: str | None = None) 
         refuse_regional(session.client.region, "rejections")
         listed = await ops_service.rejections(db, None, None, None, after, 50)
     except DomainError as exc:
-        return _refused(session, exc)
+        return refused_page(session, exc)
     return page("rejections.html", session=session, current="rejections", listed=listed)
 
 
@@ -225,14 +208,14 @@ async def pupil(
         return refused
     person = number(person_id, 1, MAX_ID)
     if person is None:
-        return _not_a_number(session, 1, MAX_ID)
+        return not_a_number_page(session, 1, MAX_ID)
     year = number(school_year, 2000, 2999) if school_year.strip() else None
     if school_year.strip() and year is None:
-        return _not_a_number(session, 2000, 2999)
+        return not_a_number_page(session, 2000, 2999)
     try:
         listed = await parents_service.person_notices(db, person, year)
     except DomainError as exc:
-        return _refused(session, exc)
+        return refused_page(session, exc)
     ids = [d["institutionId"] for n in listed["items"] for d in n["days"] if "institutionId" in d]
     names = await ops_service.institution_names(db, ids)
     return page("pupil.html", session=session, current="search", pupil=listed, names=names)
@@ -251,7 +234,7 @@ async def corrections(
     """A reported month's corrections (as the API's …/corrections), for the operator's region."""
     institution = number(institution_id, 1, MAX_ID)
     if institution is None:
-        return _not_a_number(session, 1, MAX_ID)
+        return not_a_number_page(session, 1, MAX_ID)
     try:
         first_day = dt.date.fromisoformat(f"{month}-01")
     except ValueError:
@@ -262,7 +245,7 @@ async def corrections(
             db, institution, first_day, limits, session.client.region
         )
     except DomainError as exc:
-        return _refused(session, exc)
+        return refused_page(session, exc)
     return page("corrections.html", session=session, current="months", found=found)
 
 
@@ -284,7 +267,7 @@ async def wave(
             figures = await ops_service.notes_by_day(db, start, end, by, session.client.region)
         except DomainError as exc:
             if exc.status_code != 400:
-                return _refused(session, exc)
+                return refused_page(session, exc)
             errors["to_date"] = "Периодът е от 1 до 366 дни, а крайната дата не е преди началната."
     context: dict[str, Any] = {"session": session, "current": "wave", "by": by, "errors": errors}
     if figures is None:

@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from notegateway.console import glossary
+from notegateway.core.errors import DomainError
 from notegateway.core.identifiers import mask
 from notegateway.core.timeutil import SOFIA
 
@@ -26,7 +27,8 @@ def _when(value: dt.datetime | str | None) -> str:
     return moment.astimezone(SOFIA).strftime("%d.%m.%Y %H:%M")
 
 
-def _day(value: dt.date | str | None) -> str:
+def day_text(value: dt.date | str | None) -> str:
+    """A date as dd.MM.yyyy."""
     if value is None or value == "":
         return "—"
     day = value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value)[:10])
@@ -41,7 +43,8 @@ def _day_input(value: str) -> str:
         return value
 
 
-def _lesson(value: int | None) -> str:
+def lesson_text(value: int | None) -> str:
+    """An absence's lesson as people say it: '3. час', or 'целия ден' (a group's day)."""
     return "целия ден" if value is None else f"{value}. час"
 
 
@@ -57,9 +60,9 @@ _templates.filters |= {
     "ordinal": _ordinal,
     "mask": lambda value: mask(str(value)) if value else value,
     "when": _when,
-    "day": _day,
+    "day": day_text,
     "day_input": _day_input,
-    "lesson": _lesson,
+    "lesson": lesson_text,
     "field": glossary.field,
     "message": glossary.message,
 }
@@ -85,3 +88,26 @@ def page(name: str, status: int = 200, **context: Any) -> HTMLResponse:
 
 def error_page(session: Any, status: int, message: str) -> HTMLResponse:
     return page("error.html", status, session=session, message=message)
+
+
+def refused_page(session: Any, exc: DomainError) -> HTMLResponse:
+    """The page of an action or a page the gateway refused, in the glossary's words."""
+    return error_page(session, exc.status_code, glossary.error(exc.status_code, exc.detail))
+
+
+MAX_OFFSET = 1_000_000  # a list's paging offset
+NOT_A_NUMBER = "Въведете цяло число от {low} до {high}."
+
+
+def number(text: str, low: int, high: int) -> int | None:
+    """A whole number from a form or an address, within low..high, or None (the page
+    then says so: an out-of-range number is never a 500)."""
+    text = text.strip()
+    if not text.isascii() or not text.lstrip("-").isdigit() or len(text) > 20:
+        return None
+    value = int(text)
+    return value if low <= value <= high else None
+
+
+def not_a_number_page(session: Any, low: int, high: int) -> HTMLResponse:
+    return error_page(session, 400, NOT_A_NUMBER.format(low=low, high=high))

@@ -10,8 +10,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from notegateway.clients import service as clients_service
 from notegateway.clients.auth import peer_is_trusted_proxy
 from notegateway.clients.schemas import Role
-from notegateway.console import glossary, sessions
-from notegateway.console.render import error_page, page
+from notegateway.console import sessions
+from notegateway.console.render import error_page, page, refused_page
 from notegateway.console.sessions import Session
 from notegateway.core.deps import Db
 from notegateway.core.errors import DomainError, Unauthorized
@@ -147,7 +147,7 @@ def install(app: Any) -> None:
         if not request.url.path.startswith("/console") or not isinstance(exc, DomainError):
             original: Response = await domain_original(request, exc)
             return original
-        answer = error_page(None, exc.status_code, glossary.error(exc.status_code, exc.detail))
+        answer = refused_page(None, exc)
         if exc.retry_after is not None:  # 429, 503: when to try again
             answer.headers["Retry-After"] = str(exc.retry_after)
         return answer

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Form
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from notegateway.console import sessions
-from notegateway.console.render import page
+from notegateway.console.render import MAX_OFFSET, not_a_number_page, number, page
 from notegateway.console.router import ConsoleSession, checked
 from notegateway.console.sessions import Session
 from notegateway.core.deps import Db
@@ -22,7 +22,6 @@ from notegateway.ops import service as ops_service
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 PAGE_SIZE = 50
-MAX_OFFSET = 1_000_000
 Field = Annotated[str, Form(max_length=200)]
 
 
@@ -156,15 +155,9 @@ async def results(session: ConsoleSession, db: Db, offset: str = "0") -> Respons
     criteria = _stored(session)
     if criteria is None:
         return RedirectResponse("/console", status_code=303)
-    start = offset.strip()
-    if not start.isascii() or not start.isdigit() or int(start) > MAX_OFFSET:
-        return page(
-            "error.html",
-            400,
-            session=session,
-            message=f"Въведете цяло число от 0 до {MAX_OFFSET}.",
-        )
-    first = int(start)
+    first = number(offset, 0, MAX_OFFSET)
+    if first is None:
+        return not_a_number_page(session, 0, MAX_OFFSET)
     found = await ops_service.search_notes(
         db, criteria.query(), PAGE_SIZE, first, session.client.region
     )
