@@ -39,8 +39,10 @@ def _cancelled_at(alias: str) -> str:
 
 
 def _in_window(new: str, old: str) -> str:
-    return f"""({new}.received_at >= {_cancelled_at(old)}
-        AND {new}.received_at < {_cancelled_at(old)} + interval '{REISSUE_WINDOW}')"""
+    """SQL: `new` arrived in the window after `old`'s cancellation (cancelled_at ≤
+    received_at < cancelled_at + window), the cancellation looked up once."""
+    return f"""(tstzrange({new}.received_at - interval '{REISSUE_WINDOW}', {new}.received_at,
+                   '(]') @> {_cancelled_at(old)})"""
 
 
 def _of_examination(note: str, ids: str, cancelled: bool = False) -> str:
