@@ -222,9 +222,22 @@ async def pupil(
 
 
 @router.get("/months", response_class=HTMLResponse)
-async def months(session: ConsoleSession, db: Db) -> HTMLResponse:
-    listed = await figures_service.reported_months(db, session.client.region)
-    return page("months.html", session=session, current="months", months=listed)
+async def months(session: ConsoleSession, db: Db, offset: str = "0") -> HTMLResponse:
+    """The reported months, the latest first, a page at a time."""
+    start = number(offset, 0, MAX_OFFSET)
+    if start is None:
+        return not_a_number_page(session, 0, MAX_OFFSET)
+    region = session.client.region
+    listed = await figures_service.reported_months(db, region, PAGE_SIZE + 1, start)
+    return page(
+        "months.html",
+        session=session,
+        current="months",
+        months=listed[:PAGE_SIZE],
+        more=len(listed) > PAGE_SIZE,
+        offset=start,
+        size=PAGE_SIZE,
+    )
 
 
 @router.get("/institutions/{institution_id}/months/{month}", response_class=HTMLResponse)

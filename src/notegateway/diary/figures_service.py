@@ -108,10 +108,10 @@ async def at_risk(
 
 
 async def reported_months(
-    db: asyncpg.Connection, region: str | None, limit: int = 50
+    db: asyncpg.Connection, region: str | None, limit: int = 50, offset: int = 0
 ) -> list[reports_repository.ReportedMonth]:
     """The months reported most lately, for the console's list of corrections."""
-    return await reports_repository.latest(db, region, limit)
+    return await reports_repository.latest(db, region, limit, offset)
 
 
 async def report_month(

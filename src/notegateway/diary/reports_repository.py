@@ -55,18 +55,21 @@ class ReportedMonth:
     reported_at: dt.datetime
 
 
-async def latest(db: asyncpg.Connection, region: str | None, limit: int) -> list[ReportedMonth]:
+async def latest(
+    db: asyncpg.Connection, region: str | None, limit: int, offset: int = 0
+) -> list[ReportedMonth]:
     """The months reported most lately (of the region's institutions, when given)."""
     rows = await db.fetch(
         f"""
         SELECT r.institution_id, i.name, r.month, r.reported_at
         FROM month_reports AS r JOIN institutions AS i ON i.id = r.institution_id
         WHERE {institution_in_region("r.institution_id", "$1")}
-        ORDER BY r.reported_at DESC
-        LIMIT $2
+        ORDER BY r.reported_at DESC, r.institution_id, r.month
+        LIMIT $2 OFFSET $3
         """,
         region,
         limit,
+        offset,
     )
     return [
         ReportedMonth(r["institution_id"], r["name"], r["month"], r["reported_at"]) for r in rows
