@@ -20,7 +20,10 @@ from tests.factories import note
 
 from benchmarks.common import choose_server, fresh_database
 from benchmarks.seed import NOTE_DAYS, seed
+from notegateway import settle
+from notegateway.core.timeutil import today_in_sofia
 from notegateway.notices import service
+from notegateway.notices.validation import judge_notes
 
 _EXPLAINABLE = ("SELECT", "WITH", "INSERT", "UPDATE", "DELETE")
 
@@ -84,6 +87,7 @@ async def main() -> None:
     parser.add_argument("--full", action="store_true")
     parser.add_argument("--server-url", default=os.environ.get("NOTEGATEWAY_TEST_DATABASE_URL"))
     args = parser.parse_args()
+    settle.install()
     server = await choose_server(args.server_url)
     async with fresh_database(server, "explain") as url:
         idents = (await seed(url, 20_000, NOTE_DAYS)).identifiers
@@ -96,7 +100,8 @@ async def main() -> None:
                     for i in range(args.notes)
                 ]
                 async with conn.transaction():
-                    await service.push_notes(db, notes, [], "explain")  # type: ignore[arg-type]
+                    judged = judge_notes(notes, [], today_in_sofia())
+                    await service.push_notes(db, judged, "explain")  # type: ignore[arg-type]
                 for statement, planning, execution in db.report:
                     print(
                         f"round {round_no}  plan {planning:8.2f} ms  run {execution:8.2f} ms  "

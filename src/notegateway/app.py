@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from notegateway import __version__
+from notegateway import __version__, settle
 from notegateway.clients import service as clients_service
 from notegateway.console.router import install as install_console
 from notegateway.core.config import Settings
@@ -71,6 +71,7 @@ async def _purge_periodically(engine: AsyncEngine, settings: Settings) -> None:
 def create_app(settings: Settings | None = None, database_url: str | None = None) -> FastAPI:
     """Build the app; the database is resolved (or the embedded one started) at startup."""
     settings = settings or Settings()
+    settle.install()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -10,11 +10,17 @@ from typing import Any
 import asyncpg
 from stdnum.bg import egn
 
+from notegateway import settle
 from notegateway.clients import repository as clients_repository
 from notegateway.clients import service as clients_service
+from notegateway.core.timeutil import today_in_sofia
 from notegateway.diary import service as diary_service
+from notegateway.diary.schemas import AbsenceIn, AbsencePatchIn
 from notegateway.notices import service as notices_service
+from notegateway.notices.validation import judge_notes
 from notegateway.registry import service as registry_service
+from notegateway.registry.schemas import InstitutionIn
+from notegateway.registry.validation import judge_persons
 
 DEMO_CLIENTS = (
     ("demo-nzis", "nzis"),
@@ -41,6 +47,7 @@ async def load_demo(
 ) -> list[str]:
     """Load (or refresh) the demo data; returns lines to print (addresses under `base`),
     tokens rotated on each run."""
+    settle.install()
     tokens = {name: await _token(db, key, name, role) for name, role in DEMO_CLIENTS}
     for institution_id, name, town, region, diary in (
         (100001, 'СУ "Васил Левски"', "София", "София-град", "neispuo"),
@@ -50,7 +57,8 @@ async def load_demo(
         (400001, 'ЦПЛР "Детско творчество"', "София", "София-град", "neispuo"),
     ):
         body = {"name": name, "town": town, "region": region, "diary": diary}
-        await registry_service.put_institution(db, institution_id, body, "demo")
+        institution = InstitutionIn.model_validate(body)  # as NEISPUO sends it
+        await registry_service.put_institution(db, institution_id, institution, "demo")
     school_year = dt.date(2026, 9, 15)
     Enrollment = tuple[int, str, str | None, dt.date, dt.date | None]
     pupils: list[tuple[int, str, str, str, list[Enrollment]]] = [
@@ -107,23 +115,25 @@ async def load_demo(
         }
         for pid, identifier, given, family, enrollments in pupils
     ]
-    results = await registry_service.put_persons(db, items, "demo")
-    bad = [r.wire() for r in results if r.outcome in ("invalid", "conflict")]
+    results = await registry_service.put_persons(db, judge_persons(items), "demo")
+    bad = [(r.index, r.errors) for r in results if r.outcome in ("invalid", "conflict")]
     if bad:
         raise RuntimeError(f"demo data rejected: {bad}")
     # Unexcused absences of the first pupil on the days the demo note covers (kept once).
     for absence_id, day, lesson in ((9001, 18, 1), (9002, 18, 2), (9003, 19, 3), (9004, 20, 1)):
         await diary_service.record_absence(
             db,
-            {
-                "absenceId": absence_id,
-                "personId": 1001,
-                "institutionId": 100001,
-                "date": f"2026-11-{day}",
-                "lesson": lesson,
-                "subject": "Математика",
-                "kind": "unexcused",
-            },
+            AbsenceIn.model_validate(
+                {
+                    "absenceId": absence_id,
+                    "personId": 1001,
+                    "institutionId": 100001,
+                    "date": f"2026-11-{day}",
+                    "lesson": lesson,
+                    "subject": "Математика",
+                    "kind": "unexcused",
+                }
+            ),
             "demo",
         )
     note = [
@@ -194,25 +204,27 @@ async def _helpdesk_cases(db: asyncpg.Connection) -> None:
     wave = [(1011 + i, demo_egn(dt.date(2014, 1, 5 + i), 300 + i)) for i in range(12)]
     await registry_service.put_persons(
         db,
-        [
-            {
-                "personId": pid,
-                "identifierType": 1,
-                "identifier": egn,
-                "givenName": "ДЕМО",
-                "familyName": "УЧЕНИК",
-                "enrollments": [
-                    {
-                        "institutionId": 100001,
-                        "className": "7",
-                        "section": "А",
-                        "fromDate": "2026-09-15",
-                        "toDate": None,
-                    }
-                ],
-            }
-            for pid, egn in wave
-        ],
+        judge_persons(
+            [
+                {
+                    "personId": pid,
+                    "identifierType": 1,
+                    "identifier": egn,
+                    "givenName": "ДЕМО",
+                    "familyName": "УЧЕНИК",
+                    "enrollments": [
+                        {
+                            "institutionId": 100001,
+                            "className": "7",
+                            "section": "А",
+                            "fromDate": "2026-09-15",
+                            "toDate": None,
+                        }
+                    ],
+                }
+                for pid, egn in wave
+            ]
+        ),
         "demo",
     )
     notes = [
@@ -243,32 +255,41 @@ async def _helpdesk_cases(db: asyncpg.Connection) -> None:
     notes.append({"nrnMedicalNotice": "BAD-DEMO", "patient": {"identifier": "0000000000"}})
     await diary_service.record_absence(
         db,
-        {
-            "absenceId": 9005,
-            "personId": 1002,
-            "institutionId": 100001,
-            "date": "2026-11-17",
-            "lesson": 2,
-            "subject": "История",
-            "kind": "unexcused",
-        },
+        AbsenceIn.model_validate(
+            {
+                "absenceId": 9005,
+                "personId": 1002,
+                "institutionId": 100001,
+                "date": "2026-11-17",
+                "lesson": 2,
+                "subject": "История",
+                "kind": "unexcused",
+            }
+        ),
         "demo",
     )
-    await notices_service.push_notes(db, notes, [], "demo-nzis")
-    await diary_service.change_absence(db, 9005, {"comment": "потвърдено от класния"}, "demo")
+    judged = judge_notes(notes, [], today_in_sofia())  # as NZIS pushes them
+    await notices_service.push_notes(db, judged, "demo-nzis")
+    await diary_service.change_absence(
+        db, 9005, AbsencePatchIn.model_validate({"comment": "потвърдено от класния"}), "demo"
+    )
     # A teacher turns back to unexcused an absence a note covers: listed for review.
     await diary_service.record_absence(
         db,
-        {
-            "absenceId": 9006,
-            "personId": 1011,
-            "institutionId": 100001,
-            "date": "2026-11-13",
-            "lesson": 3,
-            "subject": "Физическо възпитание",
-            "kind": "unexcused",
-        },
+        AbsenceIn.model_validate(
+            {
+                "absenceId": 9006,
+                "personId": 1011,
+                "institutionId": 100001,
+                "date": "2026-11-13",
+                "lesson": 3,
+                "subject": "Физическо възпитание",
+                "kind": "unexcused",
+            }
+        ),
         "demo",
     )
-    await diary_service.change_absence(db, 9006, {"kind": "unexcused"}, "demo")
+    await diary_service.change_absence(
+        db, 9006, AbsencePatchIn.model_validate({"kind": "unexcused"}), "demo"
+    )
     await notices_service.cancel(db, "26328A000400", "издадена по грешка", "demo-nzis")

@@ -13,7 +13,8 @@ import datetime as dt
 import math
 from dataclasses import dataclass
 from html import escape
-from typing import Any
+
+from notegateway.ops.schemas import DayFigure
 
 # Dark enough for 4.5:1 on white (text contrast, also for the lines), and apart in hue.
 COLOURS = ("#005A8C", "#B34700", "#007557", "#A8327E", "#7A5C00", "#6A3D9A", "#B8002E", "#1B1F24")
@@ -35,12 +36,12 @@ WIDE = Frame(720, 320, 8)
 NARROW = Frame(360, 260, 4)
 
 
-def series(items: list[dict[str, Any]], by: str) -> Lines:
+def series(items: list[DayFigure], by: str) -> Lines:
     """The figures as one list of (day, pupils or None) per group, in day order."""
     lines: Lines = {}
     for item in items:
-        name = item[by] or "без област"
-        lines.setdefault(name, []).append((dt.date.fromisoformat(item["date"]), item["pupils"]))
+        name = (item.town if by == "town" else item.region) or "без област"
+        lines.setdefault(name, []).append((dt.date.fromisoformat(item.date), item.pupils))
     return lines
 
 

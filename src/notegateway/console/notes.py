@@ -6,7 +6,7 @@ their field on the note's own page with the input kept; a success message follow
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated
 
 import asyncpg
 from fastapi import APIRouter, Form
@@ -20,9 +20,9 @@ from notegateway.core.db import rehearsal
 from notegateway.core.deps import Db
 from notegateway.core.errors import DomainError, NotFound, Unprocessable
 from notegateway.core.wire import MAX_ID
-from notegateway.notices import service as notices_service
 from notegateway.ops import service as ops_service
 from notegateway.ops import suggestions as suggestions_service
+from notegateway.ops.schemas import NoteWithAudit
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 Text = Annotated[str, Form(max_length=500)]
@@ -33,10 +33,12 @@ def absences(count: int) -> str:
     return f"{count} отсъствие" if count == 1 else f"{count} отсъствия"
 
 
-def pupil_name(person: dict[str, Any] | None, person_id: int | None) -> str:
+def pupil_name(note: NoteWithAudit) -> str:
+    """The note's pupil as the registry names them."""
+    person = note.person
     if person is None:
-        return f"ученик № {person_id}" if person_id else "никого"
-    return f"{person['givenName']} {person['familyName']} (№ {person['personId']})"
+        return f"ученик № {note.person_id}" if note.person_id else "никого"
+    return f"{person.given_name} {person.family_name} (№ {person.person_id})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,25 +59,27 @@ async def note_page(
 ) -> HTMLResponse:
     region = session.client.region
     try:
-        view = await ops_service.note_with_audit(db, nrn, region)
+        audited = await ops_service.note_with_audit(db, nrn, region)
     except NotFound:
         return error_page(session, 404, f"Няма бележка {nrn}.")
-    ids = [p["institutionId"] for p in view["placements"]]
-    ids += [i for d in view["deliveries"] for i in d["institutions"]]
+    view = audited.note
+    ids = [p.institution_id for p in view.placements]
+    ids += [i for d in view.deliveries for i in d.institutions]
     names = await ops_service.institution_names(db, ids)
     offered = []
-    if view["personId"] is None and region is None:
+    if view.person_id is None and region is None:
         offered = await suggestions_service.suggestions(db, nrn, region)
-    cancelled = [a for a in view["audit"] if a["action"].startswith("note.cancelled")]
+    cancelled = [a for a in view.audit if a.action.startswith("note.cancelled")]
     return page(
         "note.html",
         status,
         session=session,
         current="search",
         note=view,
+        days=audited.days,
         names=names,
         suggestions=offered,
-        cancel_reason=cancelled[-1]["reason"] if cancelled else None,
+        cancel_reason=cancelled[-1].reason if cancelled else None,
         errors=forms.errors or {},
         values=forms.values or {},
         looked_up=forms.looked_up,
@@ -132,8 +136,6 @@ async def match(
     registry change moved the note meanwhile, the new consequence is shown instead."""
     checked(session, csrf)
     nrn = nrn[:12]
-    if session.client.region is not None:
-        return error_page(session, 403, "Свързването не е достъпно за оператор на регион.")
     wanted, problem = _person_field(person_id)
     errors = {"person_id": problem} if problem else {}
     if not reason.strip():
@@ -141,28 +143,27 @@ async def match(
     values = {"person_id": person_id.strip(), "reason": reason.strip()}
     if errors:
         return await note_page(db, session, nrn, 422, NoteForms(errors=errors, values=values))
+    region, actor = session.client.region, session.client.name
     try:
-        before = await ops_service.note_with_audit(db, nrn)
-        if wanted is not None and wanted == before["personId"]:
+        before = (await ops_service.note_with_audit(db, nrn, region)).note
+        if wanted is not None and wanted == before.person_id:
             errors = {"person_id": "Бележката вече е свързана с този ученик."}
             return await note_page(db, session, nrn, 422, NoteForms(errors=errors, values=values))
-        moved = confirmed == "yes" and was != str(before["personId"] or "")
+        moved = confirmed == "yes" and was != str(before.person_id or "")
         if confirmed != "yes" or moved:
             async with rehearsal(db):
-                await notices_service.link(db, nrn, wanted, reason.strip(), session.client.name)
-                after = await ops_service.note_with_audit(db, nrn)
-            return _confirm_link(session, nrn, (before, after), values, moved)
-        await notices_service.link(db, nrn, wanted, reason.strip(), session.client.name)
-        after = await ops_service.note_with_audit(db, nrn)
+                rehearsed = await ops_service.link(db, nrn, wanted, reason.strip(), actor, region)
+            return _confirm_link(session, nrn, (before, rehearsed.note), values, moved)
+        after = (await ops_service.link(db, nrn, wanted, reason.strip(), actor, region)).note
     except Unprocessable as exc:  # no such person
         errors = {"person_id": glossary.error(exc.status_code, exc.detail)}
         return await note_page(db, session, nrn, 422, NoteForms(errors=errors, values=values))
     except DomainError as exc:
         return refused_page(session, exc)
     done = (
-        f"Бележката е свързана с {pupil_name(after['person'], after['personId'])}. "
-        f"Уважени по нея: {absences(after['excusedAbsences'])}."
-        if after["personId"]
+        f"Бележката е свързана с {pupil_name(after)}. "
+        f"Уважени по нея: {absences(after.excused_absences)}."
+        if after.person_id
         else "Бележката отново се свързва по ЕГН / ЛНЧ в нея: засега няма открит ученик."
     )
     await sessions.say(db, session, done)
@@ -172,7 +173,7 @@ async def match(
 def _confirm_link(
     session: Session,
     nrn: str,
-    views: tuple[dict[str, Any], dict[str, Any]],
+    views: tuple[NoteWithAudit, NoteWithAudit],
     values: dict[str, str],
     moved: bool,
 ) -> HTMLResponse:
@@ -181,10 +182,9 @@ def _confirm_link(
     consequences = []
     if moved:
         consequences.append("Междувременно бележката е променена. Ето какво ще стане сега:")
-    if after["personId"] is not None:
-        who = pupil_name(after["person"], after["personId"])
-        consequences.append(f"Бележката ще бъде свързана с {who}.")
-        excused = after["excusedAbsences"]
+    if after.person_id is not None:
+        consequences.append(f"Бележката ще бъде свързана с {pupil_name(after)}.")
+        excused = after.excused_absences
         consequences.append(
             f"Ще бъдат уважени {absences(excused)} на ученика."
             if excused
@@ -192,12 +192,11 @@ def _confirm_link(
         )
     else:
         consequences.append("Бележката ще се свързва по ЕГН / ЛНЧ в нея (засега с никого).")
-    if before["personId"] is not None and before["personId"] != after["personId"]:
-        released = before["excusedAbsences"]
-        who = pupil_name(before["person"], before["personId"])
+    if before.person_id is not None and before.person_id != after.person_id:
+        released = before.excused_absences
         consequences.append(
-            f"Уважените досега по нея {absences(released)} на {who} вече няма да са уважени "
-            "по тази бележка."
+            f"Уважените досега по нея {absences(released)} на {pupil_name(before)} вече няма "
+            "да са уважени по тази бележка."
         )
     return page(
         "confirm.html",
@@ -209,7 +208,7 @@ def _confirm_link(
         fields={
             "person_id": values["person_id"],
             "reason": values["reason"],
-            "was": str(before["personId"] or ""),
+            "was": str(before.person_id or ""),
         },
         reason=values["reason"],
         back=f"/console/notes/{nrn}",

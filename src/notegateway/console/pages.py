@@ -31,6 +31,8 @@ from notegateway.core.scope import refuse_regional
 from notegateway.core.wire import MAX_ID
 from notegateway.diary import figures_service, parents_service
 from notegateway.ops import service as ops_service
+from notegateway.ops import wave as wave_service
+from notegateway.ops.schemas import ReviewItem
 from notegateway.vendors import service as vendors_service
 
 router = APIRouter(prefix="/console", include_in_schema=False)
@@ -50,13 +52,14 @@ def _national_only(session: Session, what: str) -> HTMLResponse | None:
 @router.get("/unmatched", response_class=HTMLResponse)
 async def unmatched(session: ConsoleSession, db: Db, offset: str = "0") -> HTMLResponse:
     """The queue of notes waiting for their pupil, the longest waiting first."""
-    if refused := _national_only(session, "unmatched notes"):
-        return refused
     start = number(offset, 0, MAX_OFFSET)
     if start is None:
         return not_a_number_page(session, 0, MAX_OFFSET)
     query = ops_service.NoteQuery(match="unmatched", status="active", oldest_first=True)
-    found = await ops_service.search_notes(db, query, PAGE_SIZE, start, None)
+    try:
+        found = await ops_service.search_notes(db, query, PAGE_SIZE, start, session.client.region)
+    except DomainError as exc:
+        return refused_page(session, exc)
     return page(
         "unmatched.html",
         session=session,
@@ -79,7 +82,7 @@ async def _review_page(
     except DomainError as exc:
         return refused_page(session, exc)
     names = await ops_service.institution_names(
-        db, [r["absence"]["institutionId"] for r in listed["items"]]
+        db, [r.absence.institution_id for r in listed.items]
     )
     return page(
         "review.html",
@@ -97,12 +100,11 @@ async def review(session: ConsoleSession, db: Db, after: str | None = None) -> H
     return await _review_page(db, session, after)
 
 
-def _absence_words(item: dict[str, object], names: dict[int, str]) -> str:
-    absence = item["absence"]
-    assert isinstance(absence, dict)
-    day, lesson = day_text(str(absence["date"])), lesson_text(absence["lesson"])
-    where = names.get(int(absence["institutionId"]), "институция")
-    return f"отсъствието на ученик № {absence['personId']} на {day}, {lesson}, в {where}"
+def _absence_words(item: ReviewItem, names: dict[int, str]) -> str:
+    absence = item.absence
+    day, lesson = day_text(absence.date), lesson_text(absence.lesson)
+    where = names.get(absence.institution_id, "институция")
+    return f"отсъствието на ученик № {absence.person_id} на {day}, {lesson}, в {where}"
 
 
 @router.post("/review/{absence_id}/resolve")
@@ -129,15 +131,15 @@ async def resolve(
     region, actor = session.client.region, session.client.name
     try:
         listed = await ops_service.review_item(db, absence, region)
-        names = await ops_service.institution_names(db, [listed["absence"]["institutionId"]])
+        names = await ops_service.institution_names(db, [listed.absence.institution_id])
         words = _absence_words(listed, names)
-        if confirmed != "yes" or was != listed["absence"]["kind"]:
+        if confirmed != "yes" or was != listed.absence.kind:
             async with rehearsal(db):
                 await ops_service.resolve_review(
                     db, absence, resolution, reason.strip(), actor, region
                 )
                 kind = await ops_service.absence_kind(db, absence)
-            kinds = (listed["absence"]["kind"], kind)
+            kinds = (listed.absence.kind, kind)
             return _confirm_resolution(session, absence, resolution, reason.strip(), words, kinds)
         await ops_service.resolve_review(db, absence, resolution, reason.strip(), actor, region)
         kind = await ops_service.absence_kind(db, absence)
@@ -182,8 +184,9 @@ def _confirm_resolution(
 @router.get("/rejections", response_class=HTMLResponse)
 async def rejections(session: ConsoleSession, db: Db, after: str | None = None) -> HTMLResponse:
     try:
-        refuse_regional(session.client.region, "rejections")
-        listed = await ops_service.rejections(db, None, None, None, after, 50)
+        listed = await ops_service.rejections(
+            db, None, None, None, after, PAGE_SIZE, session.client.region
+        )
     except DomainError as exc:
         return refused_page(session, exc)
     return page("rejections.html", session=session, current="rejections", listed=listed)
@@ -191,10 +194,10 @@ async def rejections(session: ConsoleSession, db: Db, after: str | None = None) 
 
 @router.get("/vendors", response_class=HTMLResponse)
 async def vendors(session: ConsoleSession, db: Db) -> HTMLResponse:
-    # the whole country's vendors: feed lag and acks of every region
-    if refused := _national_only(session, "vendors"):
-        return refused
-    listed = await vendors_service.vendors_status(db)
+    try:  # the whole country's vendors: feed lag and acks of every region
+        listed = await vendors_service.vendors_status(db, session.client.region)
+    except DomainError as exc:
+        return refused_page(session, exc)
     return page("vendors.html", session=session, current="vendors", vendors=listed)
 
 
@@ -277,7 +280,7 @@ async def wave(
     figures = None
     if not errors:
         try:
-            figures = await ops_service.notes_by_day(db, start, end, by, session.client.region)
+            figures = await wave_service.notes_by_day(db, start, end, by, session.client.region)
         except DomainError as exc:
             if exc.status_code != 400:
                 return refused_page(session, exc)
@@ -287,7 +290,7 @@ async def wave(
         return page(
             "wave.html", 400, lines={}, days=[], from_date=from_date, to_date=to_date, **context
         )
-    lines = chart.series(figures["items"], by)
+    lines = chart.series(figures.items, by)
     title = "Ученици с медицинска бележка по дни"
     days = sorted({day for points in lines.values() for day, _ in points})
     return page(

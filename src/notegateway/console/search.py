@@ -13,10 +13,18 @@ from fastapi import APIRouter, Form
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from notegateway.console import sessions
-from notegateway.console.render import MAX_OFFSET, not_a_number_page, number, page
+from notegateway.console.render import (
+    MAX_OFFSET,
+    not_a_number_page,
+    number,
+    page,
+    refused_page,
+)
 from notegateway.console.router import ConsoleSession, checked
 from notegateway.console.sessions import Session
 from notegateway.core.deps import Db
+from notegateway.core.errors import DomainError, Forbidden
+from notegateway.core.scope import refuse_regional
 from notegateway.core.timeutil import MAX_YEAR, MIN_YEAR
 from notegateway.ops import service as ops_service
 
@@ -72,8 +80,11 @@ def judged(session: Session, form: dict[str, str]) -> tuple[Criteria, dict[str, 
         errors["status"] = "Изберете от списъка."
     if form["match"] not in ("", "matched", "unmatched"):
         errors["match"] = "Изберете от списъка."
-    elif form["match"] == "unmatched" and session.client.region is not None:
-        errors["match"] = "Бележките без открит ученик не са достъпни за оператор на регион."
+    elif form["match"] == "unmatched":
+        try:  # the same refusal the search itself applies (core/scope.py)
+            refuse_regional(session.client.region, "unmatched notes")
+        except Forbidden:
+            errors["match"] = "Бележките без открит ученик не са достъпни за оператор на регион."
     days: dict[str, dt.date | None] = {}
     for name in ("from_date", "to_date"):
         days[name] = parse_day(form[name]) if form[name] else None
@@ -158,7 +169,10 @@ async def results(session: ConsoleSession, db: Db, offset: str = "0") -> Respons
     first = number(offset, 0, MAX_OFFSET)
     if first is None:
         return not_a_number_page(session, 0, MAX_OFFSET)
-    found = await ops_service.search_notes(
-        db, criteria.query(), PAGE_SIZE, first, session.client.region
-    )
+    try:
+        found = await ops_service.search_notes(
+            db, criteria.query(), PAGE_SIZE, first, session.client.region
+        )
+    except DomainError as exc:
+        return refused_page(session, exc)
     return _form_page(session, criteria, found=found, offset=first, size=PAGE_SIZE)

@@ -6,7 +6,7 @@ import contextlib
 import logging
 import warnings
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -215,6 +215,15 @@ async def plan_for(db: asyncpg.Connection, items: int) -> None:
     went about a tenth faster for it)."""
     if items > MANY_ITEMS:
         await db.execute("SET LOCAL plan_cache_mode = force_custom_plan")
+
+
+def rows_as(make: Callable[..., T], rows: Iterable[asyncpg.Record]) -> list[T]:
+    """Records as frozen dataclasses (or any type) whose fields are the columns, by name."""
+    return [make(**dict(row.items())) for row in rows]
+
+
+def row_as(make: Callable[..., T], row: asyncpg.Record | None) -> T | None:
+    return None if row is None else make(**dict(row.items()))
 
 
 async def raw_connection(conn: AsyncConnection) -> asyncpg.Connection:

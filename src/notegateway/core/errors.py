@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import traceback
-from typing import Any
+from typing import Any, TypedDict
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -17,7 +17,12 @@ log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
 
-ErrorItem = dict[str, Any]  # {"loc": [...], "msg": "..."}
+
+class ErrorItem(TypedDict):
+    """One error of a field: where (camelCase path) and what."""
+
+    loc: list[str | int]
+    msg: str
 
 
 class DomainError(Exception):
@@ -147,7 +152,7 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _params(_: Request, exc: RequestValidationError) -> JSONResponse:
         # Bodies are parsed by our own readers, so these are path and query parameters.
-        errors = [{"loc": list(e["loc"]), "msg": e["msg"]} for e in exc.errors()]
+        errors: list[ErrorItem] = [{"loc": list(e["loc"]), "msg": e["msg"]} for e in exc.errors()]
         return problem(400, "bad-request", "Bad request", "invalid path or query parameter", errors)
 
     @app.exception_handler(StarletteHTTPException)

@@ -4,7 +4,7 @@ change feed.
 - Writing: a feed's rows are numbered by an identity column, in the transaction that made
   the change, after the writer took the feed writers' lock (core/locks.py), held to
   commit. Numbers are thus given in commit order: once a reader sees number n, every
-  row numbered below n has committed. `diary/settle.py` takes the lock, once per request,
+  row numbered below n has committed. `notegateway/settle.py` takes the lock, once per request,
   for every feed the request writes.
 - Reading: a page is the rows numbered after the reader's position, in number order; its
   last number is the next position. Paging by number never passes a row still to commit,

@@ -193,6 +193,6 @@ async def lock_feed_writers(db: asyncpg.Connection) -> None:
     """Taken by every transaction that writes to a feed (vendor events, diary changes),
     right before it writes, and held to commit: feed rows are numbered in the order they
     commit, so a reader that pages by number never passes one still to commit
-    (core/feed.py). Hold it briefly: take it last (diary/settle.py does, once; with
+    (core/feed.py). Hold it briefly: take it last (notegateway/settle.py does, once; with
     changes to publish, `ngw_publish_changes` takes it in the same round trip)."""
     await db.execute("SELECT pg_advisory_xact_lock($1)", FEED_WRITERS)

@@ -7,7 +7,7 @@ import datetime as dt
 from typing import Annotated
 
 from fastapi import Path
-from pydantic import Field
+from pydantic import Field, TypeAdapter
 
 from notegateway.core.wire import OutModel
 
@@ -47,3 +47,16 @@ class Placement(OutModel):
     section: str | None
     from_date: dt.date
     to_date: dt.date
+
+
+_PLACEMENTS: TypeAdapter[list[Placement]] = TypeAdapter(list[Placement])
+
+
+def placements_of(text: str) -> list[Placement]:
+    """Placements as the placement SQL gives them (a JSON array, core/placement_sql.py)."""
+    return _PLACEMENTS.validate_json(text)
+
+
+def note_of(text: str) -> HisMedicalNoticeOut:
+    """The normalised note as stored (medical_notices.payload)."""
+    return HisMedicalNoticeOut.model_validate_json(text)

@@ -8,7 +8,8 @@ import base64
 import binascii
 import json
 from collections.abc import Callable, Sequence
-from typing import Annotated, Any, TypeVar
+from dataclasses import dataclass
+from typing import Annotated, Generic, TypeVar
 
 from fastapi import Query
 
@@ -48,17 +49,16 @@ def decode(after: str | None, bounds: tuple[tuple[int, int], ...]) -> list[int] 
     return key
 
 
-def page(
-    rows: Sequence[Row],
-    limit: int,
-    key: Callable[[Row], list[int]],
-    item: Callable[[Row], Any] = lambda row: row,
-) -> dict[str, Any]:
-    """The answer for `rows` fetched with `limit + 1`: `key(row)` is a row's sort key,
-    `item(row)` what the page shows of it (the row itself by default)."""
-    kept = rows[:limit]
+@dataclass(frozen=True, slots=True)
+class Page(Generic[Row]):
+    """One page: its items, and the cursor of the next (None: this is the last)."""
+
+    items: list[Row]
+    next_cursor: str | None
+
+
+def page(rows: Sequence[Row], limit: int, key: Callable[[Row], list[int]]) -> Page[Row]:
+    """The page of `rows` fetched with `limit + 1`: `key(row)` is a row's sort key."""
+    kept = list(rows[:limit])
     more = len(rows) > limit
-    return {
-        "items": [item(row) for row in kept],
-        "nextCursor": encode(key(kept[-1])) if more else None,
-    }
+    return Page(kept, encode(key(kept[-1])) if more else None)

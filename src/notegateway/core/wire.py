@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -24,6 +25,18 @@ MAX_ID = 2**62  # NEISPUO ids are integers; kept well inside bigint
 
 class OutModel(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+
+class ErrorOut(OutModel):
+    # One error of one field, in a batch's result line (no docstring: it would enter the
+    # OpenAPI document).
+    loc: list[str | int]
+    msg: str
+
+    @classmethod
+    def of(cls, errors: Sequence[ErrorItem]) -> list[ErrorOut] | None:
+        """The result line's errors; None (the key left out) when there are none."""
+        return [cls(loc=e["loc"], msg=e["msg"]) for e in errors] or None
 
 
 def reject_bool(value: Any) -> Any:

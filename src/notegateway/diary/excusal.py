@@ -55,7 +55,7 @@ these rules, set-based, to every absence in scope, in one statement.
 8. When. These rules are applied in the same transaction as whatever changes their
    inputs: a note arriving or cancelled, an absence recorded, changed or deleted, a
    registry write, a diary change; once per request, by its last step
-   (`diary/settle.py`).
+   (`notegateway/settle.py`).
 
 9. Every change to an absence is written to the append-only audit log, with the state
    before and after; a deleted absence's history stays there.

@@ -170,7 +170,7 @@ SELECT count(*) FILTER (WHERE before_holder IS NULL) AS excused,
            AS reattributed,
        count(*) FILTER (WHERE after_holder IS NULL) AS reverted,
        (SELECT count(*) FROM review) AS review,
-       -- the changes to absences, for the change feed (diary/settle.py)
+       -- the changes to absences, for the change feed (notegateway/settle.py)
        (SELECT coalesce(array_agg(id ORDER BY id), '{{}}') FROM audited
         WHERE action <> '{Action.REVIEW}' AND action <> '{Action.REVIEW_RESOLVED}') AS changes
 FROM changed

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import json
-from typing import Any
+from dataclasses import dataclass
 
 import asyncpg
 
@@ -14,17 +15,63 @@ from notegateway.core.timeutil import today_in_sofia
 from notegateway.diary.excusal import Action, Kind
 
 _ABSENCE_COLUMNS = """
-a.id AS "absenceId", a.person_id AS "personId", a.institution_id AS "institutionId",
-to_char(a.date, 'YYYY-MM-DD') AS "date", a.lesson, a.subject, a.kind, a.reason, a.comment,
-n.nrn AS "excusedByNrn", a.set_by_person AS "setByPerson"
+a.id AS absence_id, a.person_id, a.institution_id, a.date, a.lesson, a.subject, a.kind,
+a.reason, a.comment, n.nrn AS excused_by_nrn, a.set_by_person
 """
 
 
-def _absence(row: asyncpg.Record) -> dict[str, Any]:
-    return dict(row)
+@dataclass(frozen=True, slots=True)
+class Absence:
+    """An absence as the diary keeps it now."""
+
+    absence_id: int
+    person_id: int
+    institution_id: int
+    date: dt.date
+    lesson: int | None
+    subject: str | None
+    kind: str
+    reason: str | None
+    comment: str | None
+    excused_by_nrn: str | None  # the note that holds it excused
+    set_by_person: bool  # a person changed it: no note touches it again
 
 
-async def get_absence(db: asyncpg.Connection, absence_id: int) -> dict[str, Any] | None:
+def _absence(row: asyncpg.Record) -> Absence:
+    return Absence(**dict(row.items()))
+
+
+@dataclass(frozen=True, slots=True)
+class NewAbsence:
+    """An absence as a diary posts it (kept as posted, so that a repeat can be compared)."""
+
+    absence_id: int
+    person_id: int
+    institution_id: int
+    date: dt.date
+    lesson: int | None
+    subject: str | None
+    kind: str
+
+    def posted(self) -> dict[str, object]:
+        """The stored `posted` form (as the API's field names, for the audit log)."""
+        return {
+            "personId": self.person_id,
+            "institutionId": self.institution_id,
+            "date": self.date.isoformat(),
+            "lesson": self.lesson,
+            "subject": self.subject,
+            "kind": self.kind,
+        }
+
+
+class Posted(enum.Enum):
+    NEW = "new"  # recorded now
+    SAME = "same"  # recorded before with the same fields
+    OTHER = "other"  # recorded before with other fields
+
+
+async def get_absence(db: asyncpg.Connection, absence_id: int) -> Absence | None:
     row = await db.fetchrow(
         f"""
         SELECT {_ABSENCE_COLUMNS} FROM absences AS a
@@ -37,12 +84,10 @@ async def get_absence(db: asyncpg.Connection, absence_id: int) -> dict[str, Any]
 
 
 async def insert_absence(
-    db: asyncpg.Connection, absence_id: int, posted: dict[str, Any], set_by_person: bool, actor: str
-) -> dict[str, Any] | None:
-    """Insert a new absence (audited); None and the first posted fields when the id exists.
-
-    Returns the posted fields kept for the id when it existed already, else None.
-    """
+    db: asyncpg.Connection, absence: NewAbsence, set_by_person: bool, actor: str
+) -> Posted:
+    """Insert a new absence (audited); when its id exists, whether it was posted the same."""
+    posted = absence.posted()
     row = await db.fetchrow(
         f"""
         WITH ins AS (
@@ -60,18 +105,17 @@ async def insert_absence(
         )
         SELECT count(*) AS inserted FROM ins
         """,
-        absence_id,
+        absence.absence_id,
         json.dumps(posted, ensure_ascii=False),
         set_by_person,
         actor,
     )
     assert row is not None
     if row["inserted"]:
-        return None
+        return Posted.NEW
     # A new statement: it sees the row a concurrent insert committed while we waited.
-    text = await db.fetchval("SELECT posted::text FROM absences WHERE id = $1", absence_id)
-    existing: dict[str, Any] = json.loads(text)
-    return existing
+    text = await db.fetchval("SELECT posted::text FROM absences WHERE id = $1", absence.absence_id)
+    return Posted.SAME if json.loads(text) == posted else Posted.OTHER
 
 
 async def delete_absence(
@@ -130,9 +174,14 @@ async def person_of_absence(db: asyncpg.Connection, absence_id: int) -> int | No
 
 
 async def set_by_person(
-    db: asyncpg.Connection, absence_id: int, changes: dict[str, Any], actor: str
+    db: asyncpg.Connection,
+    absence_id: int,
+    kind: str | None,
+    comment: tuple[str | None] | None,
+    actor: str,
 ) -> bool:
-    """A person's change (kind and/or comment); from now on no note touches the absence."""
+    """A person's change: the kind (None: unchanged) and/or the comment (None: unchanged,
+    else the one-tuple of the new comment); from now on no note touches the absence."""
     row = await db.fetchrow(
         f"""
         WITH before AS (
@@ -140,15 +189,14 @@ async def set_by_person(
         ),
         changed AS (
             UPDATE absences AS a
-               SET kind = CASE WHEN $2::jsonb ? 'kind' THEN $2::jsonb->>'kind' ELSE a.kind END,
-                   reason = CASE WHEN $2::jsonb ? 'kind' AND $2::jsonb->>'kind' <> a.kind
-                                 THEN NULL ELSE a.reason END,
+               SET kind = coalesce($2::text, a.kind),
+                   reason = CASE WHEN $2::text <> a.kind THEN NULL ELSE a.reason END,
                    -- A person who un-excuses an absence takes it from its note entirely.
-                   comment = CASE WHEN $2::jsonb ? 'comment' THEN $2::jsonb->>'comment'
-                                  WHEN $2::jsonb->>'kind' = 'unexcused'
+                   comment = CASE WHEN $4::boolean THEN $5::text
+                                  WHEN $2::text = 'unexcused'
                                        AND a.excused_by_notice_id IS NOT NULL THEN NULL
                                   ELSE a.comment END,
-                   excused_by_notice_id = CASE WHEN $2::jsonb->>'kind' = 'unexcused' THEN NULL
+                   excused_by_notice_id = CASE WHEN $2::text = 'unexcused' THEN NULL
                                                ELSE a.excused_by_notice_id END,
                    set_by_person = true,
                    updated_at = now()
@@ -168,8 +216,10 @@ async def set_by_person(
         SELECT count(*) AS changed FROM changed
         """,
         absence_id,
-        json.dumps(changes, ensure_ascii=False),
+        kind,
         actor,
+        comment is not None,
+        comment[0] if comment is not None else None,
     )
     return bool(row and row["changed"])
 
@@ -182,7 +232,7 @@ async def list_absences(
     to_date: dt.date | None,
     after: tuple[dt.date, int, int] | None,
     limit: int,
-) -> list[dict[str, Any]]:
+) -> list[Absence]:
     """Absences in (date, lesson, id) order, preschool days (no lesson) first, after the
     key `after`; at most `limit`."""
     rows = await db.fetch(
@@ -206,6 +256,23 @@ async def list_absences(
     return [_absence(r) for r in rows]
 
 
+@dataclass(frozen=True, slots=True)
+class ClassNote:
+    """A note in the class view, with the pupil's registry names."""
+
+    notice_id: int
+    person_id: int
+    status: str
+    payload: str  # the normalised note, JSON
+    from_date: dt.date
+    to_date: dt.date
+    given_name: str
+    family_name: str
+    transferred: bool  # no enrollment there that lasts until today (NEISPUO's ОТПИСАН)
+    excused: int
+    placements: str  # JSON array (core/placement_sql.py)
+
+
 async def institution_notices(
     db: asyncpg.Connection,
     institution_id: int,
@@ -215,13 +282,13 @@ async def institution_notices(
     from_date: dt.date | None,
     to_date: dt.date | None,
     school_year: tuple[dt.date, dt.date] | None,
-) -> list[asyncpg.Record]:
+) -> list[ClassNote]:
     """The class view: notes placed in this institution (and class and section) on days
     NEISPUO's diary keeps, with those placements; of a school year's days when given;
     newest `authoredOn` first. With each, the pupil's registry names and whether the
     pupil left (no enrollment there, in that class and section when given, that lasts
     until `$9`, today: NEISPUO's "ОТПИСАН")."""
-    rows: list[asyncpg.Record] = await db.fetch(
+    rows = await db.fetch(
         f"""
         WITH kept AS (
             SELECT * FROM ({by_diary("(SELECT * FROM placements WHERE institution_id = $1)")})
@@ -240,8 +307,8 @@ async def institution_notices(
               AND n.to_date >= coalesce($7::date, '-infinity')
               AND n.from_date <= coalesce($8::date, 'infinity')
         )
-        SELECT n.id, n.person_id, n.status, n.payload::text AS payload, n.from_date, n.to_date,
-               pe.given_name, pe.family_name,
+        SELECT n.id AS notice_id, n.person_id, n.status, n.payload::text AS payload,
+               n.from_date, n.to_date, pe.given_name, pe.family_name,
                NOT EXISTS (
                    SELECT 1 FROM enrollments AS e
                    WHERE e.person_id = n.person_id AND e.institution_id = $1
@@ -264,7 +331,7 @@ async def institution_notices(
         *(school_year or (None, None)),
         today_in_sofia(),
     )
-    return rows
+    return [ClassNote(**dict(r.items())) for r in rows]
 
 
 async def institution_exists(

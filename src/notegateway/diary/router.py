@@ -40,6 +40,8 @@ from notegateway.diary.schemas import (
 
 router = APIRouter(prefix="/api/v1/diary", tags=["Diary"])
 _REPORT_NAMES = known_names(ReportIn)
+_ABSENCE_NAMES = known_names(AbsenceIn)
+_PATCH_NAMES = known_names(AbsencePatchIn)
 
 
 @router.post(
@@ -52,9 +54,14 @@ _REPORT_NAMES = known_names(ReportIn)
     },
     openapi_extra=json_body(AbsenceIn),
 )
-async def record_absence(client: NeispuoClient, body: JsonBody, db: Db) -> JSONResponse:
-    created, absence = await service.record_absence(db, body, client.name)
-    return JSONResponse(absence, status_code=201 if created else 200)
+async def record_absence(
+    client: NeispuoClient, body: JsonBody, db: Db, response: Response
+) -> AbsenceOut:
+    posted = validated(AbsenceIn, body, _ABSENCE_NAMES, "the absence is invalid")
+    created, absence = await service.record_absence(db, posted, client.name)
+    if created:
+        response.status_code = 201
+    return AbsenceOut.of(absence)
 
 
 @router.patch(
@@ -68,8 +75,9 @@ async def change_absence(
     client: NeispuoClient,
     body: JsonBody,
     db: Db,
-) -> JSONResponse:
-    return JSONResponse(await service.change_absence(db, absence_id, body, client.name))
+) -> AbsenceOut:
+    patch = validated(AbsencePatchIn, body, _PATCH_NAMES, "the change is invalid")
+    return AbsenceOut.of(await service.change_absence(db, absence_id, patch, client.name))
 
 
 @router.delete(
@@ -102,10 +110,11 @@ async def list_absences(
     to_date: Annotated[QueryDate, Query(alias="toDate")] = None,
     limit: paging.Limit = paging.DEFAULT_LIMIT,
     after: paging.After = None,
-) -> JSONResponse:
-    return JSONResponse(
-        await service.list_absences(db, institution_id, person_id, from_date, to_date, after, limit)
+) -> AbsenceList:
+    page = await service.list_absences(
+        db, institution_id, person_id, from_date, to_date, after, limit
     )
+    return AbsenceList(items=[AbsenceOut.of(a) for a in page.items], next_cursor=page.next_cursor)
 
 
 @router.get(
@@ -123,11 +132,9 @@ async def institution_notices(
     from_date: Annotated[QueryDate, Query(alias="fromDate")] = None,
     to_date: Annotated[QueryDate, Query(alias="toDate")] = None,
     school_year: Annotated[SchoolYear | None, Query(alias="schoolYear")] = None,
-) -> JSONResponse:
-    return JSONResponse(
-        await service.institution_notices(
-            db, institution_id, class_name, section, person_id, from_date, to_date, school_year
-        )
+) -> InstitutionNoticeList:
+    return await service.institution_notices(
+        db, institution_id, class_name, section, person_id, from_date, to_date, school_year
     )
 
 
@@ -192,14 +199,16 @@ async def report_month(
     client: NeispuoOnlyClient,
     body: OptionalJsonBody,
     db: Db,
-) -> JSONResponse:
+    response: Response,
+) -> ReportedMonth:
     if body is not NO_BODY:
         validated(ReportIn, body, _REPORT_NAMES, "the report body is invalid")
     first = await figures_service.report_month(
         db, institution_id, _first_day(month), _limits(request), client.name
     )
-    answer = ReportedMonth(institution_id=institution_id, month=month)
-    return JSONResponse(answer.model_dump(by_alias=True), status_code=201 if first else 200)
+    if first:
+        response.status_code = 201
+    return ReportedMonth(institution_id=institution_id, month=month)
 
 
 @router.get(

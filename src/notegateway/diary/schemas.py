@@ -11,6 +11,7 @@ from pydantic import BeforeValidator, Field
 from notegateway.core.note_wire import HisMedicalNoticeOut, Placement
 from notegateway.core.timeutil import LocalDate
 from notegateway.core.wire import MAX_ID, OutModel, WireModel, reject_bool
+from notegateway.diary.repository import Absence
 
 Id = Annotated[int, BeforeValidator(reject_bool), Field(ge=1, le=MAX_ID)]
 AbsenceKind = Literal["unexcused", "excused", "late", "dplr"]
@@ -43,6 +44,22 @@ class AbsenceOut(OutModel):
     comment: str | None
     excused_by_nrn: str | None
     set_by_person: bool
+
+    @classmethod
+    def of(cls, absence: Absence) -> AbsenceOut:
+        return cls(
+            absence_id=absence.absence_id,
+            person_id=absence.person_id,
+            institution_id=absence.institution_id,
+            date=absence.date.isoformat(),
+            lesson=absence.lesson,
+            subject=absence.subject,
+            kind=absence.kind,
+            reason=absence.reason,
+            comment=absence.comment,
+            excused_by_nrn=absence.excused_by_nrn,
+            set_by_person=absence.set_by_person,
+        )
 
 
 class AbsenceList(OutModel):

@@ -11,22 +11,24 @@ import asyncpg
 
 from notegateway.core import feed, locks, paging
 from notegateway.core.errors import BadRequest, Conflict, NotFound, Unprocessable
+from notegateway.core.note_wire import note_of, placements_of
+from notegateway.core.settling import Changes, settle
 from notegateway.core.timeutil import school_year_days, school_years
-from notegateway.core.wire import known_names, validated
 from notegateway.diary import changes_repository, repository, review_repository
 from notegateway.diary.excusal import Kind
-from notegateway.diary.schemas import AbsenceIn, AbsencePatchIn
-from notegateway.diary.settle import Changes, settle
-
-ABSENCE_NAMES = known_names(AbsenceIn)
-PATCH_NAMES = known_names(AbsencePatchIn)
+from notegateway.diary.repository import Absence, NewAbsence, Posted
+from notegateway.diary.schemas import (
+    AbsenceIn,
+    AbsencePatchIn,
+    InstitutionNotice,
+    InstitutionNoticeList,
+)
 
 
 async def record_absence(
-    db: asyncpg.Connection, body: Any, actor: str
-) -> tuple[bool, dict[str, Any]]:
+    db: asyncpg.Connection, absence: AbsenceIn, actor: str
+) -> tuple[bool, Absence]:
     """Record an absence (True when new); excused at once if an active note covers it."""
-    absence = validated(AbsenceIn, body, ABSENCE_NAMES, "the absence is invalid")
     # The institution first (its diary decides), then the person: the order a diary
     # switch takes them in.
     if not await repository.hold_institution(db, absence.institution_id):
@@ -35,51 +37,49 @@ async def record_absence(
         )
     if not await locks.lock_persons(db, [absence.person_id]):
         raise Unprocessable("no such person", [{"loc": ["personId"], "msg": "no such person"}])
-    posted = {
-        "personId": absence.person_id,
-        "institutionId": absence.institution_id,
-        "date": absence.date.isoformat(),
-        "lesson": absence.lesson,
-        "subject": absence.subject,
-        "kind": absence.kind,
-    }
-    existing = await repository.insert_absence(
-        db, absence.absence_id, posted, Kind(absence.kind) is Kind.EXCUSED, actor
+    new = NewAbsence(
+        absence.absence_id,
+        absence.person_id,
+        absence.institution_id,
+        absence.date,
+        absence.lesson,
+        absence.subject,
+        absence.kind,
     )
-    if existing is not None and existing != posted:
+    posted = await repository.insert_absence(db, new, Kind(absence.kind) is Kind.EXCUSED, actor)
+    if posted is Posted.OTHER:
         raise Conflict(
             f"absence {absence.absence_id} was posted with other fields; change it with PATCH"
         )
-    if existing is None and Kind(absence.kind) is Kind.UNEXCUSED:
+    if posted is Posted.NEW and Kind(absence.kind) is Kind.UNEXCUSED:
         changes = Changes()
         changes.person(absence.person_id, (absence.date, absence.date))
         await settle(db, actor, changes)
     stored = await repository.get_absence(db, absence.absence_id)
     assert stored is not None
-    return existing is None, stored
+    return posted is Posted.NEW, stored
 
 
 async def change_absence(
-    db: asyncpg.Connection, absence_id: int, body: Any, actor: str
-) -> dict[str, Any]:
+    db: asyncpg.Connection, absence_id: int, patch: AbsencePatchIn, actor: str
+) -> Absence:
     """A person sets kind and/or comment; from then on no note changes the absence."""
-    patch = validated(AbsencePatchIn, body, PATCH_NAMES, "the change is invalid")
-    changes = patch.model_dump(by_alias=True, include=patch.model_fields_set)
-    if not changes:
+    given = patch.model_fields_set
+    if not given:
         raise Unprocessable("nothing to change", [{"loc": [], "msg": "give kind and/or comment"}])
-    if "kind" in changes and changes["kind"] is None:
+    if "kind" in given and patch.kind is None:
         raise Unprocessable("kind cannot be null", [{"loc": ["kind"], "msg": "must be a kind"}])
     person_id = await repository.person_of_absence(db, absence_id)
     if person_id is None:
         raise NotFound(f"no absence {absence_id}")
     await locks.lock_persons(db, [person_id])
-    await repository.set_by_person(db, absence_id, changes, actor)
+    comment = (patch.comment,) if "comment" in given else None
+    await repository.set_by_person(db, absence_id, patch.kind, comment, actor)
     stored = await repository.get_absence(db, absence_id)
     assert stored is not None
     # Rule 7: an override of a covering note is listed for review (and one undone leaves).
-    day = dt.date.fromisoformat(stored["date"])
     settled = Changes()
-    settled.person(person_id, (day, day))
+    settled.person(person_id, (stored.date, stored.date))
     await settle(db, actor, settled)
     return stored
 
@@ -106,7 +106,7 @@ async def delete_absence(db: asyncpg.Connection, absence_id: int, actor: str) ->
 
 async def resolve_review(
     db: asyncpg.Connection, absence_id: int, resolution: str, reason: str, actor: str
-) -> dict[str, Any]:
+) -> Absence:
     """An operator closes an absence's review (rule 5): `keep` or `unexcuse`; audited with
     the operator's name and reason. The absence as it is then."""
     person_id = await repository.person_of_absence(db, absence_id)
@@ -136,7 +136,7 @@ async def list_absences(
     to_date: dt.date | None,
     after: str | None,
     limit: int,
-) -> dict[str, Any]:
+) -> paging.Page[Absence]:
     """A page of an institution's or a person's absences (one of them is required)."""
     if institution_id is None and person_id is None:
         raise BadRequest(
@@ -151,11 +151,7 @@ async def list_absences(
     return paging.page(
         rows,
         limit,
-        lambda a: [
-            dt.date.fromisoformat(a["date"]).toordinal(),
-            -1 if a["lesson"] is None else a["lesson"],
-            a["absenceId"],
-        ],
+        lambda a: [a.date.toordinal(), -1 if a.lesson is None else a.lesson, a.absence_id],
     )
 
 
@@ -168,7 +164,7 @@ async def institution_notices(
     from_date: dt.date | None,
     to_date: dt.date | None,
     school_year: int | None = None,
-) -> dict[str, Any]:
+) -> InstitutionNoticeList:
     """The class view; notes of `school_year` only (1 Sep – 30 Sep next year), when given."""
     if not await repository.institution_exists(db, institution_id):
         raise NotFound(f"no institution {institution_id}")
@@ -176,23 +172,23 @@ async def institution_notices(
     rows = await repository.institution_notices(
         db, institution_id, class_name, section, person_id, from_date, to_date, year
     )
-    return {
-        "items": [
-            {
-                "medicalNoticeId": row["id"],
-                "personId": row["person_id"],
-                "givenName": row["given_name"],
-                "familyName": row["family_name"],
-                "transferred": row["transferred"],
-                "status": row["status"],
-                "excusedAbsences": row["excused"],
-                "placements": json.loads(row["placements"]),
-                "schoolYears": school_years(row["from_date"], row["to_date"]),
-                "hisMedicalNotice": json.loads(row["payload"]),
-            }
-            for row in rows
+    return InstitutionNoticeList(
+        items=[
+            InstitutionNotice(
+                medical_notice_id=n.notice_id,
+                person_id=n.person_id,
+                given_name=n.given_name,
+                family_name=n.family_name,
+                transferred=n.transferred,
+                status=n.status,
+                excused_absences=n.excused,
+                placements=placements_of(n.placements),
+                school_years=school_years(n.from_date, n.to_date),
+                his_medical_notice=note_of(n.payload),
+            )
+            for n in rows
         ]
-    }
+    )
 
 
 def change_reader(key: bytes, client_id: int) -> feed.Reader:

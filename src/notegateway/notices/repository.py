@@ -10,6 +10,7 @@ from typing import Any
 
 import asyncpg
 
+from notegateway.core.db import row_as
 from notegateway.core.placement_sql import by_diary, placement_runs, placements_array
 from notegateway.diary.repository import held_absences_sql
 from notegateway.notices.validation import ValidNote
@@ -128,22 +129,44 @@ async def insert_cancellation(db: asyncpg.Connection, nrn: str, reason: str | No
     return row is not None
 
 
-async def first_cancellation_answer(db: asyncpg.Connection, nrn: str) -> tuple[int, dict[str, Any]]:
+@dataclass(frozen=True, slots=True)
+class CancelAnswer:
+    """The answer to a cancellation, kept so that every repeat gets the first one."""
+
+    status_code: int  # 200: applied; 202: kept for a note not received yet
+    nrn: str
+    reverted: int
+    reattributed: int
+
+
+async def first_cancellation_answer(db: asyncpg.Connection, nrn: str) -> CancelAnswer:
     row = await db.fetchrow(
-        "SELECT status_code, response::text FROM notice_cancellations WHERE nrn = $1", nrn
+        """
+        SELECT status_code, (response->>'revertedAbsences')::int AS reverted,
+               (response->>'reattributedAbsences')::int AS reattributed
+        FROM notice_cancellations WHERE nrn = $1
+        """,
+        nrn,
     )
     assert row is not None
-    return row["status_code"], json.loads(row["response"])
+    return CancelAnswer(row["status_code"], nrn, row["reverted"], row["reattributed"])
 
 
-async def store_cancellation_answer(
-    db: asyncpg.Connection, nrn: str, status_code: int, response: dict[str, Any]
-) -> None:
+async def store_cancellation_answer(db: asyncpg.Connection, answer: CancelAnswer) -> None:
+    """Keep the first answer (stored as the contract's answer body, as before)."""
     await db.execute(
-        "UPDATE notice_cancellations SET status_code = $2, response = $3::jsonb WHERE nrn = $1",
-        nrn,
-        status_code,
-        json.dumps(response, ensure_ascii=False),
+        """
+        UPDATE notice_cancellations
+        SET status_code = $2,
+            response = jsonb_build_object('nrnMedicalNotice', $1::text, 'status', 'cancelled',
+                                          'revertedAbsences', $3::int,
+                                          'reattributedAbsences', $4::int)
+        WHERE nrn = $1
+        """,
+        answer.nrn,
+        answer.status_code,
+        answer.reverted,
+        answer.reattributed,
     )
 
 
@@ -334,17 +357,34 @@ async def record_nzis_call(db: asyncpg.Connection) -> None:
     )
 
 
-async def notice_view_row(db: asyncpg.Connection, nrn: str) -> asyncpg.Record | None:
+@dataclass(frozen=True, slots=True)
+class NoteRow:
+    """A note with its placements, the absences it holds, and where it was delivered."""
+
+    notice_id: int
+    nrn: str
+    received_at: dt.datetime
+    processed_at: dt.datetime
+    status: str
+    person_id: int | None
+    payload: str  # the normalised note, JSON
+    placements: str  # JSON array (core/placement_sql.py)
+    excused: int
+    neispuo_diary: bool  # it covers a day NEISPUO's diary keeps
+    vendors: int  # how many vendors' days it covers
+
+
+async def notice_view_row(db: asyncpg.Connection, nrn: str) -> NoteRow | None:
     """A note with its placements, the absences it holds, and where it was delivered:
     whether it covers a day NEISPUO's diary keeps, and how many vendors' days."""
-    return await db.fetchrow(
+    row = await db.fetchrow(
         f"""
         WITH note AS (SELECT * FROM medical_notices WHERE nrn = $1),
         its_placements AS (
             SELECT p.* FROM placements AS p JOIN note ON note.id = p.notice_id
         ),
         kept AS (SELECT cut.diary_client_id FROM ({by_diary("its_placements")}) AS cut)
-        SELECT n.id, n.nrn, n.received_at, n.processed_at, n.status, n.person_id,
+        SELECT n.id AS notice_id, n.nrn, n.received_at, n.processed_at, n.status, n.person_id,
                n.payload::text AS payload,
                coalesce((SELECT {placements_array("p")} FROM placements AS p
                          WHERE p.notice_id = n.id), '[]')::text AS placements,
@@ -355,3 +395,4 @@ async def notice_view_row(db: asyncpg.Connection, nrn: str) -> asyncpg.Record | 
         """,
         nrn,
     )
+    return row_as(NoteRow, row)

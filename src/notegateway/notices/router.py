@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from notegateway.clients.auth import NzisClient, require
@@ -21,8 +21,8 @@ from notegateway.core.errors import (
 from notegateway.core.jsonbody import NO_BODY, read_json
 from notegateway.core.note_wire import NrnPath
 from notegateway.core.openapi import json_body
-from notegateway.core.timeutil import QueryDate
-from notegateway.core.wire import known_names, validated
+from notegateway.core.timeutil import QueryDate, today_in_sofia
+from notegateway.core.wire import ErrorOut, known_names, validated
 from notegateway.notices import service
 from notegateway.notices.medical import Path as KeyPath
 from notegateway.notices.medical import drop_medical_content
@@ -32,8 +32,10 @@ from notegateway.notices.schemas import (
     DoctorFeedback,
     HisMedicalNoticeIn,
     NoticeView,
+    PushResultItem,
     PushResults,
 )
+from notegateway.notices.validation import judge_notes
 
 router = APIRouter(prefix="/api/v1/hisMedicalNotices", tags=["NZIS"])
 
@@ -81,12 +83,16 @@ async def _cancel_body(request: Request) -> NzisBody:
     "",
     summary="Push 1 to 1000 notes; each is judged on its own",
     response_model=PushResults,
+    response_model_exclude_unset=True,
     responses={409: {"model": PushResults}, 422: {"model": PushResults}},
     openapi_extra=json_body(HisMedicalNoticeIn, array=(1, MAX_BATCH)),
 )
 async def push_notes(
-    client: NzisCaller, body: Annotated[NzisBody, Depends(_push_body)], db: Db
-) -> JSONResponse:
+    client: NzisCaller,
+    body: Annotated[NzisBody, Depends(_push_body)],
+    db: Db,
+    response: Response,
+) -> PushResults | JSONResponse:
     refusal = body.refusal
     batch = body.value if isinstance(body.value, list) else []
     if refusal is None and not 1 <= len(batch) <= MAX_BATCH:
@@ -95,10 +101,19 @@ async def push_notes(
     if refusal is not None:  # kept for the helpdesk, then answered (the record commits)
         await service.record_refused_push(db, client.name, refusal, body.value)
         return problem_of(refusal)
-    results = await service.push_notes(db, batch, body.dropped, client.name)
-    return JSONResponse(
-        {"results": [r.wire() for r in results]}, status_code=service.batch_status(results)
-    )
+    judged = judge_notes(batch, body.dropped, today_in_sofia())
+    results = await service.push_notes(db, judged, client.name)
+    response.status_code = service.batch_status(results)
+    return PushResults(results=[_result_item(r) for r in results])
+
+
+def _result_item(result: service.PushOutcome) -> PushResultItem:
+    item = PushResultItem(index=result.index, nrn_medical_notice=result.nrn, outcome=result.outcome)
+    if result.errors:  # the keys are left out when there is nothing to say
+        item.errors = ErrorOut.of(result.errors)
+    if result.warnings:
+        item.warnings = ErrorOut.of(result.warnings)
+    return item
 
 
 @router.post(
@@ -109,14 +124,24 @@ async def push_notes(
     openapi_extra=json_body(CancelIn, required=False),
 )
 async def cancel_note(
-    nrn: NrnPath, client: NzisCaller, body: Annotated[NzisBody, Depends(_cancel_body)], db: Db
-) -> JSONResponse:
+    nrn: NrnPath,
+    client: NzisCaller,
+    body: Annotated[NzisBody, Depends(_cancel_body)],
+    db: Db,
+    response: Response,
+) -> CancelResult:
     reason = None
     if body.value is not NO_BODY:
         cancel = validated(CancelIn, body.value, _CANCEL_NAMES, "the cancellation body is invalid")
         reason = cancel.cancel_reason
-    status_code, answer = await service.cancel(db, nrn, reason, client.name)
-    return JSONResponse(answer, status_code=status_code)
+    answer = await service.cancel(db, nrn, reason, client.name)
+    response.status_code = answer.status_code
+    return CancelResult(
+        nrn_medical_notice=answer.nrn,
+        status="cancelled",
+        reverted_absences=answer.reverted,
+        reattributed_absences=answer.reattributed,
+    )
 
 
 NzisOnly = Annotated[Client, Depends(require(Role.NZIS))]
@@ -150,4 +175,4 @@ async def doctor_feedback(
 
 @router.get("/{nrn}", summary="What became of a note", response_model=NoticeView)
 async def get_note(nrn: NrnPath, client: NzisClient, db: Db) -> NoticeView:
-    return NoticeView.model_validate(await service.delivery_view(db, nrn))
+    return await service.delivery_view(db, nrn)

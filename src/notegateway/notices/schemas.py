@@ -9,9 +9,9 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field
 
 from notegateway.core.identifiers import IdentifierTypeField
-from notegateway.core.note_wire import HisMedicalNoticeOut
+from notegateway.core.note_wire import HisMedicalNoticeOut, Placement
 from notegateway.core.timeutil import LocalDate, LocalDateTime
-from notegateway.core.wire import OutModel, WireModel
+from notegateway.core.wire import ErrorOut, OutModel, WireModel
 
 NRN_PATTERN = re.compile(r"[0-9A-Z]{12}")
 
@@ -74,11 +74,6 @@ class CancelIn(WireModel):
 
 
 # ---- output ----
-
-
-class ErrorOut(OutModel):
-    loc: list[str | int]
-    msg: str
 
 
 Outcome = Literal["created", "duplicate", "conflict", "invalid"]
@@ -150,3 +145,12 @@ class NoticeView(NoticeBase):
     """NZIS's view: delivery feedback only, nothing of where the pupil studies."""
 
     vendor_acks: list[DeliveryAck]
+
+
+class NoticeFull(NoticeBase):
+    """The whole note before it is cut to an audience: NZIS's view (`NoticeView`) and the
+    operators' (`ops.schemas.NoteWithAudit`) are made from it."""
+
+    person_id: int | None
+    placements: list[Placement]
+    vendor_acks: list[VendorAck]

@@ -5,8 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import asyncpg
 
@@ -20,45 +21,36 @@ from notegateway.core.errors import (
     NotFound,
     Unprocessable,
 )
+from notegateway.core.note_wire import note_of, placements_of
+from notegateway.core.settling import Changes, Settled, settle
 from notegateway.core.timeutil import today_in_sofia
-from notegateway.diary.reconcile_repository import Reconciled
-from notegateway.diary.settle import Changes, settle
 from notegateway.notices import doctors_repository, repository
 from notegateway.notices.doctors_repository import DoctorDigest
-from notegateway.notices.medical import Path, warnings_by_item
 from notegateway.notices.rejections import kept_of_item, masked_errors, masked_text
-from notegateway.notices.repository import Rejection
-from notegateway.notices.validation import ValidNote, raw_nrn, validate_note
+from notegateway.notices.repository import CancelAnswer, Rejection, StoredNote
+from notegateway.notices.schemas import Delivered, DeliveryAck, NoticeFull, NoticeView, VendorAck
+from notegateway.notices.validation import JudgedNote, ValidNote, raw_nrn
 from notegateway.vendors import service as vendors_service
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(slots=True)
-class ItemResult:
-    index: int
-    nrn: str | None
-    outcome: str
-    errors: list[ErrorItem] = field(default_factory=list)
-    warnings: list[ErrorItem] = field(default_factory=list)
-
-    def wire(self) -> dict[str, Any]:
-        item: dict[str, Any] = {
-            "index": self.index,
-            "nrnMedicalNotice": self.nrn,
-            "outcome": self.outcome,
-        }
-        if self.errors:
-            item["errors"] = self.errors
-        if self.warnings:
-            item["warnings"] = self.warnings
-        return item
-
-
+Outcome = Literal["created", "duplicate", "conflict", "invalid"]
 REJECTED = frozenset({"invalid", "conflict"})  # kept for the helpdesk (notices/rejections.py)
 
 
-def batch_status(results: list[ItemResult]) -> int:
+@dataclass(frozen=True, slots=True)
+class PushOutcome:
+    """What became of one pushed item."""
+
+    index: int
+    nrn: str | None
+    outcome: Outcome
+    errors: tuple[ErrorItem, ...] = ()
+    warnings: tuple[ErrorItem, ...] = ()
+
+
+def batch_status(results: Sequence[PushOutcome]) -> int:
     """200 when all are created or duplicate; else 422 if any is invalid, else 409."""
     outcomes = {r.outcome for r in results}
     if outcomes <= {"created", "duplicate"}:
@@ -67,26 +59,15 @@ def batch_status(results: list[ItemResult]) -> int:
 
 
 async def push_notes(
-    db: asyncpg.Connection, items: list[Any], dropped: list[Path], actor: str
-) -> list[ItemResult]:
-    """Judge each item on its own; keep the valid ones (once per NRN) in a few statements.
-    `items` come with medical content dropped already (`dropped`: where it was)."""
-    today = today_in_sofia()
-    warnings = warnings_by_item(dropped)
-    results: list[ItemResult] = []
-    valid: list[tuple[ItemResult, ValidNote, bool]] = []  # (result, note, first of its NRN)
+    db: asyncpg.Connection, judged: Sequence[JudgedNote], actor: str
+) -> list[PushOutcome]:
+    """Keep the valid notes (once per NRN) in a few statements; the items were judged one
+    by one already (`validation.judge_notes`)."""
     first_of_nrn: dict[str, ValidNote] = {}
-    for index, raw in enumerate(items):
-        warned = warnings.get(index, [])
-        note, errors = validate_note(raw, today)
-        if note is None:
-            results.append(ItemResult(index, raw_nrn(raw), "invalid", errors, warned))
-            continue
-        result = ItemResult(index, note.nrn, "created", warnings=warned)
-        results.append(result)
-        valid.append((result, note, note.nrn not in first_of_nrn))
-        first_of_nrn.setdefault(note.nrn, note)
-
+    for item in judged:
+        if item.note is not None:
+            first_of_nrn.setdefault(item.note.nrn, item.note)
+    stored: dict[str, StoredNote] = {}
     if first_of_nrn:
         notes = list(first_of_nrn.values())
         await plan_for(db, len(notes))
@@ -109,14 +90,25 @@ async def push_notes(
             if s.for_vendors:
                 changes.notes.append(s.notice_id)
         await settle(db, actor, changes)
-        for result, note, first in valid:
-            kept = stored[note.nrn]
-            if first and kept.notice_id is not None:
-                match = "matched" if kept.person_id is not None else "unmatched"
-                metrics.NOTES_MATCHED.labels(match).inc()
-                continue
-            kept_payload = first_of_nrn[note.nrn].payload if kept.notice_id else kept.stored_payload
-            result.outcome = "duplicate" if kept_payload == note.payload else "conflict"
+
+    results: list[PushOutcome] = []
+    created: set[str] = set()
+    for item in judged:
+        if item.note is None:
+            results.append(PushOutcome(item.index, item.nrn, "invalid", item.errors, item.warnings))
+            continue
+        kept = stored[item.note.nrn]
+        outcome: Outcome
+        if kept.notice_id is not None and item.note.nrn not in created:
+            created.add(item.note.nrn)
+            metrics.NOTES_MATCHED.labels("unmatched" if kept.person_id is None else "matched").inc()
+            outcome = "created"
+        else:
+            kept_payload = (
+                first_of_nrn[item.note.nrn].payload if kept.notice_id else kept.stored_payload
+            )
+            outcome = "duplicate" if kept_payload == item.note.payload else "conflict"
+        results.append(PushOutcome(item.index, item.nrn, outcome, warnings=item.warnings))
 
     rejected = [r for r in results if r.outcome in REJECTED]
     if rejected:
@@ -128,8 +120,8 @@ async def push_notes(
                     r.index,
                     masked_text(r.nrn) if r.nrn else None,
                     r.outcome,
-                    masked_errors(r.errors),
-                    kept_of_item(items[r.index]),
+                    masked_errors(list(r.errors)),
+                    kept_of_item(judged[r.index].raw),
                 )
                 for r in rejected
             ],
@@ -166,9 +158,7 @@ async def record_refused_push(
     )
 
 
-async def cancel(
-    db: asyncpg.Connection, nrn: str, reason: str | None, actor: str
-) -> tuple[int, dict[str, Any]]:
+async def cancel(db: asyncpg.Connection, nrn: str, reason: str | None, actor: str) -> CancelAnswer:
     """Cancel a note (also one not received yet); every repeat gets the first answer.
 
     What the note held returns to unexcused, or passes to another covering note.
@@ -181,20 +171,15 @@ async def cancel(
     if not await repository.insert_cancellation(db, nrn, reason):
         return await repository.first_cancellation_answer(db, nrn)
     notice_id = await repository.mark_cancelled(db, nrn, reason, actor)
-    reconciled = Reconciled()
+    reconciled = Settled()
     if notice_id is not None:
         reconciled = await settle(db, actor, Changes(released=[notice_id], notes=[notice_id]))
     else:
         await repository.audit_early_cancellation(db, nrn, reason, actor)
     status_code = 200 if notice_id is not None else 202
-    answer = {
-        "nrnMedicalNotice": nrn,
-        "status": "cancelled",
-        "revertedAbsences": reconciled.reverted,
-        "reattributedAbsences": reconciled.reattributed,
-    }
-    await repository.store_cancellation_answer(db, nrn, status_code, answer)
-    return status_code, answer
+    answer = CancelAnswer(status_code, nrn, reconciled.reverted, reconciled.reattributed)
+    await repository.store_cancellation_answer(db, answer)
+    return answer
 
 
 async def link(
@@ -247,38 +232,52 @@ async def record_call(db: asyncpg.Connection) -> None:
     await repository.record_nzis_call(db)
 
 
-async def notice_view(db: asyncpg.Connection, nrn: str) -> dict[str, Any]:
+async def notice_view(db: asyncpg.Connection, nrn: str) -> NoticeFull:
     """The whole note, as operators see it; `delivery_view` is what NZIS may see of it."""
     row = await repository.notice_view_row(db, nrn)
     if row is None:
         raise NotFound(f"no medical notice {nrn} has been received")
-    return {
-        "medicalNoticeId": row["id"],
-        "nrnMedicalNotice": row["nrn"],
-        "receivedAt": row["received_at"],
-        "processedAt": row["processed_at"],
-        "status": row["status"],
-        "match": "matched" if row["person_id"] is not None else "unmatched",
-        "personId": row["person_id"],
-        "placements": json.loads(row["placements"]),
-        "excusedAbsences": row["excused"],
-        "delivered": {"neispuoDiary": row["neispuo_diary"], "vendors": row["vendors"]},
-        "vendorAcks": await vendors_service.acks_of_note(db, row["id"]),
-        "hisMedicalNotice": json.loads(row["payload"]),
-    }
+    return NoticeFull(
+        medical_notice_id=row.notice_id,
+        nrn_medical_notice=row.nrn,
+        received_at=row.received_at,
+        processed_at=row.processed_at,
+        status=row.status,
+        match="matched" if row.person_id is not None else "unmatched",
+        person_id=row.person_id,
+        placements=placements_of(row.placements),
+        excused_absences=row.excused,
+        delivered=Delivered(neispuo_diary=row.neispuo_diary, vendors=row.vendors),
+        vendor_acks=[
+            VendorAck(
+                vendor=a.vendor,
+                outcome=a.outcome,
+                excused_absences=a.excused_absences,
+                comment=a.comment,
+                at=a.at,
+            )
+            for a in await vendors_service.acks_of_note(db, row.notice_id)
+        ],
+        his_medical_notice=note_of(row.payload),
+    )
 
 
-_NOT_FOR_NZIS = ("personId", "placements")
-_ACK_NOT_FOR_NZIS = ("vendor", "comment")
-
-
-async def delivery_view(db: asyncpg.Connection, nrn: str) -> dict[str, Any]:
+async def delivery_view(db: asyncpg.Connection, nrn: str) -> NoticeView:
     """Delivery feedback for NZIS: that the note arrived and served, and nothing of where
     the pupil studies (no person, institution, class, placement, vendor name or comment)."""
     view = await notice_view(db, nrn)
-    for name in _NOT_FOR_NZIS:
-        del view[name]
-    view["vendorAcks"] = [
-        {k: v for k, v in ack.items() if k not in _ACK_NOT_FOR_NZIS} for ack in view["vendorAcks"]
-    ]
-    return view
+    return NoticeView(
+        medical_notice_id=view.medical_notice_id,
+        nrn_medical_notice=view.nrn_medical_notice,
+        received_at=view.received_at,
+        processed_at=view.processed_at,
+        status=view.status,
+        match=view.match,
+        excused_absences=view.excused_absences,
+        delivered=view.delivered,
+        vendor_acks=[
+            DeliveryAck(outcome=a.outcome, excused_absences=a.excused_absences, at=a.at)
+            for a in view.vendor_acks
+        ],
+        his_medical_notice=view.his_medical_notice,
+    )

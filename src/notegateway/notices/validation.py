@@ -12,6 +12,7 @@ from notegateway.core.jsonbody import printable
 from notegateway.core.timeutil import neispuo_date, neispuo_datetime
 from notegateway.core.wire import known_names, validate_item
 from notegateway.diary.excusal import excusal_comment
+from notegateway.notices.medical import Path, warnings_by_item
 from notegateway.notices.schemas import HisMedicalNoticeIn
 
 EARLIEST_FROM_DATE = dt.date(2022, 9, 1)
@@ -116,6 +117,33 @@ def validate_note(raw: Any, today: dt.date) -> tuple[ValidNote | None, list[Erro
         ),
         [],
     )
+
+
+@dataclass(frozen=True, slots=True)
+class JudgedNote:
+    """One pushed item judged on its own, before the database sees it: the valid note, or
+    why not. `raw` is the item as received (medical content dropped already): only the
+    rejection log's allow-list reads it (notices/rejections.py)."""
+
+    index: int
+    nrn: str | None  # the NRN it names, valid or not, for its result line
+    note: ValidNote | None  # None: invalid
+    errors: tuple[ErrorItem, ...]
+    warnings: tuple[ErrorItem, ...]  # medical content dropped: paths only
+    raw: Any
+
+
+def judge_notes(items: list[Any], dropped: list[Path], today: dt.date) -> list[JudgedNote]:
+    """Judge each item of a push on its own (the router does, before the service keeps)."""
+    warned = warnings_by_item(dropped)
+    judged: list[JudgedNote] = []
+    for index, raw in enumerate(items):
+        note, errors = validate_note(raw, today)
+        nrn = note.nrn if note is not None else raw_nrn(raw)
+        judged.append(
+            JudgedNote(index, nrn, note, tuple(errors), tuple(warned.get(index, ())), raw)
+        )
+    return judged
 
 
 def raw_nrn(raw: Any) -> str | None:

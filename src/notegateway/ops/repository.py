@@ -10,6 +10,7 @@ from typing import Any
 import asyncpg
 
 from notegateway.core import reissue_sql
+from notegateway.core.db import rows_as
 from notegateway.core.placement_sql import by_diary
 from notegateway.core.scope import institution_in_region, note_in_region
 from notegateway.diary.repository import held_absences_sql
@@ -36,6 +37,24 @@ _NOTES_FILTER = f"""WHERE ($1::text IS NULL OR (n.person_id IS NOT NULL) = ($1 =
           AND {note_in_region("n", "$8")}"""
 
 
+@dataclass(frozen=True, slots=True)
+class FoundNote:
+    """A note as the search lists it."""
+
+    notice_id: int
+    nrn: str
+    nrn_examination: str
+    received_at: dt.datetime
+    processed_at: dt.datetime
+    status: str
+    person_id: int | None
+    from_date: dt.date
+    to_date: dt.date
+    payload: str  # the normalised note, JSON
+    excused: int
+    total: int  # how many the filters find in all
+
+
 async def search_notes(
     db: asyncpg.Connection,
     match: str | None,
@@ -50,7 +69,7 @@ async def search_notes(
     region: str | None,
     school_year: tuple[dt.date, dt.date] | None = None,
     oldest_first: bool = False,
-) -> tuple[list[asyncpg.Record], int]:
+) -> tuple[list[FoundNote], int]:
     """Notes newest first (or oldest) by the operators' filters, and how many in all."""
     year_from, year_to = school_year or (None, None)
     filters = (
@@ -67,8 +86,8 @@ async def search_notes(
     )
     rows = await db.fetch(
         f"""
-        SELECT n.id, n.nrn, n.nrn_examination, n.received_at, n.processed_at, n.status,
-               n.person_id, n.from_date, n.to_date, n.payload::text AS payload,
+        SELECT n.id AS notice_id, n.nrn, n.nrn_examination, n.received_at, n.processed_at,
+               n.status, n.person_id, n.from_date, n.to_date, n.payload::text AS payload,
                {held_absences_sql("n")} AS excused,
                count(*) OVER () AS total
         FROM medical_notices AS n
@@ -81,7 +100,7 @@ async def search_notes(
         offset,
     )
     if rows:
-        return rows, rows[0]["total"]
+        return rows_as(FoundNote, rows), rows[0]["total"]
     total: int = await db.fetchval(
         f"""
         SELECT count(*) FROM medical_notices AS n
@@ -92,12 +111,25 @@ async def search_notes(
     return [], total
 
 
+@dataclass(frozen=True, slots=True)
+class AuditRow:
+    at: dt.datetime
+    actor: str
+    action: str
+    absence_id: int | None
+    before: str | None  # JSON
+    after: str | None  # JSON
+    reason: str | None  # the operator's, or NZIS's cancelReason
+    date: dt.date | None  # the absence's day and lesson (the console shows them)
+    lesson: int | None
+
+
 async def audit_of_note(
     db: asyncpg.Connection, notice_id: int, nrn: str, region: str | None
-) -> list[asyncpg.Record]:
+) -> list[AuditRow]:
     """The note's audit entries, also where another note took over what it held; for an
     operator limited to a region, none about an absence in another region's institution."""
-    rows: list[asyncpg.Record] = await db.fetch(
+    rows = await db.fetch(
         f"""
         SELECT l.at, l.actor, l.action, l.absence_id, l.before::text AS before,
                l.after::text AS after,
@@ -123,7 +155,7 @@ async def audit_of_note(
         nrn,
         region,
     )
-    return rows
+    return rows_as(AuditRow, rows)
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,19 +201,37 @@ async def region_part_of_note(db: asyncpg.Connection, notice_id: int, region: st
     )
 
 
+@dataclass(frozen=True, slots=True)
+class ReviewRow:
+    """An open review item, with its absence as it is now."""
+
+    item_id: int
+    absence_id: int
+    why: str
+    listed_at: dt.datetime
+    notice_id: int
+    nrn: str
+    person_id: int
+    institution_id: int
+    date: dt.date
+    lesson: int | None
+    kind: str
+    comment: str | None
+
+
 async def review_items(
     db: asyncpg.Connection,
     after_id: int,
     limit: int,
     region: str | None,
     absence_id: int | None = None,
-) -> list[asyncpg.Record]:
+) -> list[ReviewRow]:
     """Open review items in list order; `absence_id`: that absence's only."""
-    rows: list[asyncpg.Record] = await db.fetch(
+    rows = await db.fetch(
         f"""
-        SELECT r.id, r.absence_id, r.why, r.created_at, n.id AS notice_id, n.nrn,
-               a.person_id, a.institution_id, to_char(a.date, 'YYYY-MM-DD') AS date,
-               a.lesson, a.kind, a.comment
+        SELECT r.id AS item_id, r.absence_id, r.why, r.created_at AS listed_at,
+               n.id AS notice_id, n.nrn,
+               a.person_id, a.institution_id, a.date, a.lesson, a.kind, a.comment
         FROM review_items AS r
         JOIN medical_notices AS n ON n.id = r.notice_id
         JOIN absences AS a ON a.id = r.absence_id
@@ -196,7 +246,19 @@ async def review_items(
         region,
         absence_id,
     )
-    return rows
+    return rows_as(ReviewRow, rows)
+
+
+@dataclass(frozen=True, slots=True)
+class RejectionRow:
+    row_id: int
+    at: dt.datetime
+    client: str
+    index: int | None  # the item's place in its push; None: the push refused whole
+    nrn: str | None  # masked as kept
+    outcome: str
+    errors: str  # JSON, paths and rules only (notices/rejections.py)
+    item: str | None  # JSON, the allow-listed projection
 
 
 async def rejections(
@@ -206,12 +268,12 @@ async def rejections(
     to_date: dt.date | None,
     before_id: int | None,
     limit: int,
-) -> list[asyncpg.Record]:
+) -> list[RejectionRow]:
     """Rejected items newest first (by id), on Sofia's calendar days `from_date..to_date`."""
-    rows: list[asyncpg.Record] = await db.fetch(
+    rows = await db.fetch(
         """
-        SELECT id, at, client, item_index, nrn, outcome, errors::text AS errors,
-               item::text AS item
+        SELECT id AS row_id, at, client, item_index AS index, nrn, outcome,
+               errors::text AS errors, item::text AS item
         FROM rejections
         WHERE ($1::text IS NULL OR nrn = $1)
           AND at >= coalesce($2::date, '-infinity')::timestamp AT TIME ZONE 'Europe/Sofia'
@@ -226,7 +288,7 @@ async def rejections(
         before_id,
         limit,
     )
-    return rows
+    return rows_as(RejectionRow, rows)
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,9 +296,16 @@ class NoteLinks:
     """What a note is linked to: its person as the registry names them (beside NZIS's
     names on the note), and the notes it replaces or that replace it (core/reissue_sql)."""
 
-    person: dict[str, Any] | None
+    person: RegistryName | None
     replaces: str | None
     replaced_by: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class RegistryName:
+    person_id: int
+    given_name: str
+    family_name: str
 
 
 async def note_links(db: asyncpg.Connection, notice_id: int, region: str | None) -> NoteLinks:
@@ -255,12 +324,9 @@ async def note_links(db: asyncpg.Connection, notice_id: int, region: str | None)
     )
     if row is None:
         return NoteLinks(None, None, None)
-    person = (
-        {"personId": row["id"], "givenName": row["given_name"], "familyName": row["family_name"]}
-        if row["id"] is not None
-        else None
-    )
-    return NoteLinks(person, row["replaces"], row["replaced_by"])
+    person_id, given_name, family_name, replaces, replaced_by = row.values()
+    person = RegistryName(person_id, given_name, family_name) if person_id is not None else None
+    return NoteLinks(person, replaces, replaced_by)
 
 
 async def notice_id_of(db: asyncpg.Connection, nrn: str, region: str | None) -> int | None:
@@ -326,10 +392,20 @@ _GROUPS = {"region": "institutions.region", "town": "institutions.town"}
 _PARENTS = {"region": "NULL::text", "town": "min(institutions.region)"}
 
 
+@dataclass(frozen=True, slots=True)
+class DayCount:
+    """Pupils a note covers on one day in one region or town (`parent`: a town's region)."""
+
+    date: dt.date
+    name: str | None
+    parent: str | None
+    pupils: int
+
+
 async def notes_by_day(
     db: asyncpg.Connection, from_date: dt.date, to_date: dt.date, by: str, region: str | None
-) -> list[asyncpg.Record]:
-    rows: list[asyncpg.Record] = await db.fetch(
+) -> list[DayCount]:
+    rows = await db.fetch(
         _NOTES_BY_DAY.format(
             group=_GROUPS[by],
             parent=_PARENTS[by],
@@ -339,7 +415,7 @@ async def notes_by_day(
         to_date,
         region,
     )
-    return rows
+    return rows_as(DayCount, rows)
 
 
 async def institution_names(db: asyncpg.Connection, ids: list[int]) -> dict[int, str]:
@@ -347,7 +423,7 @@ async def institution_names(db: asyncpg.Connection, ids: list[int]) -> dict[int,
     rows = await db.fetch(
         "SELECT id, name FROM institutions WHERE id = ANY($1::bigint[])", sorted(set(ids))
     )
-    return {row["id"]: row["name"] for row in rows}
+    return {id_: name for id_, name in (tuple(r.values()) for r in rows)}
 
 
 async def absence_kind(db: asyncpg.Connection, absence_id: int) -> str | None:

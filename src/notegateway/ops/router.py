@@ -21,12 +21,10 @@ from notegateway.core.metrics import metrics_registry
 from notegateway.core.migrate import head_revision
 from notegateway.core.note_wire import NrnPath
 from notegateway.core.openapi import json_body
-from notegateway.core.scope import refuse_regional
 from notegateway.core.timeutil import QueryDate, SchoolYear
 from notegateway.core.wire import MAX_ID, known_names, validated
 from notegateway.diary.schemas import AbsenceOut
-from notegateway.notices import service as notices_service
-from notegateway.ops import repository, service, suggestions
+from notegateway.ops import repository, service, suggestions, wave
 from notegateway.ops.schemas import (
     MatchIn,
     NoteFigures,
@@ -107,19 +105,10 @@ async def search_notes(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> NoteSearch:
-    if match == "unmatched":
-        refuse_regional(client.region, "unmatched notes")
-    return NoteSearch.model_validate(
-        await service.search_notes(
-            db,
-            service.NoteQuery(
-                match, status, nrn, nrn_examination, identifier, from_date, to_date, school_year
-            ),
-            limit,
-            offset,
-            client.region,
-        )
+    query = service.NoteQuery(
+        match, status, nrn, nrn_examination, identifier, from_date, to_date, school_year
     )
+    return await service.search_notes(db, query, limit, offset, client.region)
 
 
 @api_router.get(
@@ -128,7 +117,7 @@ async def search_notes(
     response_model=NoteWithAudit,
 )
 async def note_with_audit(nrn: NrnPath, client: OperatorClient, db: Db) -> NoteWithAudit:
-    return NoteWithAudit.model_validate(await service.note_with_audit(db, nrn, client.region))
+    return (await service.note_with_audit(db, nrn, client.region)).note
 
 
 @api_router.get(
@@ -160,9 +149,8 @@ async def review(
     db: Db,
     limit: paging.Limit = paging.DEFAULT_LIMIT,
     after: paging.After = None,
-) -> JSONResponse:
-    listed = await service.review(db, after, limit, client.region)
-    return JSONResponse(ReviewList.model_validate(listed).model_dump(mode="json", by_alias=True))
+) -> ReviewList:
+    return await service.review(db, after, limit, client.region)
 
 
 @api_router.get(
@@ -178,10 +166,8 @@ async def rejections(
     to_date: Annotated[QueryDate, Query(alias="toDate")] = None,
     limit: paging.Limit = paging.DEFAULT_LIMIT,
     after: paging.After = None,
-) -> JSONResponse:
-    refuse_regional(client.region, "rejections")
-    listed = await service.rejections(db, nrn, from_date, to_date, after, limit)
-    return JSONResponse(RejectionList.model_validate(listed).model_dump(mode="json", by_alias=True))
+) -> RejectionList:
+    return await service.rejections(db, nrn, from_date, to_date, after, limit, client.region)
 
 
 _RESOLUTION_NAMES = known_names(ReviewResolutionIn)
@@ -198,13 +184,12 @@ async def resolve_review(
     client: OperatorClient,
     body: JsonBody,
     db: Db,
-) -> JSONResponse:
+) -> AbsenceOut:
     resolution = validated(ReviewResolutionIn, body, _RESOLUTION_NAMES, "the resolution is invalid")
-    return JSONResponse(
-        await service.resolve_review(
-            db, absence_id, resolution.resolution, resolution.reason, client.name, client.region
-        )
+    absence = await service.resolve_review(
+        db, absence_id, resolution.resolution, resolution.reason, client.name, client.region
     )
+    return AbsenceOut.of(absence)
 
 
 _REDELIVERY_NAMES = known_names(RedeliveryIn)
@@ -217,12 +202,11 @@ _REDELIVERY_NAMES = known_names(RedeliveryIn)
     response_model=Redelivery,
     openapi_extra=json_body(RedeliveryIn),
 )
-async def redeliver(nrn: NrnPath, client: OperatorClient, body: JsonBody, db: Db) -> JSONResponse:
+async def redeliver(nrn: NrnPath, client: OperatorClient, body: JsonBody, db: Db) -> Redelivery:
     redelivery = validated(RedeliveryIn, body, _REDELIVERY_NAMES, "the redelivery is invalid")
-    answer = await service.redeliver(
+    return await service.redeliver(
         db, nrn, redelivery.vendor, redelivery.reason, client.name, client.region
     )
-    return JSONResponse(answer, status_code=202)
 
 
 _MATCH_NAMES = known_names(MatchIn)
@@ -235,17 +219,18 @@ _MATCH_NAMES = known_names(MatchIn)
     openapi_extra=json_body(MatchIn),
 )
 async def match(nrn: NrnPath, client: OperatorClient, body: JsonBody, db: Db) -> NoteWithAudit:
-    refuse_regional(client.region, "unmatched notes and links by hand")
     wanted = validated(MatchIn, body, _MATCH_NAMES, "the match is invalid")
-    await notices_service.link(db, nrn, wanted.person_id, wanted.reason, client.name)
-    return NoteWithAudit.model_validate(await service.note_with_audit(db, nrn))
+    linked = await service.link(
+        db, nrn, wanted.person_id, wanted.reason, client.name, client.region
+    )
+    return linked.note
 
 
 @api_router.get(
     "/stats/notes",
     summary="Pupils a note covers, per day and region (or town); counts under 5 suppressed",
     response_model=NoteFigures,
-    response_model_exclude_none=False,
+    response_model_exclude_unset=True,  # a day's figure names its region or its town
 )
 async def notes_by_day(
     client: OperatorClient,
@@ -253,5 +238,5 @@ async def notes_by_day(
     from_date: Annotated[QueryDate, Query(alias="fromDate")] = None,
     to_date: Annotated[QueryDate, Query(alias="toDate")] = None,
     by: Literal["region", "town"] = "region",
-) -> JSONResponse:
-    return JSONResponse(await service.notes_by_day(db, from_date, to_date, by, client.region))
+) -> NoteFigures:
+    return await wave.notes_by_day(db, from_date, to_date, by, client.region)

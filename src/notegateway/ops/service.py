@@ -1,23 +1,43 @@
-"""Operators' views: the notes search (and unmatched queue), a note with its audit, review."""
+"""Operators' views: the notes search (and unmatched queue), a note with its audit, review,
+rejections, redelivery. What a regional operator may see is decided here, for the API and
+the console alike (core/scope.py): both call these functions with the operator's region."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
 from dataclasses import dataclass
-from typing import Any
 
 import asyncpg
 
 from notegateway.clients import repository as clients_repository
 from notegateway.core import locks, paging
-from notegateway.core.errors import BadRequest, NotFound, Unprocessable
-from notegateway.core.timeutil import school_year_days, school_years, today_in_sofia
+from notegateway.core.errors import NotFound, Unprocessable
+from notegateway.core.note_wire import note_of
+from notegateway.core.scope import refuse_regional
+from notegateway.core.settling import Changes, settle
+from notegateway.core.timeutil import school_year_days, school_years
 from notegateway.diary import service as diary_service
 from notegateway.diary.excusal import Action
-from notegateway.diary.settle import Changes, settle
+from notegateway.diary.repository import Absence
 from notegateway.notices import service as notices_service
+from notegateway.notices.schemas import Delivered
 from notegateway.ops import repository
+from notegateway.ops.repository import AuditRow, RejectionRow, ReviewRow
+from notegateway.ops.schemas import (
+    AuditEntry,
+    Delivery,
+    NoteSearch,
+    NoteSummary,
+    NoteWithAudit,
+    Redelivery,
+    RegistryPerson,
+    Rejection,
+    RejectionList,
+    ReviewAbsence,
+    ReviewItem,
+    ReviewList,
+)
 from notegateway.vendors import service as vendors_service
 
 
@@ -38,7 +58,10 @@ class NoteQuery:
 
 async def search_notes(
     db: asyncpg.Connection, query: NoteQuery, limit: int, offset: int, region: str | None
-) -> dict[str, Any]:
+) -> NoteSearch:
+    """Notes by the operators' filters; the unmatched ones for the whole country only."""
+    if query.match == "unmatched":
+        refuse_regional(region, "unmatched notes")
     rows, total = await repository.search_notes(
         db,
         query.match,
@@ -54,93 +77,138 @@ async def search_notes(
         school_year_days(query.school_year) if query.school_year is not None else None,
         query.oldest_first,
     )
-    return {
-        "items": [
-            {
-                "medicalNoticeId": r["id"],
-                "nrnMedicalNotice": r["nrn"],
-                "nrnExamination": r["nrn_examination"],
-                "receivedAt": r["received_at"].isoformat(),
-                "processedAt": r["processed_at"].isoformat(),
-                "status": r["status"],
-                "match": "matched" if r["person_id"] is not None else "unmatched",
-                "personId": r["person_id"],
-                "fromDate": r["from_date"].isoformat(),
-                "toDate": r["to_date"].isoformat(),
-                "schoolYears": school_years(r["from_date"], r["to_date"]),
-                "excusedAbsences": r["excused"],
-                "hisMedicalNotice": json.loads(r["payload"]),
-            }
-            for r in rows
+    return NoteSearch(
+        items=[
+            NoteSummary(
+                medical_notice_id=n.notice_id,
+                nrn_medical_notice=n.nrn,
+                nrn_examination=n.nrn_examination,
+                received_at=n.received_at,
+                processed_at=n.processed_at,
+                status=n.status,
+                match="matched" if n.person_id is not None else "unmatched",
+                person_id=n.person_id,
+                from_date=n.from_date,
+                to_date=n.to_date,
+                school_years=school_years(n.from_date, n.to_date),
+                excused_absences=n.excused,
+                his_medical_notice=note_of(n.payload),
+            )
+            for n in rows
         ],
-        "total": total,
-    }
+        total=total,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class AuditedNote:
+    """The whole note, and for each of its audit entries the absence's day and lesson
+    (the console shows them; the contract's audit entry has neither)."""
+
+    note: NoteWithAudit
+    days: list[tuple[dt.date | None, int | None]]
 
 
 async def note_with_audit(
     db: asyncpg.Connection, nrn: str, region: str | None = None
-) -> dict[str, Any]:
+) -> AuditedNote:
     """The whole note; for an operator limited to a region, clipped to that region: its
     placements, audit entries, vendors' deliveries and acks, and the absences it holds,
     there only (a pupil who moved from Sofia to Plovdiv shows Plovdiv nothing of Sofia)."""
     if region is not None and await repository.notice_id_of(db, nrn, region) is None:
         raise NotFound(f"no medical notice {nrn} has been received")  # not in its region
     view = await notices_service.notice_view(db, nrn)
-    notice_id = view["medicalNoticeId"]
-    rows = await repository.audit_of_note(db, notice_id, nrn, region)
-    view["audit"] = [
-        {
-            "at": r["at"],
-            "actor": r["actor"],
-            "action": r["action"],
-            "absenceId": r["absence_id"],
-            "before": json.loads(r["before"]) if r["before"] else None,
-            "after": json.loads(r["after"]) if r["after"] else None,
-            "reason": r["reason"],
-            "date": r["date"],  # the console's, not the contract's: the schema leaves it out
-            "lesson": r["lesson"],
-        }
-        for r in rows
-    ]
-    view["deliveries"] = await vendors_service.deliveries_of_note(db, notice_id)
+    notice_id = view.medical_notice_id
+    audit = await repository.audit_of_note(db, notice_id, nrn, region)
+    deliveries = await vendors_service.deliveries_of_note(db, notice_id)
     links = await repository.note_links(db, notice_id, region)
-    view["person"] = links.person
-    view["replaces"] = links.replaces
-    view["replacedBy"] = links.replaced_by
+    note = NoteWithAudit(
+        **dict(view),
+        person=(
+            RegistryPerson(
+                person_id=links.person.person_id,
+                given_name=links.person.given_name,
+                family_name=links.person.family_name,
+            )
+            if links.person is not None
+            else None
+        ),
+        deliveries=[
+            Delivery(
+                vendor=d.vendor,
+                institutions=d.institutions,
+                first_served_at=d.first_served_at,
+                acknowledged_at=d.acknowledged_at,
+                ack=d.ack,
+            )
+            for d in deliveries
+        ],
+        replaces=links.replaces,
+        replaced_by=links.replaced_by,
+        audit=[_audit_entry(a) for a in audit],
+    )
     if region is not None:
         part = await repository.region_part_of_note(db, notice_id, region)
-        view["placements"] = [
-            p for p in view["placements"] if p["institutionId"] in part.institutions
+        note.placements = [p for p in note.placements if p.institution_id in part.institutions]
+        note.deliveries = [
+            d.model_copy(
+                update={"institutions": [i for i in d.institutions if i in part.institutions]}
+            )
+            for d in note.deliveries
+            if d.vendor in part.vendors
         ]
-        view["deliveries"] = [
-            {**d, "institutions": [i for i in d["institutions"] if i in part.institutions]}
-            for d in view["deliveries"]
-            if d["vendor"] in part.vendors
+        note.vendor_acks = [a for a in note.vendor_acks if a.vendor in part.vendors]
+        # A redelivery to another region's vendor names that vendor.
+        kept = [
+            i
+            for i, a in enumerate(note.audit)
+            if a.action != Action.NOTE_REDELIVERED or (a.after or {}).get("vendor") in part.vendors
         ]
-        view["vendorAcks"] = [a for a in view["vendorAcks"] if a["vendor"] in part.vendors]
-        view["audit"] = [  # a redelivery to another region's vendor names that vendor
-            a
-            for a in view["audit"]
-            if a["action"] != Action.NOTE_REDELIVERED
-            or (a["after"] or {}).get("vendor") in part.vendors
-        ]
-        view["excusedAbsences"] = part.excused
-        view["delivered"] = {"neispuoDiary": part.neispuo_diary, "vendors": len(part.vendors)}
-    return view
+        note.audit = [note.audit[i] for i in kept]
+        audit = [audit[i] for i in kept]
+        note.excused_absences = part.excused
+        note.delivered = Delivered(neispuo_diary=part.neispuo_diary, vendors=len(part.vendors))
+    return AuditedNote(note, [(a.date, a.lesson) for a in audit])
+
+
+def _audit_entry(a: AuditRow) -> AuditEntry:
+    return AuditEntry(
+        at=a.at,
+        actor=a.actor,
+        action=a.action,
+        absence_id=a.absence_id,
+        before=json.loads(a.before) if a.before else None,
+        after=json.loads(a.after) if a.after else None,
+        reason=a.reason,
+    )
+
+
+async def link(
+    db: asyncpg.Connection,
+    nrn: str,
+    person_id: int | None,
+    reason: str,
+    actor: str,
+    region: str | None,
+) -> AuditedNote:
+    """Link a note to a person by hand (None: back to matching by identifier); for the
+    whole country's operators only: it shows pupils before anyone knows where they study."""
+    refuse_regional(region, "unmatched notes and links by hand")
+    await notices_service.link(db, nrn, person_id, reason, actor)
+    return await note_with_audit(db, nrn)
 
 
 async def review(
     db: asyncpg.Connection, after: str | None, limit: int, region: str | None
-) -> dict[str, Any]:
+) -> ReviewList:
     """A page of the absences left for review, in the order they were listed."""
     key = paging.decode(after, ((1, 2**63 - 1),))
     rows = await repository.review_items(db, key[0] if key else 0, limit + 1, region)
-    return paging.page(rows, limit, lambda r: [r["id"]], _review_item)
+    page = paging.page(rows, limit, lambda r: [r.item_id])
+    return ReviewList(items=[_review_item(r) for r in page.items], next_cursor=page.next_cursor)
 
 
-async def review_item(
-    db: asyncpg.Connection, absence_id: int, region: str | None
-) -> dict[str, Any]:
+async def review_item(db: asyncpg.Connection, absence_id: int, region: str | None) -> ReviewItem:
     """The absence's open review item (the first, if it is listed twice)."""
     rows = await repository.review_items(db, 0, 1, region, absence_id)
     if not rows:
@@ -152,22 +220,22 @@ async def absence_kind(db: asyncpg.Connection, absence_id: int) -> str | None:
     return await repository.absence_kind(db, absence_id)
 
 
-def _review_item(r: asyncpg.Record) -> dict[str, Any]:
-    return {
-        "absenceId": r["absence_id"],
-        "medicalNoticeId": r["notice_id"],
-        "nrnMedicalNotice": r["nrn"],
-        "why": r["why"],
-        "listedAt": r["created_at"].isoformat(),
-        "absence": {
-            "personId": r["person_id"],
-            "institutionId": r["institution_id"],
-            "date": r["date"],
-            "lesson": r["lesson"],
-            "kind": r["kind"],
-            "comment": r["comment"],
-        },
-    }
+def _review_item(r: ReviewRow) -> ReviewItem:
+    return ReviewItem(
+        absence_id=r.absence_id,
+        medical_notice_id=r.notice_id,
+        nrn_medical_notice=r.nrn,
+        why=r.why,
+        listed_at=r.listed_at,
+        absence=ReviewAbsence(
+            person_id=r.person_id,
+            institution_id=r.institution_id,
+            date=r.date.isoformat(),
+            lesson=r.lesson,
+            kind=r.kind,
+            comment=r.comment,
+        ),
+    )
 
 
 async def rejections(
@@ -177,30 +245,34 @@ async def rejections(
     to_date: dt.date | None,
     after: str | None,
     limit: int,
-) -> dict[str, Any]:
-    """A page of the rejected items, newest first; identifiers in them are masked."""
+    region: str | None,
+) -> RejectionList:
+    """A page of the rejected items, newest first; identifiers in them are masked. For the
+    whole country's operators only."""
+    refuse_regional(region, "rejections")
     key = paging.decode(after, ((1, 2**63 - 1),))
     rows = await repository.rejections(
         db, nrn, from_date, to_date, key[0] if key else None, limit + 1
     )
-    return paging.page(rows, limit, lambda r: [r["id"]], _rejection)
+    page = paging.page(rows, limit, lambda r: [r.row_id])
+    return RejectionList(items=[_rejection(r) for r in page.items], next_cursor=page.next_cursor)
 
 
-def _rejection(r: asyncpg.Record) -> dict[str, Any]:
-    return {
-        "at": r["at"],
-        "client": r["client"],
-        "index": r["item_index"],
-        "nrnMedicalNotice": r["nrn"],
-        "outcome": r["outcome"],
-        "errors": json.loads(r["errors"]),
-        "item": json.loads(r["item"]),
-    }
+def _rejection(r: RejectionRow) -> Rejection:
+    return Rejection(
+        at=r.at,
+        client=r.client,
+        index=r.index,
+        nrn_medical_notice=r.nrn,
+        outcome=r.outcome,
+        errors=json.loads(r.errors),
+        item=json.loads(r.item) if r.item is not None else None,
+    )
 
 
 async def redeliver(
     db: asyncpg.Connection, nrn: str, vendor: str, reason: str, actor: str, region: str | None
-) -> dict[str, Any]:
+) -> Redelivery:
     """Hand a note to a vendor again (its `next` serves it again, its feed gets a
     redelivered `note.issued`), audited with the operator's name and reason."""
     notice_id = await repository.notice_id_of(db, nrn, region)
@@ -216,61 +288,7 @@ async def redeliver(
     after = {"vendor": vendor, "reason": reason}
     await repository.audit_note_action(db, notice_id, Action.NOTE_REDELIVERED, after, actor)
     await settle(db, actor, Changes(redeliver=[(vendor_id, notice_id)]))
-    return {"nrnMedicalNotice": nrn, "vendor": vendor, "status": "redelivered"}
-
-
-SUPPRESS_UNDER = 5  # a count under this is not shown: no child can be singled out
-MAX_STATS_DAYS = 366
-
-
-async def notes_by_day(
-    db: asyncpg.Connection,
-    from_date: dt.date | None,
-    to_date: dt.date | None,
-    by: str,
-    region: str | None,
-) -> dict[str, Any]:
-    """The illness wave: per day and region (or town), how many pupils a note covers;
-    counts under SUPPRESS_UNDER suppressed. Default: the 30 days up to today."""
-    to_date = to_date or today_in_sofia()
-    from_date = from_date or to_date - dt.timedelta(days=29)
-    if from_date > to_date or (to_date - from_date).days >= MAX_STATS_DAYS:
-        raise BadRequest(
-            f"fromDate..toDate must be a period of 1 to {MAX_STATS_DAYS} days",
-            [{"loc": ["query", "fromDate"], "msg": "not a period of 1 to 366 days"}],
-        )
-    rows = await repository.notes_by_day(db, from_date, to_date, by, region)
-    hidden = suppressed(rows)
-    return {
-        "items": [
-            {
-                "date": r["date"].isoformat(),
-                by: r["name"],
-                "pupils": None if (r["date"], r["name"]) in hidden else r["pupils"],
-                "suppressed": (r["date"], r["name"]) in hidden,
-            }
-            for r in rows
-        ]
-    }
-
-
-def suppressed(rows: list[asyncpg.Record]) -> set[tuple[dt.date, str | None]]:
-    """The cells (day, group) not shown: every count under SUPPRESS_UNDER, and then, so
-    that no hidden count follows by subtraction from the total shown beside them (a town's
-    region), in every day and parent with exactly one hidden cell the smallest other cell
-    too. Two hidden cells give away only their sum."""
-    hidden = {(r["date"], r["name"]) for r in rows if r["pupils"] < SUPPRESS_UNDER}
-    families: dict[tuple[dt.date, str], list[asyncpg.Record]] = {}
-    for r in rows:
-        if r["parent"] is not None:
-            families.setdefault((r["date"], r["parent"]), []).append(r)
-    for cells in families.values():
-        alone = [c for c in cells if (c["date"], c["name"]) in hidden]
-        shown = [c for c in cells if (c["date"], c["name"]) not in hidden]
-        if len(alone) == 1 and shown:
-            smallest = min(shown, key=lambda c: (c["pupils"], c["name"] or ""))
-            hidden.add((smallest["date"], smallest["name"]))
-    return hidden
+    return Redelivery(nrn_medical_notice=nrn, vendor=vendor, status="redelivered")
 
 
 async def resolve_review(
@@ -280,7 +298,7 @@ async def resolve_review(
     reason: str,
     actor: str,
     region: str | None,
-) -> dict[str, Any]:
+) -> Absence:
     if region is not None and not await repository.absence_in_region(db, absence_id, region):
         raise NotFound(f"no absence {absence_id}")
     return await diary_service.resolve_review(db, absence_id, resolution, reason, actor)

@@ -9,7 +9,7 @@ from pydantic import AfterValidator, BeforeValidator, Field
 
 from notegateway.core.identifiers import IdentifierTypeField
 from notegateway.core.timeutil import LocalDate, open_end
-from notegateway.core.wire import MAX_ID, OutModel, WireModel
+from notegateway.core.wire import MAX_ID, ErrorOut, OutModel, WireModel
 
 NEISPUO_DIARY = "neispuo"
 
@@ -57,11 +57,6 @@ class PersonIn(WireModel):
 
 class PersonBatchItemIn(PersonIn):
     person_id: Annotated[int, Field(ge=1, le=MAX_ID)]
-
-
-class ErrorOut(OutModel):
-    loc: list[str | int]
-    msg: str
 
 
 class PersonBatchResultItem(OutModel):

@@ -10,34 +10,39 @@ moment never leave a note unmatched, or on the wrong person.
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 import logging
-from typing import Any
+from collections.abc import Sequence
 
 import asyncpg
 
 from notegateway.clients import repository as clients_repository
 from notegateway.core import locks, metrics
 from notegateway.core.db import plan_for
-from notegateway.core.errors import Conflict, ErrorItem, NotFound, Unprocessable
-from notegateway.core.identifiers import identifier_kind, identifier_problem
+from notegateway.core.errors import Conflict, NotFound, Unprocessable
+from notegateway.core.identifiers import identifier_kind
+from notegateway.core.settling import Changes, settle
 from notegateway.core.timeutil import FOREVER, NEVER, today_in_sofia
-from notegateway.core.wire import known_names, validate_item, validated
-from notegateway.diary.settle import Changes, settle
 from notegateway.registry import institutions_repository, repository
 from notegateway.registry.institutions_repository import DiaryPeriod
 from notegateway.registry.persons_plan import Chunk, PersonResult, plan_writes
 from notegateway.registry.repository import EnrollmentRow, enrollment_order
-from notegateway.registry.schemas import NEISPUO_DIARY, InstitutionIn, PersonBatchItemIn
+from notegateway.registry.schemas import (
+    NEISPUO_DIARY,
+    DiaryPeriodOut,
+    EnrollmentOut,
+    FormerIdentifierOut,
+    InstitutionIn,
+    InstitutionOut,
+    PersonBatchItemIn,
+    PersonOut,
+)
+from notegateway.registry.validation import JudgedPerson
 
 log = logging.getLogger(__name__)
 
-PERSON_NAMES = known_names(PersonBatchItemIn)
-INSTITUTION_NAMES = known_names(InstitutionIn)
-
 
 async def put_institution(
-    db: asyncpg.Connection, institution_id: int, body: Any, actor: str = "registry"
+    db: asyncpg.Connection, institution_id: int, institution: InstitutionIn, actor: str
 ) -> bool:
     """Create or replace an institution; True when new.
 
@@ -48,7 +53,6 @@ async def put_institution(
     new period's days vendors are told nothing of notes already handed on, and NEISPUO's
     rules, when the diary is its own, apply at once.
     """
-    institution = validated(InstitutionIn, body, INSTITUTION_NAMES, "the institution is invalid")
     diary_client_id = None
     if institution.diary != NEISPUO_DIARY:
         diary_client_id = await clients_repository.vendor_id_by_name(db, institution.diary)
@@ -157,60 +161,27 @@ def _wire_date(value: dt.date) -> str | None:
     return None if value in (NEVER, FOREVER) else value.isoformat()
 
 
-async def get_institution(db: asyncpg.Connection, institution_id: int) -> dict[str, Any]:
+async def get_institution(db: asyncpg.Connection, institution_id: int) -> InstitutionOut:
     stored = await institutions_repository.get_institution(db, institution_id)
     if stored is None:
         raise NotFound(f"no institution {institution_id}")
     today = today_in_sofia()
-    return {
-        "institutionId": stored.institution_id,
-        "name": stored.name,
-        "town": stored.town,
-        "region": stored.region,
-        "lockedThrough": stored.locked_through.isoformat() if stored.locked_through else None,
-        "diary": next(p.diary for p in stored.diaries if p.from_date <= today <= p.to_date),
-        "diaries": [
-            {
-                "diary": p.diary,
-                "fromDate": _wire_date(p.from_date),
-                "toDate": _wire_date(p.to_date),
-            }
+    return InstitutionOut(
+        institution_id=stored.institution_id,
+        name=stored.name,
+        town=stored.town,
+        region=stored.region,
+        locked_through=stored.locked_through,
+        diary=next(p.diary for p in stored.diaries if p.from_date <= today <= p.to_date),
+        diaries=[
+            DiaryPeriodOut(
+                diary=p.diary,
+                from_date=None if p.from_date == NEVER else p.from_date,
+                to_date=None if p.to_date == FOREVER else p.to_date,
+            )
             for p in stored.diaries
         ],
-    }
-
-
-def _person_rule_errors(person: PersonBatchItemIn) -> list[ErrorItem]:
-    """The identifier follows the note rules; two enrollments in the same institution,
-    class and section may not overlap (in others they may)."""
-    errors: list[ErrorItem] = []
-    problem = identifier_problem(person.identifier_type, person.identifier)
-    if problem:
-        errors.append({"loc": ["identifier"], "msg": problem})
-    enrollments = person.enrollments
-    for i, e in enumerate(enrollments):
-        if e.to_date is not None and e.to_date < e.from_date:
-            errors.append(
-                {"loc": ["enrollments", i, "toDate"], "msg": "must not be before fromDate"}
-            )
-
-    def key(i: int) -> tuple[int, str, str]:
-        e = enrollments[i]
-        return (e.institution_id, e.class_name, e.section or "")
-
-    for _, same in itertools.groupby(sorted(range(len(enrollments)), key=key), key=key):
-        ordered = sorted(same, key=lambda i: enrollments[i].from_date)
-        for prev, nxt in itertools.pairwise(ordered):
-            ends = enrollments[prev].to_date
-            if ends is None or enrollments[nxt].from_date <= ends:
-                errors.append(
-                    {
-                        "loc": ["enrollments", nxt, "fromDate"],
-                        "msg": f"overlaps enrollment {prev} in the same institution, "
-                        "class and section",
-                    }
-                )
-    return errors
+    )
 
 
 def _wanted(person: PersonBatchItemIn) -> repository.StoredPerson:
@@ -230,21 +201,18 @@ def _wanted(person: PersonBatchItemIn) -> repository.StoredPerson:
 
 
 async def put_persons(
-    db: asyncpg.Connection, items: list[Any], actor: str = "registry"
+    db: asyncpg.Connection, judged: Sequence[JudgedPerson], actor: str
 ) -> list[PersonResult]:
     """Create or replace persons as if one by one in input order, in a bounded number of
-    set-based statements, and apply the rules once for all of them."""
+    set-based statements, and apply the rules once for all of them. The items were judged
+    one by one already (`validation.judge_persons`)."""
     results: list[PersonResult] = []
     valid: list[tuple[PersonResult, PersonBatchItemIn]] = []
-    for index, raw in enumerate(items):
-        person, errors = validate_item(PersonBatchItemIn, raw, PERSON_NAMES)
-        if person is not None:
-            errors = _person_rule_errors(person)
-        pid = person.person_id if person else _raw_person_id(raw)
-        result = PersonResult(index, pid, "invalid", errors)
+    for item in judged:
+        result = PersonResult(item.index, item.person_id, "invalid", list(item.errors))
         results.append(result)
-        if person is not None and not errors:
-            valid.append((result, person))
+        if item.person is not None:
+            valid.append((result, item.person))
     missing = await institutions_repository.missing_institutions(
         db, [e.institution_id for _, p in valid for e in p.enrollments]
     )
@@ -295,28 +263,9 @@ async def _write(db: asyncpg.Connection, chunk: Chunk, actor: str, changes: Chan
         log.info("registry write matched %d waiting note(s)", rematched.newly_matched)
 
 
-def _raw_person_id(raw: Any) -> int | None:
-    if isinstance(raw, dict):
-        for key, value in raw.items():
-            if key.casefold() != "personid":
-                continue
-            if isinstance(value, int) and not isinstance(value, bool):
-                return value
-            if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 19:
-                return int(value)
-    return None
-
-
-async def put_person(
-    db: asyncpg.Connection, person_id: int, body: Any, actor: str = "registry"
-) -> bool:
+async def put_person(db: asyncpg.Connection, judged: JudgedPerson, actor: str) -> bool:
     """PUT of one person; True when new. 422 when invalid, 409 on an identifier held by another."""
-    if isinstance(body, dict):
-        # The path names the person; a personId in the body is ignored.
-        body = {k: v for k, v in body.items() if k.casefold() != "personid"} | {
-            "personId": person_id
-        }
-    [result] = await put_persons(db, [body], actor)
+    [result] = await put_persons(db, [judged], actor)
     if result.outcome == "invalid":
         raise Unprocessable("the person is invalid", result.errors)
     if result.outcome == "conflict":
@@ -324,29 +273,29 @@ async def put_person(
     return result.outcome == "created"
 
 
-async def get_person(db: asyncpg.Connection, person_id: int) -> dict[str, Any]:
+async def get_person(db: asyncpg.Connection, person_id: int) -> PersonOut:
     view = await repository.get_person(db, person_id)
     if view is None:
         raise NotFound(f"no person {person_id}")
     p = view.person
-    return {
-        "personId": p.person_id,
-        "identifierType": p.identifier_type,
-        "identifier": p.identifier,
-        "givenName": p.given_name,
-        "familyName": p.family_name,
-        "enrollments": [
-            {
-                "institutionId": inst,
-                "className": cls,
-                "section": sec,
-                "fromDate": start.isoformat(),
-                "toDate": end.isoformat() if end else None,
-            }
+    return PersonOut(
+        person_id=p.person_id,
+        identifier_type=p.identifier_type,
+        identifier=p.identifier,
+        given_name=p.given_name,
+        family_name=p.family_name,
+        enrollments=[
+            EnrollmentOut(
+                institution_id=inst,
+                class_name=cls,
+                section=sec,
+                from_date=start.isoformat(),
+                to_date=end.isoformat() if end else None,
+            )
             for inst, cls, sec, start, end in p.enrollments
         ],
-        "formerIdentifiers": [
-            {"identifierType": kind, "identifier": ident, "until": until.isoformat()}
+        former_identifiers=[
+            FormerIdentifierOut(identifier_type=kind, identifier=ident, until=until)
             for kind, ident, until in view.former
         ],
-    }
+    )

@@ -4,11 +4,13 @@ reads; read only by the operators' views.)"""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import dataclass
 
 import asyncpg
 
+from notegateway.core.db import rows_as
 from notegateway.core.placement_sql import by_diary
 
 
@@ -23,7 +25,18 @@ async def record_served(db: asyncpg.Connection, vendor_id: int, notice_ids: Sequ
         )
 
 
-async def deliveries_of_note(db: asyncpg.Connection, notice_id: int) -> list[dict[str, Any]]:
+@dataclass(frozen=True, slots=True)
+class DeliveryRow:
+    """What became of a note with one vendor whose days it covers (or that was served it)."""
+
+    vendor: str
+    institutions: list[int]  # the vendor's institutions whose days the note covers
+    first_served_at: dt.datetime | None
+    acknowledged_at: dt.datetime | None  # NEISPUO's /acknowledge
+    ack: str | None  # its last ack on the feed
+
+
+async def deliveries_of_note(db: asyncpg.Connection, notice_id: int) -> list[DeliveryRow]:
     """Per vendor that the note reached or was meant for: first served, acknowledged
     (NEISPUO's /acknowledge), and its last ack on the feed."""
     rows = await db.fetch(
@@ -40,9 +53,10 @@ async def deliveries_of_note(db: asyncpg.Connection, notice_id: int) -> list[dic
             UNION SELECT vendor_id FROM vendor_reads WHERE notice_id = $1
             UNION SELECT vendor_id FROM vendor_acks WHERE notice_id = $1
         )
-        SELECT c.name, d.first_served_at, r.acknowledged_at, a.outcome,
+        SELECT c.name AS vendor,
                ARRAY(SELECT DISTINCT k.institution_id FROM kept AS k
-                     WHERE k.vendor_id = m.vendor_id ORDER BY 1) AS institutions
+                     WHERE k.vendor_id = m.vendor_id ORDER BY 1) AS institutions,
+               d.first_served_at, r.acknowledged_at, a.outcome AS ack
         FROM meant AS m
         JOIN clients AS c ON c.id = m.vendor_id
         LEFT JOIN vendor_deliveries AS d ON d.vendor_id = m.vendor_id AND d.notice_id = $1
@@ -52,28 +66,33 @@ async def deliveries_of_note(db: asyncpg.Connection, notice_id: int) -> list[dic
         """,
         notice_id,
     )
-    return [
-        {
-            "vendor": r["name"],
-            "institutions": list(r["institutions"]),
-            "firstServedAt": r["first_served_at"],
-            "acknowledgedAt": r["acknowledged_at"],
-            "ack": r["outcome"],
-        }
-        for r in rows
-    ]
+    return rows_as(DeliveryRow, rows)
 
 
-async def ack_counts(db: asyncpg.Connection) -> list[asyncpg.Record]:
+async def ack_counts(db: asyncpg.Connection) -> dict[str, dict[str, int]]:
     """Per vendor and outcome, how many notes its diary acknowledged on the feed."""
-    rows: list[asyncpg.Record] = await db.fetch(
+    rows = await db.fetch(
         "SELECT c.name, a.outcome, count(*) AS notes FROM vendor_acks AS a "
         "JOIN clients AS c ON c.id = a.vendor_id GROUP BY c.name, a.outcome"
     )
-    return rows
+    counts: dict[str, dict[str, int]] = {}
+    for vendor, outcome, notes in (tuple(r.values()) for r in rows):
+        counts.setdefault(vendor, {})[outcome] = notes
+    return counts
 
 
-async def acks_of_note(db: asyncpg.Connection, notice_id: int) -> list[dict[str, Any]]:
+@dataclass(frozen=True, slots=True)
+class AckRow:
+    """What a vendor's diary last said it did with the note (its ack on the feed)."""
+
+    vendor: str
+    outcome: str
+    excused_absences: int
+    comment: str | None
+    at: dt.datetime
+
+
+async def acks_of_note(db: asyncpg.Connection, notice_id: int) -> list[AckRow]:
     rows = await db.fetch(
         """
         SELECT c.name AS vendor, a.outcome, a.excused_absences, a.comment, a.at
@@ -83,13 +102,4 @@ async def acks_of_note(db: asyncpg.Connection, notice_id: int) -> list[dict[str,
         """,
         notice_id,
     )
-    return [
-        {
-            "vendor": r["vendor"],
-            "outcome": r["outcome"],
-            "excusedAbsences": r["excused_absences"],
-            "comment": r["comment"],
-            "at": r["at"],
-        }
-        for r in rows
-    ]
+    return rows_as(AckRow, rows)

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import asyncpg
 
 from notegateway.core import reissue_sql
+from notegateway.core.db import row_as, rows_as
 from notegateway.core.feed import Feed
 from notegateway.core.placement_sql import by_diary, placements_array
 
@@ -155,12 +157,19 @@ async def told_issued(db: asyncpg.Connection, vendor_id: int, notice_id: int) ->
     return value
 
 
-async def next_notices(db: asyncpg.Connection, vendor_id: int, count: int) -> list[asyncpg.Record]:
+@dataclass(frozen=True, slots=True)
+class ServedNote:
+    notice_id: int
+    person_id: int
+    payload: str  # the normalised note, JSON
+
+
+async def next_notices(db: asyncpg.Connection, vendor_id: int, count: int) -> list[ServedNote]:
     """NEISPUO's /next: active notes placed with this vendor, last 3 months, not yet read."""
-    rows: list[asyncpg.Record] = await db.fetch(
+    rows = await db.fetch(
         f"""
         WITH {VENDOR_PLACEMENTS}
-        SELECT n.id, n.person_id, n.payload::text AS payload
+        SELECT n.id AS notice_id, n.person_id, n.payload::text AS payload
         FROM medical_notices AS n
         WHERE n.status = 'active'
           AND n.received_at > now() - interval '3 months'
@@ -173,7 +182,7 @@ async def next_notices(db: asyncpg.Connection, vendor_id: int, count: int) -> li
         vendor_id,
         count,
     )
-    return rows
+    return rows_as(ServedNote, rows)
 
 
 async def last_push_time(db: asyncpg.Connection) -> dt.datetime | None:
@@ -241,11 +250,19 @@ async def record_poll(db: asyncpg.Connection, vendor_id: int, feed_seq: int | No
     )
 
 
-async def vendor_feed_status(db: asyncpg.Connection) -> list[asyncpg.Record]:
+@dataclass(frozen=True, slots=True)
+class FeedStatus:
+    vendor: str
+    polled_at: dt.datetime | None  # its last poll
+    behind: int  # events past its last feed position
+    oldest: dt.datetime | None  # when the oldest of them occurred
+
+
+async def vendor_feed_status(db: asyncpg.Connection) -> list[FeedStatus]:
     """Per vendor: last poll, events past its last position, age of the oldest of them."""
-    rows: list[asyncpg.Record] = await db.fetch(
+    rows = await db.fetch(
         """
-        SELECT c.name, p.polled_at, lag.behind, lag.oldest
+        SELECT c.name AS vendor, p.polled_at, lag.behind, lag.oldest
         FROM clients AS c
         LEFT JOIN vendor_polls AS p ON p.vendor_id = c.id
         CROSS JOIN LATERAL (
@@ -256,7 +273,7 @@ async def vendor_feed_status(db: asyncpg.Connection) -> list[asyncpg.Record]:
         WHERE c.role = 'vendor'
         """
     )
-    return rows
+    return rows_as(FeedStatus, rows)
 
 
 async def event_of_vendor(db: asyncpg.Connection, vendor_id: int, seq: int) -> int | None:
@@ -295,13 +312,21 @@ async def record_ack(
     )
 
 
-async def vendor_view(db: asyncpg.Connection, vendor_id: int, nrn: str) -> asyncpg.Record | None:
+@dataclass(frozen=True, slots=True)
+class SeenNote:
+    notice_id: int
+    status: str
+    payload: str  # the normalised note, JSON
+    placements: str  # JSON: in the vendor's institutions (or as last told, once annulled)
+
+
+async def vendor_view(db: asyncpg.Connection, vendor_id: int, nrn: str) -> SeenNote | None:
     """A note as this vendor may see it: with its placements in the vendor's institutions,
     or, once annulled, as the vendor was last told of it."""
-    return await db.fetchrow(
+    row = await db.fetchrow(
         f"""
         WITH {VENDOR_PLACEMENTS}
-        SELECT n.id, n.status, n.payload::text AS payload,
+        SELECT n.id AS notice_id, n.status, n.payload::text AS payload,
                coalesce(
                    (SELECT {placements_array("vp")}
                     FROM vendor_placements AS vp WHERE vp.notice_id = n.id),
@@ -316,3 +341,4 @@ async def vendor_view(db: asyncpg.Connection, vendor_id: int, nrn: str) -> async
         vendor_id,
         nrn,
     )
+    return row_as(SeenNote, row)

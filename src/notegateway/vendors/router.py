@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from typing import Annotated
+from typing import Annotated, Any
 
 import asyncpg
 from fastapi import APIRouter, Path, Request, Response
@@ -12,13 +12,17 @@ from fastapi.responses import JSONResponse
 from notegateway.clients.auth import VendorClient, authenticate
 from notegateway.core import feed
 from notegateway.core.deps import Db
+from notegateway.core.errors import BadRequest
+from notegateway.core.feed_cursor import CURSOR_CHARS
 from notegateway.core.jsonbody import JsonBody
 from notegateway.core.note_wire import NrnPath
 from notegateway.core.openapi import json_array_body, json_body
+from notegateway.core.wire import known_names, validated
 from notegateway.vendors import service
 from notegateway.vendors.schemas import EventAckIn, FeedPage, NextNotices, VendorNotice
 
 router = APIRouter(prefix="/api/v1/medicalNotices", tags=["Vendors"])
+_ACK_NAMES = known_names(EventAckIn)
 
 
 @router.get(
@@ -28,8 +32,8 @@ router = APIRouter(prefix="/api/v1/medicalNotices", tags=["Vendors"])
 )
 async def next_notices(
     count: Annotated[int, Path(alias="next", ge=100, le=10000)], client: VendorClient, db: Db
-) -> JSONResponse:
-    return JSONResponse(await service.next_notices(db, client.id, count))
+) -> NextNotices:
+    return await service.next_notices(db, client.id, count)
 
 
 @router.post(
@@ -40,8 +44,25 @@ async def next_notices(
     openapi_extra=json_array_body({"type": "integer", "format": "int64"}, 1, 100000),
 )
 async def acknowledge(client: VendorClient, body: JsonBody, db: Db) -> Response:
-    await service.acknowledge(db, client.id, body)
+    await service.acknowledge(db, client.id, _notice_ids(body))
     return Response(status_code=200)
+
+
+def _notice_ids(body: Any) -> list[int]:
+    """NEISPUO's body: a non-empty JSON array of medicalNoticeId (int64 numbers, or numeric
+    strings, as ASP.NET accepts)."""
+    if not isinstance(body, list):
+        raise BadRequest("the body must be a JSON array of medicalNoticeId numbers")
+    if not body:
+        raise BadRequest("the array of medicalNoticeId is empty")
+    ids = []
+    for item in body:
+        if isinstance(item, str) and item.strip().isascii() and item.strip().isdigit():
+            item = int(item.strip())
+        if isinstance(item, bool) or not isinstance(item, int) or not -(2**63) <= item < 2**63:
+            raise BadRequest("the body must be a JSON array of medicalNoticeId numbers")
+        ids.append(item)
+    return ids
 
 
 @router.get(
@@ -84,9 +105,10 @@ async def ack_event(
     body: JsonBody,
     db: Db,
 ) -> Response:
-    await service.ack_event(
-        db, request.app.state.cursor_key, (client.id, client.name), cursor, body
-    )
+    if not CURSOR_CHARS.fullmatch(cursor):
+        raise BadRequest("a cursor is 1 to 200 characters of A-Z a-z 0-9 . _ ~ -")
+    ack = validated(EventAckIn, body, _ACK_NAMES, "the acknowledgement is invalid")
+    await service.ack_event(db, request.app.state.cursor_key, (client.id, client.name), cursor, ack)
     return Response(status_code=204)
 
 
@@ -95,5 +117,5 @@ async def ack_event(
     summary="A note as this vendor may see it (404 outside its scope)",
     response_model=VendorNotice,
 )
-async def vendor_view(nrn: NrnPath, client: VendorClient, db: Db) -> JSONResponse:
-    return JSONResponse(await service.vendor_view(db, client.id, nrn))
+async def vendor_view(nrn: NrnPath, client: VendorClient, db: Db) -> VendorNotice:
+    return await service.vendor_view(db, client.id, nrn)

@@ -1,0 +1,48 @@
+"""The one step every write ends with: apply the excusal rules, count, write the feeds.
+
+It sits above the domains (the import contract in pyproject.toml): writers record in
+`core.settling.Changes` what they changed and call `core.settling.settle` once, last, in
+their own transaction; that port runs this step, which `install()` puts under it (the
+app and the demo call it at start).
+Order matters: the rules first (they decide the absences), then the metrics,
+then the feeds: the feed writers' lock, held to commit (core/feed.py), then the change
+feed (every change made to an absence, by the rules or by the writer), then what each
+vendor is told.
+"""
+
+from __future__ import annotations
+
+import asyncpg
+
+from notegateway.core import locks, metrics, settling
+from notegateway.core.db import rehearsing
+from notegateway.core.settling import Changes, Settled
+from notegateway.diary import changes_repository, reconcile_repository
+from notegateway.vendors import service as vendors_service
+
+
+async def settle(db: asyncpg.Connection, actor: str, changes: Changes) -> Settled:
+    """Reconcile, count, write the feeds; once per request, as its last step."""
+    result = await reconcile_repository.reconcile_absences(
+        db, actor, changes.person_days, changes.released
+    )
+    if not rehearsing():  # a console's rehearsal is undone: nothing to count
+        metrics.ABSENCES_EXCUSED.inc(result.excused)
+        metrics.ABSENCES_REVERTED.inc(result.reverted)
+        metrics.ABSENCES_REATTRIBUTED.inc(result.reattributed)
+    settled = Settled(result.excused, result.reverted, result.reattributed)
+    changed = [*changes.absences, *result.changes]
+    if not (changed or changes.notes or changes.quietly or changes.redeliver):
+        return settled
+    if changed:  # the feed writers' lock first, in the same round trip
+        await changes_repository.publish(db, changed)
+    else:
+        await locks.lock_feed_writers(db)
+    await vendors_service.sync_feed(db, changes.notes, redeliver=changes.redeliver)
+    await vendors_service.sync_feed(db, changes.quietly, silent=True)
+    return settled
+
+
+def install() -> None:
+    """Put this step under the writers' port (core/settling.py)."""
+    settling.install(settle)
