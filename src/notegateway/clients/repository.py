@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from dataclasses import dataclass
+
 import asyncpg
+
+from notegateway.core.db import row_as
 
 
 async def get_or_create_secret(db: asyncpg.Connection, name: str, candidate: str) -> str:
@@ -20,24 +25,30 @@ async def get_or_create_secret(db: asyncpg.Connection, name: str, candidate: str
     return value
 
 
-async def find_by_token_hash(db: asyncpg.Connection, token_hash: str) -> asyncpg.Record | None:
-    return await db.fetchrow(
-        "SELECT id, name, role, region, token_hash, disabled_at FROM clients WHERE token_hash = $1",
-        token_hash,
-    )
+@dataclass(frozen=True, slots=True)
+class StoredClient:
+    id: int
+    name: str
+    role: str
+    region: str | None  # an operator limited to a region (РУО)
+    token_hash: str | None
+    disabled_at: dt.datetime | None
 
 
-async def find_by_thumbprint(db: asyncpg.Connection, thumbprint: str) -> asyncpg.Record | None:
-    return await db.fetchrow(
-        "SELECT id, name, role, region, disabled_at FROM clients WHERE cert_thumbprint = $1",
-        thumbprint,
-    )
+_CLIENT = "SELECT id, name, role, region, token_hash, disabled_at FROM clients"
 
 
-async def find_by_name(db: asyncpg.Connection, name: str) -> asyncpg.Record | None:
-    return await db.fetchrow(
-        "SELECT id, name, role, disabled_at FROM clients WHERE name = $1", name
-    )
+async def find_by_token_hash(db: asyncpg.Connection, token_hash: str) -> StoredClient | None:
+    return row_as(StoredClient, await db.fetchrow(f"{_CLIENT} WHERE token_hash = $1", token_hash))
+
+
+async def find_by_thumbprint(db: asyncpg.Connection, thumbprint: str) -> StoredClient | None:
+    found = await db.fetchrow(f"{_CLIENT} WHERE cert_thumbprint = $1", thumbprint)
+    return row_as(StoredClient, found)
+
+
+async def find_by_name(db: asyncpg.Connection, name: str) -> StoredClient | None:
+    return row_as(StoredClient, await db.fetchrow(f"{_CLIENT} WHERE name = $1", name))
 
 
 async def insert(
@@ -102,6 +113,7 @@ async def disable(db: asyncpg.Connection, name: str) -> bool:
 
 
 async def list_all(db: asyncpg.Connection) -> list[asyncpg.Record]:
+    """Every client, for `clients list` (read into ClientListing by the service)."""
     rows: list[asyncpg.Record] = await db.fetch(
         """
         SELECT name, role, cert_thumbprint, disabled_at, created_at, token_rotated_at, region

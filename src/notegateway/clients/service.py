@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from notegateway.clients import repository
+from notegateway.clients.repository import StoredClient
 from notegateway.clients.schemas import Client, Role
 from notegateway.core.errors import Conflict, NotFound, Unauthorized, Unprocessable
 
@@ -86,10 +87,10 @@ def certificate_thumbprint(header_value: str) -> str:
     return certificate.fingerprint(hashes.SHA256()).hex()
 
 
-def _client(row: asyncpg.Record) -> Client:
-    if row["disabled_at"] is not None:
+def _client(stored: StoredClient) -> Client:
+    if stored.disabled_at is not None:
         raise Unauthorized("this client is disabled")
-    return Client(id=row["id"], name=row["name"], role=Role(row["role"]), region=row["region"])
+    return Client(id=stored.id, name=stored.name, role=Role(stored.role), region=stored.region)
 
 
 async def authenticate(
@@ -102,7 +103,7 @@ async def authenticate(
     if token is not None:
         computed = hash_token(key, token)
         row = await repository.find_by_token_hash(db, computed)
-        if row is None or not hmac.compare_digest(row["token_hash"], computed):
+        if row is None or not hmac.compare_digest(row.token_hash or "", computed):
             raise Unauthorized("unknown credentials")
         by_token = _client(row)
     if thumbprint is not None:

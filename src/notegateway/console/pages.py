@@ -219,7 +219,7 @@ async def pupil(
         listed = await parents_service.person_notices(db, person, year)
     except DomainError as exc:
         return refused_page(session, exc)
-    ids = [d["institutionId"] for n in listed["items"] for d in n["days"] if "institutionId" in d]
+    ids = [d.institution_id for n in listed.items for d in n.days if d.institution_id is not None]
     names = await ops_service.institution_names(db, ids)
     return page("pupil.html", session=session, current="search", pupil=listed, names=names)
 

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 import asyncpg
+
+from notegateway.core.db import rows_as
 
 # Per pupil enrolled in the institution at some time in the month (class and section of
 # the latest such enrollment), over the absences of the month there on days NEISPUO's
@@ -70,8 +73,23 @@ async def change_seq(db: asyncpg.Connection) -> int:
     return value
 
 
+@dataclass(frozen=True, slots=True)
+class PupilCounts:
+    """One pupil's month at one institution, as NEISPUO counts it."""
+
+    person_id: int
+    class_name: str
+    section: str | None
+    lessons: int  # unexcused lessons
+    days: int  # preschool days with an unexcused absence
+    late: int  # late arrivals
+    by_notes: int  # absences a note excused
+    under_notes: int  # unexcused absences an active note covers
+    unexcused_dates: list[dt.date]
+    change_seq: int  # how far the change feed had come (the same snapshot)
+
+
 async def month(
     db: asyncpg.Connection, institution_id: int, first_day: dt.date
-) -> list[asyncpg.Record]:
-    rows: list[asyncpg.Record] = await db.fetch(_MONTH, institution_id, first_day)
-    return rows
+) -> list[PupilCounts]:
+    return rows_as(PupilCounts, await db.fetch(_MONTH, institution_id, first_day))

@@ -5,13 +5,23 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
 
 import asyncpg
 
 from notegateway.core.config import Settings
 from notegateway.core.errors import NotFound
 from notegateway.diary import figures_repository, reports_repository, repository
+from notegateway.diary.figures_repository import PupilCounts
+from notegateway.diary.reports_repository import NO_FIGURE, Figure
+from notegateway.diary.schemas import (
+    AtRiskMonth,
+    MonthCorrections,
+    MonthFigures,
+    PupilAtRisk,
+    PupilCorrection,
+    PupilMonth,
+    ReportedFigures,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,16 +53,12 @@ class BenefitLimits:
 
 async def _month(
     db: asyncpg.Connection, institution_id: int, first_day: dt.date, region: str | None
-) -> list[asyncpg.Record]:
+) -> list[PupilCounts]:
     """The month's rows, one statement; an institution outside `region` (an operator
     limited to one) is as if it did not exist."""
     if not await repository.institution_exists(db, institution_id, region):
         raise NotFound(f"no institution {institution_id}")
     return await figures_repository.month(db, institution_id, first_day)
-
-
-def _pupil(r: asyncpg.Record) -> dict[str, Any]:
-    return {"personId": r["person_id"], "className": r["class_name"], "section": r["section"]}
 
 
 async def month_figures(
@@ -61,25 +67,28 @@ async def month_figures(
     first_day: dt.date,
     limits: BenefitLimits,
     region: str | None,
-) -> dict[str, Any]:
+) -> MonthFigures:
     """Per pupil enrolled there that month, on the days NEISPUO's diary keeps (`dplr` and
     deleted absences count nowhere)."""
     rows = await _month(db, institution_id, first_day, region)
-    return {
-        "institutionId": institution_id,
-        "month": f"{first_day:%Y-%m}",
-        "pupils": [
-            {
-                **_pupil(r),
-                **_figure(r, limits),
-                "unexcusedLessons": r["lessons"],
-                "lateArrivals": r["late"],
-                "excusedByNotes": r["by_notes"],
-                "unexcusedUnderNotes": r["under_notes"],
-            }
-            for r in rows
-        ],
-    }
+    pupils = []
+    for r in rows:
+        figure = _figure(r, limits)
+        pupils.append(
+            PupilMonth(
+                person_id=r.person_id,
+                class_name=r.class_name,
+                section=r.section,
+                unexcused_lessons=r.lessons,
+                unexcused_days=figure.unexcused_days,
+                late_arrivals=r.late,
+                unexcused_hours=figure.unexcused_hours,
+                excused_by_notes=r.by_notes,
+                unexcused_under_notes=r.under_notes,
+                over_benefit_limit=figure.over_benefit_limit,
+            )
+        )
+    return MonthFigures(institution_id=institution_id, month=f"{first_day:%Y-%m}", pupils=pupils)
 
 
 async def at_risk(
@@ -88,23 +97,25 @@ async def at_risk(
     first_day: dt.date,
     limits: BenefitLimits,
     region: str | None,
-) -> dict[str, Any]:
+) -> AtRiskMonth:
     """Who to call while a doctor can still help: the pupils not over the limit but one
     lesson (`unexcusedHours` ≥ limit − 1) or one preschool day (as many unexcused days as
     the limit allows) from it, with the dates of their unexcused absences."""
     rows = await _month(db, institution_id, first_day, region)
     figures = [(r, _figure(r, limits)) for r in rows]
     pupils = [
-        {
-            **_pupil(r),
-            "unexcusedHours": figure["unexcusedHours"],
-            "unexcusedDays": figure["unexcusedDays"],
-            "unexcusedDates": [d.isoformat() for d in r["unexcused_dates"]],
-        }
+        PupilAtRisk(
+            person_id=r.person_id,
+            class_name=r.class_name,
+            section=r.section,
+            unexcused_hours=figure.unexcused_hours,
+            unexcused_days=figure.unexcused_days,
+            unexcused_dates=r.unexcused_dates,
+        )
         for r, figure in figures
-        if limits.at_risk(figure["unexcusedHours"], figure["unexcusedDays"])
+        if limits.at_risk(figure.unexcused_hours, figure.unexcused_days)
     ]
-    return {"institutionId": institution_id, "month": f"{first_day:%Y-%m}", "pupils": pupils}
+    return AtRiskMonth(institution_id=institution_id, month=f"{first_day:%Y-%m}", pupils=pupils)
 
 
 async def reported_months(
@@ -126,19 +137,15 @@ async def report_month(
     are read in one statement, so a report racing a push records a state that was
     committed, never half of one."""
     rows = await _month(db, institution_id, first_day, None)
-    change_seq = rows[0]["change_seq"] if rows else await figures_repository.change_seq(db)
-    pupils = [{"personId": r["person_id"], **_figure(r, limits)} for r in rows]
+    change_seq = rows[0].change_seq if rows else await figures_repository.change_seq(db)
+    pupils = {r.person_id: _figure(r, limits) for r in rows}
     return await reports_repository.record(db, institution_id, first_day, change_seq, pupils, actor)
 
 
-def _figure(r: asyncpg.Record, limits: BenefitLimits) -> dict[str, Any]:
+def _figure(r: PupilCounts, limits: BenefitLimits) -> Figure:
     """What decides the benefit, as a report keeps it and corrections compare it."""
-    hours = limits.hours(r["lessons"], r["late"])
-    return {
-        "unexcusedHours": hours,
-        "unexcusedDays": r["days"],
-        "overBenefitLimit": limits.over(hours, r["days"]),
-    }
+    hours = limits.hours(r.lessons, r.late)
+    return Figure(hours, r.days, limits.over(hours, r.days))
 
 
 async def corrections(
@@ -147,7 +154,7 @@ async def corrections(
     first_day: dt.date,
     limits: BenefitLimits,
     region: str | None,
-) -> dict[str, Any]:
+) -> MonthCorrections:
     """Every pupil whose figures now differ from those reported, before and after, whether
     the difference crosses the benefit limit, and the notes whose changes made it: how a
     late note reaches the family's benefit (the director answers the sanction list with
@@ -158,10 +165,9 @@ async def corrections(
         raise NotFound(
             f"the month {first_day:%Y-%m} of institution {institution_id} is not reported"
         )
-    now = {r["person_id"]: _figure(r, limits) for r in rows}
-    nothing = {"unexcusedHours": 0.0, "unexcusedDays": 0, "overBenefitLimit": False}
+    now = {r.person_id: _figure(r, limits) for r in rows}
     changed = {
-        person: (reported.pupils.get(person, nothing), now.get(person, nothing))
+        person: (reported.pupils.get(person, NO_FIGURE), now.get(person, NO_FIGURE))
         for person in sorted(set(now) | set(reported.pupils))
     }
     differing = {p: (b, a) for p, (b, a) in changed.items() if b != a}
@@ -172,18 +178,26 @@ async def corrections(
         if differing
         else {}
     )
-    return {
-        "institutionId": institution_id,
-        "month": f"{first_day:%Y-%m}",
-        "reportedAt": reported.reported_at,
-        "pupils": [
-            {
-                "personId": person,
-                "before": before,
-                "after": after,
-                "crossedLimit": before["overBenefitLimit"] != after["overBenefitLimit"],
-                "nrnMedicalNotices": nrns.get(person, []),
-            }
+    return MonthCorrections(
+        institution_id=institution_id,
+        month=f"{first_day:%Y-%m}",
+        reported_at=reported.reported_at,
+        pupils=[
+            PupilCorrection(
+                person_id=person,
+                before=_reported(before),
+                after=_reported(after),
+                crossed_limit=before.over_benefit_limit != after.over_benefit_limit,
+                nrn_medical_notices=nrns.get(person, []),
+            )
             for person, (before, after) in differing.items()
         ],
-    }
+    )
+
+
+def _reported(figure: Figure) -> ReportedFigures:
+    return ReportedFigures(
+        unexcused_hours=figure.unexcused_hours,
+        unexcused_days=figure.unexcused_days,
+        over_benefit_limit=figure.over_benefit_limit,
+    )

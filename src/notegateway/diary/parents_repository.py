@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from notegateway.core.db import rows_as
 from notegateway.diary.repository import held_absences_sql
 
 
@@ -41,7 +42,7 @@ class DayCell:
 
 # $1 person, $2..$3 the school year's days: the notes overlapping them, newest first.
 _NOTES = f"""
-SELECT n.id, n.nrn, n.authored_on, n.from_date, n.to_date, n.pmi, n.status,
+SELECT n.id AS notice_id, n.nrn, n.authored_on, n.from_date, n.to_date, n.pmi, n.status,
        {held_absences_sql("n")} AS excused
 FROM medical_notices AS n
 WHERE n.person_id = $1 AND n.to_date >= $2 AND n.from_date <= $3
@@ -92,32 +93,6 @@ async def person_days(
 ) -> tuple[list[NoteDays], list[DayCell]]:
     """The person's notes overlapping `from_date..to_date`, newest first, and their days:
     two statements, whatever the number of notes and days."""
-    notes = [
-        NoteDays(
-            r["id"],
-            r["nrn"],
-            r["authored_on"],
-            r["from_date"],
-            r["to_date"],
-            r["pmi"],
-            r["status"],
-            r["excused"],
-        )
-        for r in await db.fetch(_NOTES, person_id, from_date, to_date)
-    ]
-    cells = [
-        DayCell(
-            r["notice_id"],
-            r["date"],
-            r["institution_id"],
-            r["at_vendor"],
-            r["vendor_ack"],
-            r["locked"],
-            r["recorded"],
-            r["unexcused"],
-            r["kept_by_school"],
-            r["held_by_this"],
-        )
-        for r in await db.fetch(_CELLS, person_id, from_date, to_date)
-    ]
+    notes = rows_as(NoteDays, await db.fetch(_NOTES, person_id, from_date, to_date))
+    cells = rows_as(DayCell, await db.fetch(_CELLS, person_id, from_date, to_date))
     return notes, cells

@@ -19,8 +19,6 @@ days are still unexcused, and why"; each outcome answers it, first that applies:
 
 from __future__ import annotations
 
-from typing import Any
-
 import asyncpg
 
 from notegateway.core.errors import NotFound
@@ -32,6 +30,7 @@ from notegateway.core.timeutil import (
 )
 from notegateway.diary import parents_repository, repository
 from notegateway.diary.parents_repository import DayCell
+from notegateway.diary.schemas import NoteDay, PersonNotice, PersonNotices
 
 
 def _outcome(cell: DayCell, status: str) -> str:
@@ -52,7 +51,7 @@ def _outcome(cell: DayCell, status: str) -> str:
 
 async def person_notices(
     db: asyncpg.Connection, person_id: int, school_year: int | None
-) -> dict[str, Any]:
+) -> PersonNotices:
     """The person's notes of `school_year` (default: today's), newest first, each with its
     days and what it did there."""
     if not await repository.person_exists(db, person_id):
@@ -60,30 +59,31 @@ async def person_notices(
     year = school_year if school_year is not None else school_year_of(today_in_sofia())
     first, last = school_year_days(year)
     notes, cells = await parents_repository.person_days(db, person_id, first, last)
-    days: dict[int, list[dict[str, Any]]] = {n.notice_id: [] for n in notes}
+    days: dict[int, list[NoteDay]] = {n.notice_id: [] for n in notes}
     status = {n.notice_id: n.status for n in notes}
     for cell in cells:
-        day: dict[str, Any] = {"date": cell.date.isoformat()}
+        outcome = _outcome(cell, status[cell.notice_id])
+        # The keys are sent only when they apply (the router leaves out what is unset).
+        day: dict[str, object] = {"date": cell.date, "outcome": outcome}
         if cell.institution_id is not None:
-            day["institutionId"] = cell.institution_id
-        day["outcome"] = _outcome(cell, status[cell.notice_id])
-        if day["outcome"] == "atVendor":
-            day["vendorAck"] = cell.vendor_ack
-        days[cell.notice_id].append(day)
-    return {
-        "personId": person_id,
-        "schoolYear": year,
-        "items": [
-            {
-                "nrnMedicalNotice": n.nrn,
-                "authoredOn": neispuo_datetime(n.authored_on),
-                "fromDate": n.from_date.isoformat(),
-                "toDate": n.to_date.isoformat(),
-                "pmi": n.pmi,
-                "status": n.status,
-                "excusedAbsences": n.excused,
-                "days": days[n.notice_id],
-            }
+            day["institution_id"] = cell.institution_id
+        if outcome == "atVendor":
+            day["vendor_ack"] = cell.vendor_ack
+        days[cell.notice_id].append(NoteDay.model_validate(day))
+    return PersonNotices(
+        person_id=person_id,
+        school_year=year,
+        items=[
+            PersonNotice(
+                nrn_medical_notice=n.nrn,
+                authored_on=neispuo_datetime(n.authored_on),
+                from_date=n.from_date,
+                to_date=n.to_date,
+                pmi=n.pmi,
+                status=n.status,
+                excused_absences=n.excused,
+                days=days[n.notice_id],
+            )
             for n in notes
         ],
-    }
+    )

@@ -6,18 +6,37 @@ from __future__ import annotations
 import datetime as dt
 import json
 from dataclasses import dataclass
-from typing import Any
 
 import asyncpg
 
+from notegateway.core.db import rows_as
 from notegateway.core.scope import institution_in_region
+
+
+@dataclass(frozen=True, slots=True)
+class Figure:
+    """What decides a pupil's benefit in a month, as a report keeps it."""
+
+    unexcused_hours: float
+    unexcused_days: int
+    over_benefit_limit: bool
+
+
+NO_FIGURE = Figure(0.0, 0, False)  # a pupil not counted (not enrolled that month)
+
+# How a report keeps each pupil's figure (month_reports.pupils, a JSON array).
+_STORED = {
+    "unexcused_hours": "unexcusedHours",
+    "unexcused_days": "unexcusedDays",
+    "over_benefit_limit": "overBenefitLimit",
+}
 
 
 @dataclass(frozen=True, slots=True)
 class Report:
     reported_at: dt.datetime
     change_seq: int
-    pupils: dict[int, dict[str, Any]]  # personId → {unexcusedHours, unexcusedDays, over...}
+    pupils: dict[int, Figure]  # by person
 
 
 async def record(
@@ -25,10 +44,14 @@ async def record(
     institution_id: int,
     month: dt.date,
     change_seq: int,
-    pupils: list[dict[str, Any]],
+    pupils: dict[int, Figure],
     actor: str,
 ) -> bool:
     """Keep (or replace) the month's report; True when it is the first."""
+    stored = [
+        {"personId": person} | {_STORED[k]: getattr(f, k) for k in _STORED}
+        for person, f in pupils.items()
+    ]
     first: bool = await db.fetchval(
         """
         INSERT INTO month_reports (institution_id, month, reported_by, change_seq, pupils)
@@ -42,7 +65,7 @@ async def record(
         month,
         actor,
         change_seq,
-        json.dumps(pupils),
+        json.dumps(stored),
     )
     return first
 
@@ -61,7 +84,7 @@ async def latest(
     """The months reported most lately (of the region's institutions, when given)."""
     rows = await db.fetch(
         f"""
-        SELECT r.institution_id, i.name, r.month, r.reported_at
+        SELECT r.institution_id, i.name AS institution, r.month, r.reported_at
         FROM month_reports AS r JOIN institutions AS i ON i.id = r.institution_id
         WHERE {institution_in_region("r.institution_id", "$1")}
         ORDER BY r.reported_at DESC, r.institution_id, r.month
@@ -71,9 +94,7 @@ async def latest(
         limit,
         offset,
     )
-    return [
-        ReportedMonth(r["institution_id"], r["name"], r["month"], r["reported_at"]) for r in rows
-    ]
+    return rows_as(ReportedMonth, rows)
 
 
 async def report(db: asyncpg.Connection, institution_id: int, month: dt.date) -> Report | None:
@@ -85,8 +106,12 @@ async def report(db: asyncpg.Connection, institution_id: int, month: dt.date) ->
     )
     if row is None:
         return None
-    pupils = {p.pop("personId"): p for p in json.loads(row["pupils"])}
-    return Report(row["reported_at"], row["change_seq"], pupils)
+    reported_at, change_seq, kept = row.values()
+    pupils = {
+        p["personId"]: Figure(**{k: p[stored] for k, stored in _STORED.items()})
+        for p in json.loads(kept)
+    }
+    return Report(reported_at, change_seq, pupils)
 
 
 async def notes_changed_since(
@@ -114,4 +139,4 @@ async def notes_changed_since(
         month,
         change_seq,
     )
-    return {r["person_id"]: list(r["nrns"]) for r in rows}
+    return {person: list(nrns) for person, nrns in (tuple(r.values()) for r in rows)}

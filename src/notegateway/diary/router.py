@@ -151,8 +151,7 @@ async def person_notices(
     school_year: Annotated[SchoolYear | None, Query(alias="schoolYear")] = None,
 ) -> PersonNotices:
     """For NEISPUO's parent view, which calls it on a parent's behalf (role neispuo)."""
-    notices = await parents_service.person_notices(db, person_id, school_year)
-    return PersonNotices.model_validate(notices)
+    return await parents_service.person_notices(db, person_id, school_year)
 
 
 Month = Annotated[
@@ -178,10 +177,9 @@ def _first_day(month: str) -> dt.date:
 async def month_figures(
     request: Request, institution_id: InstitutionId, month: Month, client: FiguresClient, db: Db
 ) -> MonthFigures:
-    figures = await figures_service.month_figures(
+    return await figures_service.month_figures(
         db, institution_id, _first_day(month), _limits(request), client.region
     )
-    return MonthFigures.model_validate(figures)
 
 
 @router.put(
@@ -220,10 +218,9 @@ async def report_month(
 async def corrections(
     request: Request, institution_id: InstitutionId, month: Month, client: FiguresClient, db: Db
 ) -> MonthCorrections:
-    found = await figures_service.corrections(
+    return await figures_service.corrections(
         db, institution_id, _first_day(month), _limits(request), client.region
     )
-    return MonthCorrections.model_validate(found)
 
 
 @router.get(
@@ -234,10 +231,9 @@ async def corrections(
 async def at_risk(
     request: Request, institution_id: InstitutionId, month: Month, client: FiguresClient, db: Db
 ) -> AtRiskMonth:
-    pupils = await figures_service.at_risk(
+    return await figures_service.at_risk(
         db, institution_id, _first_day(month), _limits(request), client.region
     )
-    return AtRiskMonth.model_validate(pupils)
 
 
 @router.get(

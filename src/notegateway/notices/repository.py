@@ -11,6 +11,7 @@ from typing import Any
 import asyncpg
 
 from notegateway.core.db import row_as
+from notegateway.core.note_wire import HisMedicalNoticeOut, note_of
 from notegateway.core.placement_sql import by_diary, placement_runs, placements_array
 from notegateway.diary.repository import held_absences_sql
 from notegateway.notices.validation import ValidNote
@@ -79,7 +80,7 @@ class StoredNote:
     from_date: dt.date | None
     to_date: dt.date | None
     for_vendors: bool  # placed at least one day kept in a vendor's diary
-    stored_payload: dict[str, Any] | None  # the note kept before, when not created
+    stored_payload: HisMedicalNoticeOut | None  # the note kept before, when not created
 
 
 async def insert_notes(
@@ -97,7 +98,7 @@ async def insert_notes(
         [n.from_date for n in notes],
         [n.to_date for n in notes],
         [n.authored_on for n in notes],
-        [json.dumps(n.payload, ensure_ascii=False) for n in notes],
+        [n.payload.model_dump_json(by_alias=True) for n in notes],
         [n.excusal_comment for n in notes],
         actor,
     )
@@ -110,7 +111,7 @@ async def insert_notes(
             from_date=row["from_date"],
             to_date=row["to_date"],
             for_vendors=bool(row["for_vendors"]),
-            stored_payload=json.loads(row["stored_payload"]) if row["stored_payload"] else None,
+            stored_payload=note_of(row["stored_payload"]) if row["stored_payload"] else None,
         )
         for row in rows
     ]

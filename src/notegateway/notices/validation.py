@@ -9,6 +9,12 @@ from typing import Any
 from notegateway.core.errors import ErrorItem
 from notegateway.core.identifiers import identifier_kind, identifier_problem
 from notegateway.core.jsonbody import printable
+from notegateway.core.note_wire import (
+    HisMedicalNoticeOut,
+    NoticePeriodOut,
+    PatientOut,
+    PractitionerOut,
+)
 from notegateway.core.timeutil import neispuo_date, neispuo_datetime
 from notegateway.core.wire import known_names, validate_item
 from notegateway.diary.excusal import excusal_comment
@@ -34,7 +40,7 @@ class ValidNote:
     from_date: dt.date
     to_date: dt.date
     authored_on: dt.datetime
-    payload: dict[str, Any]
+    payload: HisMedicalNoticeOut  # the normalised note, as stored and handed on
     excusal_comment: str
 
 
@@ -66,24 +72,24 @@ def _rule_errors(note: HisMedicalNoticeIn, today: dt.date) -> list[ErrorItem]:
     return errors
 
 
-def normalise(note: HisMedicalNoticeIn) -> dict[str, Any]:
+def normalise(note: HisMedicalNoticeIn) -> HisMedicalNoticeOut:
     """What the gateway stores and hands on (NEISPUO's date forms, null names as "")."""
-    return {
-        "nrnMedicalNotice": note.nrn_medical_notice,
-        "nrnExamination": note.nrn_examination,
-        "patient": {
-            "identifierType": note.patient.identifier_type,
-            "identifier": note.patient.identifier,
-            "givenName": note.patient.given_name or "",
-            "familyName": note.patient.family_name or "",
-        },
-        "practitioner": {"pmi": note.practitioner.pmi},
-        "medicalNotice": {
-            "fromDate": neispuo_date(note.medical_notice.from_date),
-            "toDate": neispuo_date(note.medical_notice.to_date),
-            "authoredOn": neispuo_datetime(note.medical_notice.authored_on),
-        },
-    }
+    return HisMedicalNoticeOut(
+        nrn_medical_notice=note.nrn_medical_notice,
+        nrn_examination=note.nrn_examination,
+        patient=PatientOut(
+            identifier_type=note.patient.identifier_type,
+            identifier=note.patient.identifier,
+            given_name=note.patient.given_name or "",
+            family_name=note.patient.family_name or "",
+        ),
+        practitioner=PractitionerOut(pmi=note.practitioner.pmi),
+        medical_notice=NoticePeriodOut(
+            from_date=neispuo_date(note.medical_notice.from_date),
+            to_date=neispuo_date(note.medical_notice.to_date),
+            authored_on=neispuo_datetime(note.medical_notice.authored_on),
+        ),
+    )
 
 
 def validate_note(raw: Any, today: dt.date) -> tuple[ValidNote | None, list[ErrorItem]]:

@@ -16,7 +16,6 @@ names are compared here, where case folding does not depend on the database's lo
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -24,6 +23,7 @@ import asyncpg
 
 from notegateway.core.errors import NotFound
 from notegateway.core.identifiers import IdentifierType, mask
+from notegateway.core.note_wire import note_of
 from notegateway.core.scope import refuse_regional
 from notegateway.ops import suggestions_repository as repository
 
@@ -92,8 +92,8 @@ async def suggestions(db: asyncpg.Connection, nrn: str, region: str | None) -> l
         raise NotFound(f"no medical notice {nrn} has been received")
     if note.person_id is not None:
         return []
-    patient = json.loads(note.payload).get("patient", {})
-    names = _name_key(patient.get("givenName") or "", patient.get("familyName") or "")
+    patient = note_of(note.payload).patient
+    names = _name_key(patient.given_name, patient.family_name)
     if names is None:
         return []
     variants = identifier_variants(note.identifier)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from notegateway.core.errors import ErrorItem
 from notegateway.registry.repository import EnrollmentRow, Holder, Identity, StoredPerson
@@ -25,16 +24,6 @@ class PersonResult:
     person_id: int | None
     outcome: str
     errors: list[ErrorItem] = field(default_factory=list)
-
-    def wire(self) -> dict[str, Any]:
-        item: dict[str, Any] = {
-            "index": self.index,
-            "personId": self.person_id,
-            "outcome": self.outcome,
-        }
-        if self.errors:
-            item["errors"] = self.errors
-        return item
 
 
 @dataclass(slots=True)
