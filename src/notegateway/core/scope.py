@@ -1,4 +1,10 @@
-"""What an operator limited to a region (an РУО) may see, in one place.
+"""What each limited audience may see, in one place: a vendor (its diaries' days) and an
+operator limited to a region (an РУО). Every query for either starts from a function here.
+
+A vendor sees a note only through the days its diaries keep: every vendor query starts
+from `vendor_placements` (the placements cut to the institution-days whose diary is this
+vendor) or from rows keyed by the vendor's id; a reissue's other note is named to it only
+when it was issued that note too (`told_to_vendor`).
 
 Such an operator sees only notes placed in an institution of its region (any other: 404,
 as if it did not exist), the review items of absences in its region's institutions, and
@@ -13,6 +19,25 @@ means the whole country.
 from __future__ import annotations
 
 from notegateway.core.errors import Forbidden
+from notegateway.core.placement_sql import by_diary
+
+
+def vendor_placements(vendor_param: str) -> str:
+    """SQL, a CTE named vendor_placements: the placements on days the vendor's diary keeps."""
+    return f"""
+vendor_placements AS (
+    SELECT cut.notice_id, cut.institution_id, cut.class_name, cut.section, cut.from_date,
+           cut.to_date
+    FROM ({by_diary("placements")}) AS cut
+    WHERE cut.diary_client_id = {vendor_param}
+)
+"""
+
+
+def told_to_vendor(note: str, vendor_param: str) -> str:
+    """SQL: the vendor was issued the note `note` (an alias of medical_notices)."""
+    return f"""EXISTS (SELECT 1 FROM vendor_note_state AS told
+                   WHERE told.vendor_id = {vendor_param} AND told.notice_id = {note}.id)"""
 
 
 def note_in_region(note: str, region_param: str) -> str:

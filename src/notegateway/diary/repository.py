@@ -21,27 +21,6 @@ a.reason, a.comment, n.nrn AS excused_by_nrn, a.set_by_person
 
 
 @dataclass(frozen=True, slots=True)
-class Absence:
-    """An absence as the diary keeps it now."""
-
-    absence_id: int
-    person_id: int
-    institution_id: int
-    date: dt.date
-    lesson: int | None
-    subject: str | None
-    kind: str
-    reason: str | None
-    comment: str | None
-    excused_by_nrn: str | None  # the note that holds it excused
-    set_by_person: bool  # a person changed it: no note touches it again
-
-
-def _absence(row: asyncpg.Record) -> Absence:
-    return Absence(**dict(row.items()))
-
-
-@dataclass(frozen=True, slots=True)
 class NewAbsence:
     """An absence as a diary posts it (kept as posted, so that a repeat can be compared)."""
 
@@ -63,6 +42,20 @@ class NewAbsence:
             "subject": self.subject,
             "kind": self.kind,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class Absence(NewAbsence):
+    """An absence as the diary keeps it now."""
+
+    reason: str | None
+    comment: str | None
+    excused_by_nrn: str | None  # the note that holds it excused
+    set_by_person: bool  # a person changed it: no note touches it again
+
+
+def _absence(row: asyncpg.Record) -> Absence:
+    return Absence(**dict(row.items()))
 
 
 class Posted(enum.Enum):

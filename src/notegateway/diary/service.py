@@ -205,6 +205,8 @@ async def change_page(
 
 
 def _change(changes: feed.Reader, row: asyncpg.Record) -> dict[str, Any]:
+    """One change as the wire has it (diary/schemas.py: AbsenceChange), built as a dict from
+    the row: a feed page is a hot path, as the vendors' (vendors/service.py:_event)."""
     return {
         "cursor": changes.cursor(row["seq"]),
         "at": row["at"].isoformat(),

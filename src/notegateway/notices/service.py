@@ -266,18 +266,10 @@ async def delivery_view(db: asyncpg.Connection, nrn: str) -> NoticeView:
     """Delivery feedback for NZIS: that the note arrived and served, and nothing of where
     the pupil studies (no person, institution, class, placement, vendor name or comment)."""
     view = await notice_view(db, nrn)
-    return NoticeView(
-        medical_notice_id=view.medical_notice_id,
-        nrn_medical_notice=view.nrn_medical_notice,
-        received_at=view.received_at,
-        processed_at=view.processed_at,
-        status=view.status,
-        match=view.match,
-        excused_absences=view.excused_absences,
-        delivered=view.delivered,
-        vendor_acks=[
-            DeliveryAck(outcome=a.outcome, excused_absences=a.excused_absences, at=a.at)
-            for a in view.vendor_acks
-        ],
-        his_medical_notice=view.his_medical_notice,
-    )
+    acks = [
+        DeliveryAck(outcome=a.outcome, excused_absences=a.excused_absences, at=a.at)
+        for a in view.vendor_acks
+    ]
+    # NoticeView has no field for the person, the placements or a vendor's name: the
+    # whole note's other fields are dropped, not copied.
+    return NoticeView.model_validate(dict(view) | {"vendor_acks": acks})

@@ -9,9 +9,9 @@ import asyncpg
 
 from notegateway.core.errors import BadRequest
 from notegateway.core.timeutil import today_in_sofia
-from notegateway.ops import repository
-from notegateway.ops.repository import DayCount
+from notegateway.ops import wave_repository
 from notegateway.ops.schemas import DayFigure, NoteFigures
+from notegateway.ops.wave_repository import DayCount
 
 SUPPRESS_UNDER = 5  # a count under this is not shown: no child can be singled out
 MAX_STATS_DAYS = 366
@@ -33,7 +33,7 @@ async def notes_by_day(
             f"fromDate..toDate must be a period of 1 to {MAX_STATS_DAYS} days",
             [{"loc": ["query", "fromDate"], "msg": "not a period of 1 to 366 days"}],
         )
-    rows = await repository.notes_by_day(db, from_date, to_date, by, region)
+    rows = await wave_repository.notes_by_day(db, from_date, to_date, by, region)
     hidden = suppressed(rows)
     items = []
     for r in rows:

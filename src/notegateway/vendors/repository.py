@@ -1,7 +1,7 @@
 """All SQL of the vendors' side.
 
-Authorization lives here, in one place: every query a vendor's request runs starts from
-`VENDOR_PLACEMENTS` (placements cut to the institution-days whose diary is this vendor,
+Authorization: every query a vendor's request runs starts from core/scope.py's
+`vendor_placements` (placements cut to the institution-days whose diary is this vendor,
 `$1`) or from rows keyed by `vendor_id = $1`. A query that forgot the scope would have no way to
 reach a note.
 """
@@ -18,18 +18,12 @@ from notegateway.core import reissue_sql
 from notegateway.core.db import row_as, rows_as
 from notegateway.core.feed import Feed
 from notegateway.core.placement_sql import by_diary, placements_array
+from notegateway.core.scope import told_to_vendor, vendor_placements
 
 # Each vendor's feed is its part of this table (core/feed.py).
 EVENTS = Feed("events", "vendor_events", scope="vendor_id", at="occurred_at")
 
-VENDOR_PLACEMENTS = f"""
-vendor_placements AS (
-    SELECT cut.notice_id, cut.institution_id, cut.class_name, cut.section, cut.from_date,
-           cut.to_date
-    FROM ({by_diary("placements")}) AS cut
-    WHERE cut.diary_client_id = $1
-)
-"""
+VENDOR_PLACEMENTS = vendor_placements("$1")
 
 
 # What each vendor is told when a note or its placements change (one statement, all vendors).
@@ -209,8 +203,7 @@ async def mark_read(db: asyncpg.Connection, vendor_id: int, notice_ids: Sequence
 
 # A reissue's other note, named to a vendor only when the vendor was issued it too: a
 # vendor learns no note of another vendor's school.
-_TOLD_OF_OTHER = """EXISTS (SELECT 1 FROM vendor_note_state AS told
-                           WHERE told.vendor_id = $1 AND told.notice_id = other.id)"""
+_TOLD_OF_OTHER = told_to_vendor("other", "$1")
 
 
 async def feed_page(
