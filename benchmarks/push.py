@@ -27,6 +27,7 @@ from typing import Any
 import httpx
 from tests.factories import note
 
+from benchmarks import cpu
 from benchmarks.common import choose_server, fresh_database, serving
 from benchmarks.feed import measure_feed
 from benchmarks.load import BATCH_CLIENTS, CONNECTIONS, Load, drive, wrk_single
@@ -39,18 +40,47 @@ LARGE_DAYS = (dt.date(2026, 11, 17), dt.date(2026, 11, 21))  # 5 absences each
 _run = iter(range(1, 10**6))
 
 
-async def _single(base: str, token: str | None, idents: list[str], seconds: float) -> Load:
+async def _single(
+    base: str, token: str | None, idents: list[str], seconds: float, in_flight: int = CONNECTIONS
+) -> Load:
     url = f"{base}/api/v1/hisMedicalNotices" if token else f"{base}/bare"
     if shutil.which("wrk"):
-        return await asyncio.to_thread(wrk_single, url, token, idents, seconds, next(_run))
+        run = next(_run)
+        return await asyncio.to_thread(wrk_single, url, token, idents, seconds, run, in_flight)
     rng, mark = random.Random(7), next(_run)
     return await drive(
         url,
         {"Authorization": f"Bearer {token}"} if token else {},
         lambda i: [note(f"P{mark:03d}{i:08d}", rng.choice(idents))],
         seconds,
-        CONNECTIONS,
+        in_flight,
     )
+
+
+IN_FLIGHT = (16, 32, 64)
+
+
+async def _sweep(
+    gateway: str, bare: str, token: str, idents: list[str], seconds: float
+) -> list[str]:
+    """Single-note pushes at 16, 32 and 64 in flight, the gateway beside its floor: rate,
+    p50/p99, and the CPU one push costs in PostgreSQL and in the server's processes."""
+    lines = []
+    for in_flight in IN_FLIGHT:
+        row = [f"{in_flight:>9}"]
+        for base, auth in ((bare, None), (gateway, token)):
+            pid = cpu.listening_pid(int(base.rsplit(":", 1)[1]))
+            before = cpu.sample(pid)
+            load = await _single(base, auth, idents, seconds, in_flight)
+            postgres_ms, server_ms = cpu.per_request(
+                before, cpu.sample(pid), load.per_second * seconds
+            )
+            row.append(
+                f"{load.per_second:9.0f} {load.p50_ms or 0:6.1f} {load.p99_ms or 0:7.1f} "
+                f"{postgres_ms:6.2f} {server_ms:6.2f}"
+            )
+        lines.append("  ".join(row))
+    return lines
 
 
 async def _month_figures(base: str, token: str) -> list[float]:
@@ -114,6 +144,7 @@ async def main() -> None:
     seconds = args.seconds
     lines: list[str] = []
     small: dict[int, Load] = {}
+    sweep: list[str] = []
     print(f"server {server.split('@')[-1]}, {seconds:.0f} s per run")
     async with fresh_database(server, "20k") as url:
         seeded = await seed(url, PUPILS, NOTE_DAYS)
@@ -124,6 +155,8 @@ async def main() -> None:
                 small[workers] = await _single(gateway, token, idents, seconds)
                 bare_batch = await _batches(bare, None, idents, seconds)
                 batch = await _batches(gateway, token, idents, seconds)
+                if workers == 2:
+                    sweep = await _sweep(gateway, bare, token, idents, seconds)
             lines.append(
                 _row(
                     f"single-note pushes, {workers} worker(s)",
@@ -161,6 +194,14 @@ async def main() -> None:
         f"{'p50/p99 ms':>13}  goal"
     )
     print("\n".join(lines))
+    print()
+    print(
+        "single-note pushes, 2 workers, by requests in flight; CPU ms per push of PostgreSQL "
+        "(all its processes) and of the server's processes"
+    )
+    side = f"{'req/s':>9} {'p50':>6} {'p99':>7} {'pg ms':>6} {'py ms':>6}"
+    print(f"{'in flight':>9}  {'bare: ' + side[6:]:>38}  {'gateway: ' + side[9:]:>38}")
+    print("\n".join(sweep))
     for workers, feed in feeds.items():
         print(
             f"feed page of {feed.page_events} events, {workers} worker(s): median "

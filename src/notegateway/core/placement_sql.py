@@ -39,6 +39,8 @@ def placement_runs(source: str) -> str:
                   ON e.person_id = s.person_id
                  AND e.from_date <= s.to_date
                  AND (e.to_date IS NULL OR e.to_date >= s.from_date)
+                -- the persons' enrollments by index, whatever the statistics guess
+                WHERE e.person_id = ANY (ARRAY(SELECT src.person_id FROM {source} AS src))
             ) AS cut
         ) AS piece
     ) AS runs

@@ -64,10 +64,10 @@ audited AS (
 )
 SELECT i.nrn, ins.notice_id, ins.person_id, ins.status, ins.from_date, ins.to_date,
        ins.notice_id IN (SELECT notice_id FROM for_vendors) AS for_vendors,
-       existing.payload::text AS stored_payload
+       (SELECT existing.payload::text FROM medical_notices AS existing
+        WHERE existing.nrn = i.nrn) AS stored_payload
 FROM input AS i
 LEFT JOIN inserted AS ins ON ins.nrn = i.nrn
-LEFT JOIN medical_notices AS existing ON existing.nrn = i.nrn
 """
 
 
