@@ -18,13 +18,11 @@ from notegateway.core.contract import install_contract
 from notegateway.core.db import create_engine, resolve_database_url, to_libpq_url, transaction
 from notegateway.core.docs import install_docs
 from notegateway.core.errors import (
-    UnhandledErrorMiddleware,
     install_error_handlers,
     reject_nul_in_query,
 )
 from notegateway.core.limits import ClientLimits, ProcessRegistry
-from notegateway.core.logging import AccessLogMiddleware
-from notegateway.core.middleware import GuardMiddleware
+from notegateway.core.middleware import EdgeMiddleware
 from notegateway.core.notifier import FeedNotifier
 from notegateway.core.openapi import install_openapi
 from notegateway.diary import service as diary_service
@@ -115,9 +113,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
     install_openapi(app)
     install_docs(app)
     install_contract(app)
-    app.add_middleware(UnhandledErrorMiddleware)
-    app.add_middleware(AccessLogMiddleware)
-    app.add_middleware(GuardMiddleware, max_requests=settings.max_requests)
+    app.add_middleware(EdgeMiddleware, max_requests=settings.max_requests)
     app.include_router(notices_router)
     app.include_router(registry_router)
     app.include_router(diary_router)

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import logging
-import traceback
 from typing import Any, TypedDict
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.requests import ClientDisconnect
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger(__name__)
 
@@ -161,48 +158,6 @@ def install_error_handlers(app: FastAPI) -> None:
         response = problem(exc.status_code, slug, title, str(exc.detail))
         response.headers.update(exc.headers or {})  # e.g. Allow, on a 405
         return response
-
-
-class UnhandledErrorMiddleware:
-    """The last word on unexpected errors: a bare 500 problem, and a log line without data.
-
-    Starlette's own handler would re-raise, and the server would log the exception's
-    message, which may quote data (a constraint's key, say). Here only the type and the
-    frames are logged, and nothing is re-raised.
-    """
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = False
-
-        async def send_wrapper(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_wrapper)
-        except ClientDisconnect:
-            # The client left while its body was being read: nobody to answer, nothing
-            # applied (the request's transaction had not begun, or was rolled back).
-            log.info("the client went away before its request was read")
-        except Exception as exc:
-            log.error(
-                "unhandled %s\n%s",
-                type(exc).__name__,
-                "".join(traceback.format_tb(exc.__traceback__)),
-            )
-            if not started:
-                response = problem(
-                    500, "internal-error", "Internal error", "the request could not be completed"
-                )
-                await response(scope, receive, send)
 
 
 async def reject_nul_in_query(request: Request) -> None:

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import logging
-import time
 from typing import Any
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 from notegateway.core import metrics
 from notegateway.core.identifiers import mask_ten_digit_runs
@@ -39,40 +38,20 @@ def configure_logging(level: str = "INFO") -> None:
         logging.getLogger(name).propagate = True
 
 
-class AccessLogMiddleware:
-    """One line per request: method, route template (never the raw path or query), status, time."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 500
-
-        async def send_wrapper(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_wrapper)
-        finally:
-            elapsed = time.perf_counter() - started
-            route = _route_template(scope)
-            metrics.REQUEST_SECONDS.labels(scope["method"], route, str(status)).observe(elapsed)
-            state: dict[str, Any] = scope.get("state") or {}
-            access_log.info(
-                "%s %s %d %.1fms client=%s",
-                scope["method"],
-                route,
-                status,
-                elapsed * 1000,
-                state.get("client_name", "-"),
-            )
+def access(scope: Scope, status: int, elapsed: float) -> None:
+    """One line per request: method, route template (never the raw path or query), status,
+    time; and the request metrics (core/middleware.py calls it as each request ends)."""
+    route = _route_template(scope)
+    metrics.REQUEST_SECONDS.labels(scope["method"], route, str(status)).observe(elapsed)
+    state: dict[str, Any] = scope.get("state") or {}
+    access_log.info(
+        "%s %s %d %.1fms client=%s",
+        scope["method"],
+        route,
+        status,
+        elapsed * 1000,
+        state.get("client_name", "-"),
+    )
 
 
 def _route_template(scope: Scope) -> str:

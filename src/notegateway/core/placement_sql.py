@@ -35,12 +35,14 @@ def placement_runs(source: str) -> str:
                        greatest(e.from_date, s.from_date) AS run_from,
                        least(coalesce(e.to_date, s.to_date), s.to_date) AS run_to
                 FROM {source} AS s
-                JOIN enrollments AS e
-                  ON e.person_id = s.person_id
-                 AND e.from_date <= s.to_date
-                 AND (e.to_date IS NULL OR e.to_date >= s.from_date)
-                -- the persons' enrollments by index, whatever the statistics guess
-                WHERE e.person_id = ANY (ARRAY(SELECT src.person_id FROM {source} AS src))
+                -- each note's person's enrollments, by index, whatever the statistics guess
+                CROSS JOIN LATERAL (
+                    SELECT * FROM enrollments AS e
+                    WHERE e.person_id = s.person_id
+                      AND e.from_date <= s.to_date
+                      AND (e.to_date IS NULL OR e.to_date >= s.from_date)
+                    OFFSET 0
+                ) AS e
             ) AS cut
         ) AS piece
     ) AS runs

@@ -34,13 +34,12 @@ def _still_covers(absence: str, note: str) -> str:
                  AND {absence}.date BETWEEN p.from_date AND p.to_date))"""
 
 
-# Driven from the request's own rows, whatever the statistics say: each read of absences
-# by a CTE's ids is also asked as `id = ANY (ARRAY(...))`, so its plan is an index lookup
-# of those ids, and notes are read by id in scalar subqueries. Without it, a generic plan
-# made on an unanalysed registry guessed thousands of rows in scope and hashed all of
-# `absences` three times (46 ms and 43,000 buffers a push on 20k pupils; now 0.5 ms and
-# under 200: `python -m benchmarks.explain --no-statistics`).
-_SCOPE_IDS = "ARRAY(SELECT id FROM scope)"
+# Driven from the request's own rows, whatever the statistics say: absences are read one
+# by one by id from the scope (a LATERAL subquery with OFFSET 0, which the planner keeps
+# as it is written), and notes by id in scalar subqueries. Written as joins, a generic
+# plan made on an unanalysed registry guessed thousands of rows in scope and hashed all
+# of `absences` three times: 46 ms and 43,000 buffers a push on 20k pupils
+# (`python -m benchmarks.explain --no-statistics`).
 
 # Rule 1 (in the gateway's hands), rule 2 (covers), rule 3 (received first holds), rule 4
 # (excuse, take over, revert), rule 5 (review), rule 6 (locked days), rule 7 (override),
@@ -59,30 +58,34 @@ WITH scope AS (
 ),
 neispuo_days AS MATERIALIZED (
     -- Rule 1: the absences in scope on days NEISPUO's own diary keeps, and whether that
-    -- day is locked (rule 6), asked here as the diary periods are. Each absence looks its
-    -- day's period up (LATERAL, LIMIT 1: the periods tile the calendar).
+    -- day is locked (rule 6), asked here as the diary periods are: each absence, and its
+    -- day's period (the periods tile the calendar), looked up by itself.
     SELECT a.id, a.person_id, a.institution_id, a.date, a.kind, a.reason, a.comment,
            a.excused_by_notice_id, a.set_by_person,
            coalesce(a.date <= i.locked_through, false) AS locked
-    FROM absences AS a
-    JOIN scope USING (id)
+    FROM scope
+    CROSS JOIN LATERAL (SELECT * FROM absences AS a WHERE a.id = scope.id OFFSET 0) AS a
     CROSS JOIN LATERAL (
         SELECT d.diary_client_id FROM institution_diaries AS d
         WHERE d.institution_id = a.institution_id AND a.date BETWEEN d.from_date AND d.to_date
         LIMIT 1
     ) AS d
     JOIN institutions AS i ON i.id = a.institution_id
-    WHERE a.id = ANY ({_SCOPE_IDS}) AND d.diary_client_id IS NULL
+    WHERE d.diary_client_id IS NULL
 ),
 in_hand AS MATERIALIZED (
     SELECT a.id, a.person_id, a.institution_id, a.date, a.kind, a.reason, a.comment,
            a.excused_by_notice_id, k.locked
-    FROM absences AS a
-    JOIN neispuo_days AS k USING (id)
-    -- Rule 1: not set by a person; unexcused, or excused by a note (never `late` or `dplr`).
-    WHERE a.id = ANY (ARRAY(SELECT id FROM neispuo_days)) AND NOT a.set_by_person
-      AND (a.kind = '{Kind.UNEXCUSED}' OR a.excused_by_notice_id IS NOT NULL)
-    FOR UPDATE OF a
+    FROM neispuo_days AS k
+    CROSS JOIN LATERAL (
+        SELECT * FROM absences AS a
+        WHERE a.id = k.id
+          -- Rule 1: not set by a person; unexcused, or excused by a note (never `late` or
+          -- `dplr`).
+          AND NOT a.set_by_person
+          AND (a.kind = '{Kind.UNEXCUSED}' OR a.excused_by_notice_id IS NOT NULL)
+        FOR UPDATE
+    ) AS a
 ),
 decided AS MATERIALIZED (
     SELECT h.*, covering.id AS holder
@@ -96,9 +99,11 @@ changed AS (
            comment = (SELECT n.excusal_comment FROM medical_notices AS n WHERE n.id = d.holder),
            excused_by_notice_id = d.holder,
            updated_at = now()
-      FROM decided AS d
-     WHERE a.id = ANY (ARRAY(SELECT id FROM decided)) AND a.id = d.id
-       AND d.holder IS DISTINCT FROM d.excused_by_notice_id
+      -- the ids unnested from an array (of unknown length to the planner): each absence
+      -- is found by its key, never by reading the table
+      FROM unnest(ARRAY(SELECT id FROM decided)) AS x(id)
+      JOIN decided AS d ON d.id = x.id
+     WHERE a.id = x.id AND d.holder IS DISTINCT FROM d.excused_by_notice_id
        -- Rule 6: on a locked day nothing excused turns back to unexcused.
        AND NOT (d.locked AND d.holder IS NULL)
     RETURNING a.id, d.kind AS before_kind, d.reason AS before_reason,
@@ -117,10 +122,10 @@ to_review AS (
     SELECT a.id AS absence_id, a.excused_by_notice_id AS notice_id,
            CASE WHEN n.status = 'cancelled' THEN '{Why.NOTE_CANCELLED}'
                 ELSE '{Why.NOTE_MOVED}' END AS why
-    FROM absences AS a
-    JOIN scope USING (id)
+    FROM scope
+    CROSS JOIN LATERAL (SELECT * FROM absences AS a WHERE a.id = scope.id OFFSET 0) AS a
     JOIN medical_notices AS n ON n.id = a.excused_by_notice_id
-    WHERE a.id = ANY ({_SCOPE_IDS}) AND a.set_by_person AND NOT {_still_covers("a", "n")}
+    WHERE a.set_by_person AND NOT {_still_covers("a", "n")}
     UNION ALL
     -- Rule 6: kept excused on a locked day, though its note no longer covers it.
     SELECT d.id, d.excused_by_notice_id, '{Why.LOCKED}'
@@ -142,7 +147,7 @@ resolved AS (
     DELETE FROM review_items AS r
      USING absences AS a, medical_notices AS n
      WHERE a.id = r.absence_id AND n.id = r.notice_id
-       AND r.absence_id = ANY ({_SCOPE_IDS}) AND a.id = ANY ({_SCOPE_IDS})
+       AND a.id IN (SELECT id FROM scope)
        AND NOT EXISTS (SELECT 1 FROM to_review AS t
                        WHERE t.absence_id = r.absence_id AND t.notice_id = r.notice_id)
        AND CASE r.why
