@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from notegateway.core.db import MANY_ITEMS
 from notegateway.diary.excusal import MEDICAL_REASON, Action, Kind, Why
 
 # The oldest active note of absence `h` covering its institution-day (rules 2 and 3):
@@ -34,17 +35,65 @@ def _still_covers(absence: str, note: str) -> str:
                  AND {absence}.date BETWEEN p.from_date AND p.to_date))"""
 
 
-# Driven from the request's own rows, whatever the statistics say: absences are read one
-# by one by id from the scope (a LATERAL subquery with OFFSET 0, which the planner keeps
-# as it is written), and notes by id in scalar subqueries. Written as joins, a generic
-# plan made on an unanalysed registry guessed thousands of rows in scope and hashed all
-# of `absences` three times: 46 ms and 43,000 buffers a push on 20k pupils
-# (`python -m benchmarks.explain --no-statistics`).
+# How the statement reads absences by the ids of its scope. A request of a few notes or
+# persons runs the connection's generic plan, made once for any data: there each absence
+# is read by itself by id (a LATERAL subquery with OFFSET 0, which the planner keeps as
+# written), so the plan is driven from the request's own rows whatever the statistics
+# say. Written as joins, a generic plan made on an unanalysed registry guessed thousands
+# of rows in scope and hashed all of `absences` three times: 46 ms and 43,000 buffers a
+# push on 20k pupils, now 0.6 ms and 129 (`python -m benchmarks.explain
+# --no-statistics`). A batch is planned for its own arrays (core/db.py:plan_for), and
+# joins let that plan hash thousands of rows at once: 1000-note batches ran at less than
+# half the rate with the per-row reads.
+_DRIVEN = {
+    "absences_of_scope": "scope CROSS JOIN LATERAL "
+    "(SELECT * FROM absences AS a WHERE a.id = scope.id OFFSET 0) AS a",
+    "in_hand_absences": f"""neispuo_days AS k CROSS JOIN LATERAL (
+        SELECT * FROM absences AS a
+        WHERE a.id = k.id
+          -- Rule 1: not set by a person; unexcused, or excused by a note (never `late`
+          -- or `dplr`).
+          AND NOT a.set_by_person
+          AND (a.kind = '{Kind.UNEXCUSED}' OR a.excused_by_notice_id IS NOT NULL)
+        FOR UPDATE
+    ) AS a""",
+    # the ids unnested from an array of a length the planner cannot guess: each absence
+    # found by its key, never by reading the table
+    "decided_absences": "unnest(ARRAY(SELECT id FROM decided)) AS x(id) "
+    "JOIN decided AS d ON d.id = x.id",
+    # each absence's day's period by itself (the periods tile the calendar)
+    "diary_of_day": """CROSS JOIN LATERAL (
+        SELECT d.diary_client_id FROM institution_diaries AS d
+        WHERE d.institution_id = a.institution_id AND a.date BETWEEN d.from_date AND d.to_date
+        LIMIT 1
+    ) AS d""",
+    # notes by id, one at a time
+    "holder_comment": "(SELECT n.excusal_comment FROM medical_notices AS n WHERE n.id = d.holder)",
+    "before_nrn": "(SELECT n.nrn FROM medical_notices AS n WHERE n.id = c.before_holder)",
+    "after_nrn": "(SELECT n.nrn FROM medical_notices AS n WHERE n.id = c.after_holder)",
+    "audit_notes": "",
+}
+_JOINED = {
+    "absences_of_scope": "absences AS a JOIN scope USING (id)",
+    "in_hand_absences": f"""absences AS a JOIN neispuo_days AS k USING (id)
+    WHERE NOT a.set_by_person
+      AND (a.kind = '{Kind.UNEXCUSED}' OR a.excused_by_notice_id IS NOT NULL)
+    FOR UPDATE OF a""",
+    "decided_absences": "decided AS d "
+    "LEFT JOIN medical_notices AS holder_note ON holder_note.id = d.holder",
+    "diary_of_day": """JOIN institution_diaries AS d
+      ON d.institution_id = a.institution_id AND a.date BETWEEN d.from_date AND d.to_date""",
+    "holder_comment": "holder_note.excusal_comment",
+    "before_nrn": "before_note.nrn",
+    "after_nrn": "after_note.nrn",
+    "audit_notes": """LEFT JOIN medical_notices AS before_note ON before_note.id = c.before_holder
+     LEFT JOIN medical_notices AS after_note ON after_note.id = c.after_holder""",
+}
 
 # Rule 1 (in the gateway's hands), rule 2 (covers), rule 3 (received first holds), rule 4
 # (excuse, take over, revert), rule 5 (review), rule 6 (locked days), rule 7 (override),
 # rule 8 (audit): one statement.
-_RECONCILE = f"""
+_RECONCILE_TEMPLATE = f"""
 WITH scope AS (
     SELECT a.id
     FROM unnest($1::bigint[], $2::date[], $3::date[]) AS s(person_id, from_date, to_date)
@@ -58,34 +107,19 @@ WITH scope AS (
 ),
 neispuo_days AS MATERIALIZED (
     -- Rule 1: the absences in scope on days NEISPUO's own diary keeps, and whether that
-    -- day is locked (rule 6), asked here as the diary periods are: each absence, and its
-    -- day's period (the periods tile the calendar), looked up by itself.
+    -- day is locked (rule 6), asked here as the diary periods are.
     SELECT a.id, a.person_id, a.institution_id, a.date, a.kind, a.reason, a.comment,
            a.excused_by_notice_id, a.set_by_person,
            coalesce(a.date <= i.locked_through, false) AS locked
-    FROM scope
-    CROSS JOIN LATERAL (SELECT * FROM absences AS a WHERE a.id = scope.id OFFSET 0) AS a
-    CROSS JOIN LATERAL (
-        SELECT d.diary_client_id FROM institution_diaries AS d
-        WHERE d.institution_id = a.institution_id AND a.date BETWEEN d.from_date AND d.to_date
-        LIMIT 1
-    ) AS d
+    FROM {{absences_of_scope}}
+    {{diary_of_day}}
     JOIN institutions AS i ON i.id = a.institution_id
     WHERE d.diary_client_id IS NULL
 ),
 in_hand AS MATERIALIZED (
     SELECT a.id, a.person_id, a.institution_id, a.date, a.kind, a.reason, a.comment,
            a.excused_by_notice_id, k.locked
-    FROM neispuo_days AS k
-    CROSS JOIN LATERAL (
-        SELECT * FROM absences AS a
-        WHERE a.id = k.id
-          -- Rule 1: not set by a person; unexcused, or excused by a note (never `late` or
-          -- `dplr`).
-          AND NOT a.set_by_person
-          AND (a.kind = '{Kind.UNEXCUSED}' OR a.excused_by_notice_id IS NOT NULL)
-        FOR UPDATE
-    ) AS a
+    FROM {{in_hand_absences}}
 ),
 decided AS MATERIALIZED (
     SELECT h.*, covering.id AS holder
@@ -96,14 +130,11 @@ changed AS (
     UPDATE absences AS a
        SET kind = CASE WHEN d.holder IS NULL THEN '{Kind.UNEXCUSED}' ELSE '{Kind.EXCUSED}' END,
            reason = CASE WHEN d.holder IS NULL THEN NULL ELSE '{MEDICAL_REASON}' END,
-           comment = (SELECT n.excusal_comment FROM medical_notices AS n WHERE n.id = d.holder),
+           comment = {{holder_comment}},
            excused_by_notice_id = d.holder,
            updated_at = now()
-      -- the ids unnested from an array (of unknown length to the planner): each absence
-      -- is found by its key, never by reading the table
-      FROM unnest(ARRAY(SELECT id FROM decided)) AS x(id)
-      JOIN decided AS d ON d.id = x.id
-     WHERE a.id = x.id AND d.holder IS DISTINCT FROM d.excused_by_notice_id
+      FROM {{decided_absences}}
+     WHERE a.id = d.id AND d.holder IS DISTINCT FROM d.excused_by_notice_id
        -- Rule 6: on a locked day nothing excused turns back to unexcused.
        AND NOT (d.locked AND d.holder IS NULL)
     RETURNING a.id, d.kind AS before_kind, d.reason AS before_reason,
@@ -122,8 +153,7 @@ to_review AS (
     SELECT a.id AS absence_id, a.excused_by_notice_id AS notice_id,
            CASE WHEN n.status = 'cancelled' THEN '{Why.NOTE_CANCELLED}'
                 ELSE '{Why.NOTE_MOVED}' END AS why
-    FROM scope
-    CROSS JOIN LATERAL (SELECT * FROM absences AS a WHERE a.id = scope.id OFFSET 0) AS a
+    FROM {{absences_of_scope}}
     JOIN medical_notices AS n ON n.id = a.excused_by_notice_id
     WHERE a.set_by_person AND NOT {_still_covers("a", "n")}
     UNION ALL
@@ -167,13 +197,10 @@ audited AS (
                 ELSE '{Action.REATTRIBUTED}' END,
            coalesce(c.after_holder, c.before_holder), c.id,
            jsonb_build_object('kind', c.before_kind, 'reason', c.before_reason,
-                              'comment', c.before_comment,
-                              'excusedByNrn', (SELECT n.nrn FROM medical_notices AS n
-                                               WHERE n.id = c.before_holder)),
-           jsonb_build_object('kind', c.kind, 'reason', c.reason, 'comment', c.comment,
-                              'excusedByNrn', (SELECT n.nrn FROM medical_notices AS n
-                                               WHERE n.id = c.after_holder))
-     FROM changed AS c
+                              'comment', c.before_comment, 'excusedByNrn', {{before_nrn}}),
+           jsonb_build_object('kind', c.kind, 'reason', c.reason,
+                              'comment', c.comment, 'excusedByNrn', {{after_nrn}})
+     FROM changed AS c {{audit_notes}}
      ORDER BY c.id)
     UNION ALL
     (SELECT $5, '{Action.REVIEW}', r.notice_id, r.absence_id, NULL,
@@ -191,10 +218,12 @@ SELECT count(*) FILTER (WHERE before_holder IS NULL) AS excused,
        count(*) FILTER (WHERE after_holder IS NULL) AS reverted,
        (SELECT count(*) FROM review) AS review,
        -- the changes to absences, for the change feed (notegateway/settle.py)
-       (SELECT coalesce(array_agg(id ORDER BY id), '{{}}') FROM audited
+       (SELECT coalesce(array_agg(id ORDER BY id), '{{{{}}}}') FROM audited
         WHERE action <> '{Action.REVIEW}' AND action <> '{Action.REVIEW_RESOLVED}') AS changes
 FROM changed
 """
+_RECONCILE_FEW = _RECONCILE_TEMPLATE.format(**_DRIVEN)
+_RECONCILE_MANY = _RECONCILE_TEMPLATE.format(**_JOINED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,8 +247,9 @@ async def reconcile_absences(
     """
     if not person_periods and not held_by_notices:
         return Reconciled()
+    few = len(person_periods) + len(held_by_notices) <= MANY_ITEMS
     row = await db.fetchrow(
-        _RECONCILE,
+        _RECONCILE_FEW if few else _RECONCILE_MANY,
         [p[0] for p in person_periods],
         [p[1] for p in person_periods],
         [p[2] for p in person_periods],
