@@ -34,9 +34,8 @@ class ErrorOut(OutModel):
     msg: str
 
     @classmethod
-    def of(cls, errors: Sequence[ErrorItem]) -> list[ErrorOut] | None:
-        """The result line's errors; None (the key left out) when there are none."""
-        return [cls(loc=e["loc"], msg=e["msg"]) for e in errors] or None
+    def of(cls, errors: Sequence[ErrorItem]) -> list[ErrorOut]:
+        return [cls(loc=e["loc"], msg=e["msg"]) for e in errors]
 
 
 def reject_bool(value: Any) -> Any:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from notegateway.core.db import row_as, rows_as
 from notegateway.core.placement_sql import by_diary, placements_array
 from notegateway.core.scope import institution_in_region
 from notegateway.core.timeutil import today_in_sofia
@@ -54,10 +55,6 @@ class Absence(NewAbsence):
     set_by_person: bool  # a person changed it: no note touches it again
 
 
-def _absence(row: asyncpg.Record) -> Absence:
-    return Absence(**dict(row.items()))
-
-
 class Posted(enum.Enum):
     NEW = "new"  # recorded now
     SAME = "same"  # recorded before with the same fields
@@ -73,7 +70,7 @@ async def get_absence(db: asyncpg.Connection, absence_id: int) -> Absence | None
         """,
         absence_id,
     )
-    return _absence(row) if row else None
+    return row_as(Absence, row)
 
 
 async def insert_absence(
@@ -246,7 +243,7 @@ async def list_absences(
         *(after or (None, None, None)),
         limit,
     )
-    return [_absence(r) for r in rows]
+    return rows_as(Absence, rows)
 
 
 @dataclass(frozen=True, slots=True)
@@ -324,7 +321,7 @@ async def institution_notices(
         *(school_year or (None, None)),
         today_in_sofia(),
     )
-    return [ClassNote(**dict(r.items())) for r in rows]
+    return rows_as(ClassNote, rows)
 
 
 async def institution_exists(

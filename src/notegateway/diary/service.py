@@ -37,15 +37,7 @@ async def record_absence(
         )
     if not await locks.lock_persons(db, [absence.person_id]):
         raise Unprocessable("no such person", [{"loc": ["personId"], "msg": "no such person"}])
-    new = NewAbsence(
-        absence.absence_id,
-        absence.person_id,
-        absence.institution_id,
-        absence.date,
-        absence.lesson,
-        absence.subject,
-        absence.kind,
-    )
+    new = NewAbsence(**absence.model_dump())  # the same fields, as posted
     posted = await repository.insert_absence(db, new, Kind(absence.kind) is Kind.EXCUSED, actor)
     if posted is Posted.OTHER:
         raise Conflict(
