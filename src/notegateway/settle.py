@@ -5,16 +5,15 @@ It sits above the domains (the import contract in pyproject.toml): writers recor
 their own transaction; that port runs this step, which `install()` puts under it (the
 app and the demo call it at start).
 Order matters: the rules first (they decide the absences), then the metrics,
-then the feeds: the feed writers' lock, held to commit (core/feed.py), then the change
-feed (every change made to an absence, by the rules or by the writer), then what each
-vendor is told.
+then the feeds: the change feed (every change made to an absence, by the rules or by the
+writer), then what each vendor is told (their order for readers: core/feed.py).
 """
 
 from __future__ import annotations
 
 import asyncpg
 
-from notegateway.core import locks, metrics, settling
+from notegateway.core import metrics, settling
 from notegateway.core.db import rehearsing
 from notegateway.core.settling import Changes, Settled
 from notegateway.diary import changes_repository, reconcile_repository
@@ -34,10 +33,8 @@ async def settle(db: asyncpg.Connection, actor: str, changes: Changes) -> Settle
     changed = [*changes.absences, *result.changes]
     if not (changed or changes.notes or changes.quietly or changes.redeliver):
         return settled
-    if changed:  # the feed writers' lock first, in the same round trip
+    if changed:
         await changes_repository.publish(db, changed)
-    else:
-        await locks.lock_feed_writers(db)
     await vendors_service.sync_feed(db, changes.notes, redeliver=changes.redeliver)
     await vendors_service.sync_feed(db, changes.quietly, silent=True)
     return settled

@@ -5,8 +5,8 @@ A feed read by number (`seq > cursor`) skips a row whose transaction took its nu
 first but committed last, unless writers commit in number order. These tests make that
 happen, on the vendors' event feed and on the diary's change feed (one mechanism:
 core/feed.py), and check that the reader misses nothing and gets nothing twice; with the
-feed writers' lock removed (core/locks.py:lock_feed_writers, and the
-same lock in migration 0007's ngw_publish_changes) they fail.
+watermark removed (core/feed.py:watermark) or the writers' tickets not taken
+(ngw_feed_ticket, core/sql_functions.py) they fail.
 """
 
 from __future__ import annotations

@@ -23,14 +23,18 @@ request's keys and then its owners in one round trip, the owners read in a state
 their own.
 
 No deadlocks: classes are always taken in this order, person, then NRN, then identity,
-then owner, each in one statement, and within a class in (bucket, key) order; last of
-all, and only just before commit, the feed writers' lock. Before all of them come
+then owner, each in one statement, and within a class in (bucket, key) order. Before all
+of them come
 institution rows: a diary switch updates the row, an absence being recorded holds it
 FOR SHARE.
 
 Outside all of these, in transactions of their own that take nothing else: a client's
 lease lock (`LEASE_LOCK_CLASS`, the client's id), taken by `ngw_take_lease` while it
 counts and adds a long-poll lease (core/limits.py).
+
+Beside all of these, and waiting for nothing: a feed writer's ticket, a shared lock that
+no one takes exclusively (`FEED_TICKET_CLASSES`; core/feed.py), taken by a trigger before
+a statement numbers feed rows. No writer waits for another to write a feed.
 
 Who takes what:
 - a push: its notes' NRNs and identities, then the owners of those identities;
@@ -186,13 +190,7 @@ async def lock_persons(
     return {r["person_id"] for r in rows}
 
 
-FEED_WRITERS = _int64("feed-writers")
-
-
-async def lock_feed_writers(db: asyncpg.Connection) -> None:
-    """Taken by every transaction that writes to a feed (vendor events, diary changes),
-    right before it writes, and held to commit: feed rows are numbered in the order they
-    commit, so a reader that pages by number never passes one still to commit
-    (core/feed.py). Hold it briefly: take it last (notegateway/settle.py does, once; with
-    changes to publish, `ngw_publish_changes` takes it in the same round trip)."""
-    await db.execute("SELECT pg_advisory_xact_lock($1)", FEED_WRITERS)
+# The feed writers' tickets (core/feed.py): shared two-key locks, one class per feed
+# table, never taken exclusively, so never waited for; each class spans 65,536 first keys
+# (a row number's high 32 bits). Apart from LEASE_LOCK_CLASS and from each other.
+FEED_TICKET_CLASSES = {"vendor_events": 0x46450000, "diary_changes": 0x46430000}

@@ -9,7 +9,7 @@ exists in only one of the two. Triggers are written as PostgreSQL prints them ba
 
 from __future__ import annotations
 
-from notegateway.core.locks import LEASE_LOCK_CLASS
+from notegateway.core.locks import FEED_TICKET_CLASSES, LEASE_LOCK_CLASS
 
 FUNCTIONS: dict[str, str] = {}
 TRIGGERS: dict[str, tuple[str, str]] = {}  # name: (table, CREATE TRIGGER as printed back)
@@ -128,15 +128,55 @@ BEGIN
 END $$
 """
 
-# Number a request's changes in one round trip: the feed writers' lock (core/locks.py),
-# then the rows, in that order (a function's statements run one after the other).
+# Number a request's changes in the change feed (its ticket: the trigger below).
 FUNCTIONS["ngw_publish_changes"] = """
-CREATE OR REPLACE FUNCTION ngw_publish_changes(writers_lock bigint, audit_ids bigint[])
+CREATE OR REPLACE FUNCTION ngw_publish_changes(audit_ids bigint[])
 RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
-    PERFORM pg_advisory_xact_lock(writers_lock);
     INSERT INTO diary_changes (audit_id)
     SELECT id FROM unnest(audit_ids) AS id ORDER BY id;
+END $$
+"""
+
+# A feed writer's ticket (core/feed.py): before a statement numbers any row of a feed, a
+# shared lock, held to commit, on the number after the feed's last one; every row the
+# transaction numbers later is at least that. Shared: no writer waits for another.
+# Arguments: the feed's sequence, its ticket lock class (two-key locks: the class plus
+# the number's high 32 bits, then its low 32 bits).
+FUNCTIONS["ngw_feed_ticket"] = """
+CREATE OR REPLACE FUNCTION ngw_feed_ticket() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    ticket bigint := coalesce(pg_sequence_last_value(TG_ARGV[0]::regclass), 0) + 1;
+BEGIN
+    PERFORM pg_advisory_xact_lock_shared(TG_ARGV[1]::integer + (ticket >> 32)::integer,
+                                         ticket::bit(32)::integer);
+    RETURN NULL;
+END $$
+"""
+for _table, _class in FEED_TICKET_CLASSES.items():
+    TRIGGERS[f"{_table}_ticket"] = (
+        _table,
+        f"CREATE TRIGGER {_table}_ticket BEFORE INSERT ON public.{_table} FOR EACH STATEMENT "
+        f"EXECUTE FUNCTION ngw_feed_ticket('public.{_table}_seq_seq', '{_class}')",
+    )
+
+# How far a feed's readers may go: below the oldest ticket still held, and past nothing
+# numbered after the sequence's last number as read first (core/feed.py: why this
+# order). Volatile: its statements run one after the other.
+FUNCTIONS["ngw_feed_watermark"] = """
+CREATE OR REPLACE FUNCTION ngw_feed_watermark(feed_sequence regclass, ticket_class integer)
+RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE
+    numbered bigint := coalesce(pg_sequence_last_value(feed_sequence), 0);
+    oldest bigint;
+BEGIN
+    SELECT min(((l.classid::bigint - ticket_class) << 32) + l.objid::bigint) INTO oldest
+    FROM pg_locks AS l
+    WHERE l.locktype = 'advisory' AND l.objsubid = 2
+      AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+      AND l.classid::bigint BETWEEN ticket_class AND ticket_class + 65535;
+    RETURN least(oldest, numbered + 1);
 END $$
 """
 

@@ -290,7 +290,7 @@ vendor_note_state = Table(
 vendor_events = Table(
     "vendor_events",
     metadata,
-    # Given under the feed writers' lock, held to commit: seq order is commit order.
+    # Read below the feed's watermark (core/feed.py): no row still to commit is passed.
     Column("seq", BigInteger, Identity(), primary_key=True),
     Column("vendor_id", BigInteger, ForeignKey("clients.id"), nullable=False),
     Column("notice_id", BigInteger, ForeignKey("medical_notices.id"), nullable=False),
@@ -322,8 +322,8 @@ feed_purges = Table(
 diary_changes = Table(
     "diary_changes",
     metadata,
-    # The change feed: one row per audited change the gateway made to an absence, numbered
-    # under the feed writers' lock held to commit (core/feed.py), like vendor_events.
+    # The change feed: one row per audited change the gateway made to an absence, read
+    # below the feed's watermark (core/feed.py), like vendor_events.
     Column("seq", BigInteger, Identity(), primary_key=True),
     Column("audit_id", BigInteger, ForeignKey("audit_log.id"), nullable=False, unique=True),
     Column("at", DateTime(timezone=True), nullable=False, server_default=func.clock_timestamp()),

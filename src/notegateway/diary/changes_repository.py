@@ -7,18 +7,15 @@ from collections.abc import Sequence
 
 import asyncpg
 
-from notegateway.core import locks
 from notegateway.core.feed import Feed
 
 CHANGES = Feed("changes", "diary_changes", scope=None, at="at")
 
 
 async def publish(db: asyncpg.Connection, audit_ids: Sequence[int]) -> None:
-    """Take the feed writers' lock, then number these audited changes in the feed: one
-    round trip (`ngw_publish_changes`, core/sql_functions.py)."""
-    await db.execute(
-        "SELECT ngw_publish_changes($1, $2::bigint[])", locks.FEED_WRITERS, list(audit_ids)
-    )
+    """Number these audited changes in the feed (`ngw_publish_changes`,
+    core/sql_functions.py)."""
+    await db.execute("SELECT ngw_publish_changes($1::bigint[])", list(audit_ids))
 
 
 def _state(column: str) -> str:

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import asyncpg
 
 from notegateway.core.db import rows_as
+from notegateway.core.feed import watermark
+from notegateway.diary.changes_repository import CHANGES
 
 # Per pupil enrolled in the institution at some time in the month (class and section of
 # the latest such enrollment), over the absences of the month there on days NEISPUO's
@@ -59,18 +61,17 @@ counted AS (
 SELECT e.person_id, e.class_name, e.section, coalesce(c.lessons, 0) AS lessons,
        coalesce(c.days, 0) AS days, coalesce(c.late, 0) AS late,
        coalesce(c.by_notes, 0) AS by_notes, coalesce(c.under_notes, 0) AS under_notes,
-       coalesce(c.unexcused_dates, '{}') AS unexcused_dates,
-       -- how far the change feed had come when these figures were read (same snapshot)
-       (SELECT coalesce(max(seq), 0) FROM diary_changes) AS change_seq
+       coalesce(c.unexcused_dates, '{}') AS unexcused_dates
 FROM enrolled AS e LEFT JOIN counted AS c USING (person_id)
 ORDER BY e.person_id
 """
 
 
 async def change_seq(db: asyncpg.Connection) -> int:
-    """How far the change feed has come."""
-    value: int = await db.fetchval("SELECT coalesce(max(seq), 0) FROM diary_changes")
-    return value
+    """How far the change feed has surely come: every change numbered up to this has
+    committed or never will (core/feed.py: the watermark). Read before figures, so that
+    they hold every change up to it (and perhaps a few after it)."""
+    return await watermark(db, CHANGES) - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +87,6 @@ class PupilCounts:
     by_notes: int  # absences a note excused
     under_notes: int  # unexcused absences an active note covers
     unexcused_dates: list[dt.date]
-    change_seq: int  # how far the change feed had come (the same snapshot)
 
 
 async def month(

@@ -133,11 +133,12 @@ async def report_month(
     actor: str,
 ) -> bool:
     """Record the month's figures as they are now as the ones sent to social assistance
-    (again: replaced); True when first. The figures and how far the change feed had come
-    are read in one statement, so a report racing a push records a state that was
-    committed, never half of one."""
+    (again: replaced); True when first. The figures are read in one statement, so a
+    report racing a push records a state that was committed, never half of one; how far
+    the change feed had come is read first: the figures hold every change up to it (and
+    perhaps a few after it, which corrections then name as later)."""
+    change_seq = await figures_repository.change_seq(db)
     rows = await _month(db, institution_id, first_day, None)
-    change_seq = rows[0].change_seq if rows else await figures_repository.change_seq(db)
     pupils = {r.person_id: _figure(r, limits) for r in rows}
     return await reports_repository.record(db, institution_id, first_day, change_seq, pupils, actor)
 

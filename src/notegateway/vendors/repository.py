@@ -102,7 +102,7 @@ async def sync_feed(db: asyncpg.Connection, notice_ids: Sequence[int], silent: b
     """Write the feed events these notes' changes mean to each vendor; how many.
 
     `silent`: bring what each vendor is taken to know up to date without telling it (a
-    diary switch). The caller holds the feed writers' lock.
+    diary switch).
     """
     count: int = await db.fetchval(_SYNC_FEED, list(notice_ids), silent)
     return count
@@ -111,7 +111,7 @@ async def sync_feed(db: asyncpg.Connection, notice_ids: Sequence[int], silent: b
 async def redeliver(db: asyncpg.Connection, pairs: Sequence[tuple[int, int]]) -> int:
     """Hand (vendor, note) pairs again: a `note.issued` event marked redelivered, from what
     the vendor was last told (only while that is an issued note), and the read state of
-    NEISPUO's pull cleared. Callers hold the feed writers' lock."""
+    NEISPUO's pull cleared."""
     value: int = await db.fetchval(
         """
         WITH wanted AS (

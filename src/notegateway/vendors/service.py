@@ -32,8 +32,7 @@ async def sync_feed(
     redeliver: Sequence[tuple[int, int]] = (),
 ) -> None:
     """Tell each vendor what these notes' changes mean for it, and hand the (vendor, note)
-    pairs `redeliver` again. Called by the settle step (notegateway/settle.py), which holds the
-    feed writers' lock (core/feed.py)."""
+    pairs `redeliver` again. Called by the settle step (notegateway/settle.py)."""
     if notice_ids:
         await repository.sync_feed(db, notice_ids, silent)
     if redeliver:
