@@ -6,7 +6,8 @@ their own transaction; that port runs this step, which `install()` puts under it
 app and the demo call it at start).
 Order matters: the rules first (they decide the absences), then the metrics,
 then the feeds: the change feed (every change made to an absence, by the rules or by the
-writer), then what each vendor is told (their order for readers: core/feed.py).
+writer; written by the rules' own statement, in the same round trip), then what each
+vendor is told (their order for readers: core/feed.py).
 """
 
 from __future__ import annotations
@@ -16,25 +17,22 @@ import asyncpg
 from notegateway.core import metrics, settling
 from notegateway.core.db import rehearsing
 from notegateway.core.settling import Changes, Settled
-from notegateway.diary import changes_repository, reconcile_repository
+from notegateway.diary import reconcile_repository
 from notegateway.vendors import service as vendors_service
 
 
 async def settle(db: asyncpg.Connection, actor: str, changes: Changes) -> Settled:
     """Reconcile, count, write the feeds; once per request, as its last step."""
     result = await reconcile_repository.reconcile_absences(
-        db, actor, changes.person_days, changes.released
+        db, actor, changes.person_days, changes.released, published=changes.absences
     )
     if not rehearsing():  # a console's rehearsal is undone: nothing to count
         metrics.ABSENCES_EXCUSED.inc(result.excused)
         metrics.ABSENCES_REVERTED.inc(result.reverted)
         metrics.ABSENCES_REATTRIBUTED.inc(result.reattributed)
     settled = Settled(result.excused, result.reverted, result.reattributed)
-    changed = [*changes.absences, *result.changes]
-    if not (changed or changes.notes or changes.quietly or changes.redeliver):
+    if not (changes.notes or changes.quietly or changes.redeliver):
         return settled
-    if changed:
-        await changes_repository.publish(db, changed)
     await vendors_service.sync_feed(db, changes.notes, redeliver=changes.redeliver)
     await vendors_service.sync_feed(db, changes.quietly, silent=True)
     return settled

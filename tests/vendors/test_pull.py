@@ -7,6 +7,7 @@ import datetime as dt
 import asyncpg
 import pytest
 
+from notegateway.clients import service as clients_service
 from notegateway.core.timeutil import SOFIA
 from tests.factories import Api, make_egn, note
 from tests.vendors.conftest import MOVER, PUPIL, Vendor
@@ -141,3 +142,21 @@ async def test_last_sync_time_moves_on_every_push_or_cancel_call(
     )
     assert refused.status_code == 403
     assert await sync_time() == seen[-1]
+
+
+async def test_credentials_that_admit_no_nzis_client_record_no_call(
+    api: Api, db: asyncpg.Connection
+) -> None:
+    """The call is recorded in the credentials' own statement, only when they admit NZIS."""
+    url = "/api/v1/hisMedicalNotices"
+    refused = [
+        await api.http.post(url, json=[], headers={"Authorization": "Bearer not-a-token"}),
+        await api.http.post(url, json=[], headers=await api.as_role("vendor")),
+    ]
+    # A read by NZIS records nothing either.
+    read = await api.http.get(f"{url}/25317A000001", headers=await api.as_role("nzis"))
+    await clients_service.disable(db, "test-nzis")
+    refused.append(await api.push(note("25317A000001", PUPIL)))
+    assert [r.status_code for r in refused] == [401, 403, 401]
+    assert read.status_code == 404
+    assert await db.fetchval("SELECT count(*) FROM nzis_sync") == 0

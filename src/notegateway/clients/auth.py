@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated
 
 import asyncpg
@@ -41,7 +41,9 @@ def _bearer_token(request: Request) -> str | None:
     return token.strip()
 
 
-async def authenticate(request: Request, db: asyncpg.Connection) -> Client:
+async def authenticate(
+    request: Request, db: asyncpg.Connection, record_nzis_call: bool = False
+) -> Client:
     settings: Settings = request.app.state.settings
     thumbprint = None
     cert_headers = request.headers.getlist("x-client-cert")
@@ -53,7 +55,7 @@ async def authenticate(request: Request, db: asyncpg.Connection) -> Client:
             raise Unauthorized("X-Client-Cert was given more than once")
         thumbprint = service.certificate_thumbprint(cert_headers[0])
     client = await service.authenticate(
-        db, request.app.state.token_key, _bearer_token(request), thumbprint
+        db, request.app.state.token_key, _bearer_token(request), thumbprint, record_nzis_call
     )
     request.state.client_name = client.name
     return client
@@ -63,25 +65,23 @@ def require(
     *roles: Role,
     operator_reads: bool = False,
     regional_reads: bool = False,
-    on_admit: Callable[[asyncpg.Connection], Awaitable[None]] | None = None,
+    records_nzis_call: bool = False,
 ) -> Callable[..., AsyncIterator[Client]]:
     """A dependency admitting `roles` (and operators on GET when `operator_reads`, those
     limited to a region too when `regional_reads`: the endpoint scopes by region).
 
     Credentials are checked before the request's body is read and before its own
     transaction, each statement a transaction of its own: no connection is held while a
-    body arrives or a long poll waits. `on_admit` runs once the client is admitted (to
-    leave a trace whatever the answer), committed at once. The client's request then
-    holds one of its NOTEGATEWAY_CLIENT_CONCURRENCY slots until it is answered; beyond
-    them: 429.
+    body arrives or a long poll waits. `records_nzis_call`: an admitted NZIS client's call
+    is recorded whatever the answer (lastHisSyncTime), in the credentials' own statement.
+    The client's request then holds one of its NOTEGATEWAY_CLIENT_CONCURRENCY slots
+    until it is answered; beyond them: 429.
     """
 
     async def dependency(request: Request) -> AsyncIterator[Client]:
         async def admit(db: asyncpg.Connection) -> Client:
-            client = await authenticate(request, db)
+            client = await authenticate(request, db, records_nzis_call)
             _admit(request, client, roles, operator_reads, regional_reads)
-            if on_admit is not None:
-                await on_admit(db)
             return client
 
         engine = request.app.state.engine

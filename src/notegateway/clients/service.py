@@ -94,23 +94,30 @@ def _client(stored: StoredClient) -> Client:
 
 
 async def authenticate(
-    db: asyncpg.Connection, key: bytes, token: str | None, thumbprint: str | None
+    db: asyncpg.Connection,
+    key: bytes,
+    token: str | None,
+    thumbprint: str | None,
+    record_nzis_call: bool = False,
 ) -> Client:
-    """The client proven by a bearer token and/or a certificate thumbprint; both must agree."""
+    """The client proven by a bearer token and/or a certificate thumbprint; both must agree.
+    `record_nzis_call`: an NZIS call is recorded, in the same round trip, when these
+    credentials admit an NZIS client (clients/repository.py: `_NAMED` applies the rules
+    below to decide it)."""
     if token is None and thumbprint is None:
         raise Unauthorized("credentials are required: a bearer token or a client certificate")
+    computed = None if token is None else hash_token(key, token)
+    named = await repository.find_named(db, computed, thumbprint, record_nzis_call)
     by_token = by_cert = None
-    if token is not None:
-        computed = hash_token(key, token)
-        row = await repository.find_by_token_hash(db, computed)
+    if computed is not None:
+        row = named.by_token
         if row is None or not hmac.compare_digest(row.token_hash or "", computed):
             raise Unauthorized("unknown credentials")
         by_token = _client(row)
     if thumbprint is not None:
-        row = await repository.find_by_thumbprint(db, thumbprint)
-        if row is None:
+        if named.by_cert is None:
             raise Unauthorized("unknown credentials")
-        by_cert = _client(row)
+        by_cert = _client(named.by_cert)
     if by_token is not None and by_cert is not None and by_token.id != by_cert.id:
         raise Unauthorized("the token and the certificate name different clients")
     client = by_token or by_cert

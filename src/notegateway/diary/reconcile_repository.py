@@ -1,6 +1,6 @@
 """The one statement that applies the excusal rules (diary/excusal.py), set-based, to
 every absence in scope: which note holds each, excusing, taking over and reverting, the
-review list, and the audit log."""
+review list, the audit log, and the change feed."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import asyncpg
 
 from notegateway.core.db import MANY_ITEMS
+from notegateway.diary import changes_repository
 from notegateway.diary.excusal import MEDICAL_REASON, Action, Kind, Why
 
 # The oldest active note of absence `h` covering its institution-day (rules 2 and 3):
@@ -211,15 +212,24 @@ audited AS (
             jsonb_build_object('why', r.why), NULL
      FROM resolved AS r WHERE r.closed_at IS NULL ORDER BY r.absence_id, r.notice_id)
     RETURNING id, action
+),
+published AS (
+    -- The change feed, in the same round trip: the writer's own changes to absences
+    -- ($6, audited before this statement) and the rules', in audit order.
+    INSERT INTO diary_changes (audit_id)
+    SELECT id FROM (
+        SELECT unnest($6::bigint[]) AS id
+        UNION ALL
+        SELECT id FROM audited
+        WHERE action <> '{Action.REVIEW}' AND action <> '{Action.REVIEW_RESOLVED}'
+    ) AS p
+    ORDER BY id
 )
 SELECT count(*) FILTER (WHERE before_holder IS NULL) AS excused,
        count(*) FILTER (WHERE before_holder IS NOT NULL AND after_holder IS NOT NULL)
            AS reattributed,
        count(*) FILTER (WHERE after_holder IS NULL) AS reverted,
-       (SELECT count(*) FROM review) AS review,
-       -- the changes to absences, for the change feed (notegateway/settle.py)
-       (SELECT coalesce(array_agg(id ORDER BY id), '{{{{}}}}') FROM audited
-        WHERE action <> '{Action.REVIEW}' AND action <> '{Action.REVIEW_RESOLVED}') AS changes
+       (SELECT count(*) FROM review) AS review
 FROM changed
 """
 _RECONCILE_FEW = _RECONCILE_TEMPLATE.format(**_DRIVEN)
@@ -232,7 +242,6 @@ class Reconciled:
     reattributed: int = 0
     reverted: int = 0
     review: int = 0
-    changes: tuple[int, ...] = ()  # the audit entries of the absences changed
 
 
 async def reconcile_absences(
@@ -240,12 +249,17 @@ async def reconcile_absences(
     actor: str,
     person_periods: Sequence[tuple[int, dt.date, dt.date]] = (),
     held_by_notices: Sequence[int] = (),
+    published: Sequence[int] = (),
 ) -> Reconciled:
-    """Apply the rules to the absences of these persons on these days, and those these notes hold.
+    """Apply the rules to the absences of these persons on these days, and those these notes
+    hold; then number in the change feed the audit entries `published` (the writer's own
+    changes to absences) and those of the changes the rules made, in audit order.
 
     The caller holds the identity locks of the persons involved (core/locks.py).
     """
     if not person_periods and not held_by_notices:
+        if published:
+            await changes_repository.publish(db, published)
         return Reconciled()
     few = len(person_periods) + len(held_by_notices) <= MANY_ITEMS
     row = await db.fetchrow(
@@ -255,8 +269,7 @@ async def reconcile_absences(
         [p[2] for p in person_periods],
         list(held_by_notices),
         actor,
+        list(published),
     )
     assert row is not None
-    return Reconciled(
-        row["excused"], row["reattributed"], row["reverted"], row["review"], tuple(row["changes"])
-    )
+    return Reconciled(row["excused"], row["reattributed"], row["reverted"], row["review"])

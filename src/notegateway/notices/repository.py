@@ -343,21 +343,6 @@ async def purge_rejections(db: asyncpg.Connection, older_than: dt.datetime) -> i
     return int(status.split()[-1])
 
 
-async def record_nzis_call(db: asyncpg.Connection) -> None:
-    """NZIS called the push or cancel endpoint (lastHisSyncTime), whatever the answer.
-
-    The transaction that records it commits without waiting for the WAL flush: a crash
-    may forget the last few milliseconds of calls, never a note."""
-    await db.execute(
-        """
-        WITH quick AS (SELECT set_config('synchronous_commit', 'off', true))
-        INSERT INTO nzis_sync (slot, called_at)
-        SELECT pg_backend_pid() % 1024, now() FROM quick
-        ON CONFLICT (slot) DO UPDATE SET called_at = excluded.called_at
-        """
-    )
-
-
 @dataclass(frozen=True, slots=True)
 class NoteRow:
     """A note with its placements, the absences it holds, and where it was delivered."""

@@ -42,8 +42,8 @@ router = APIRouter(prefix="/api/v1/hisMedicalNotices", tags=["NZIS"])
 MAX_BATCH = 1000
 _CANCEL_NAMES = known_names(CancelIn)
 # NZIS calling push or cancel: lastHisSyncTime moves whatever the answer, so the call is
-# recorded in the credentials' own transaction, before the request's.
-NzisCaller = Annotated[Client, Depends(require(Role.NZIS, on_admit=service.record_call))]
+# recorded in the credentials' own statement, before the request's transaction.
+NzisCaller = Annotated[Client, Depends(require(Role.NZIS, records_nzis_call=True))]
 
 
 @dataclass(frozen=True, slots=True)

@@ -228,10 +228,6 @@ async def purge_rejections(db: asyncpg.Connection, retention_days: int) -> int:
     return await repository.purge_rejections(db, older_than)
 
 
-async def record_call(db: asyncpg.Connection) -> None:
-    await repository.record_nzis_call(db)
-
-
 async def notice_view(db: asyncpg.Connection, nrn: str) -> NoticeFull:
     """The whole note, as operators see it; `delivery_view` is what NZIS may see of it."""
     row = await repository.notice_view_row(db, nrn)
