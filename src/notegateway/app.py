@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from notegateway import __version__, settle
 from notegateway.clients import service as clients_service
 from notegateway.console.router import install as install_console
+from notegateway.core import statistics
 from notegateway.core.config import Settings
 from notegateway.core.contract import install_contract
 from notegateway.core.db import create_engine, resolve_database_url, to_libpq_url, transaction
@@ -87,10 +88,15 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         processes = ProcessRegistry(engine, app.state.client_limits)
         await processes.start()
         purger = asyncio.create_task(_purge_periodically(engine, settings))
+        statistician = asyncio.create_task(statistics.keep_current(engine))
         try:
             yield
         finally:
             purger.cancel()
+            statistician.cancel()
+            # ended before the pool closes: a task stopped mid-transaction gives its
+            # connection back first
+            await asyncio.gather(purger, statistician, return_exceptions=True)
             await processes.stop()
             await feed_notifier.stop()
             await engine.dispose()

@@ -30,7 +30,8 @@ FOR SHARE.
 
 Outside all of these, in transactions of their own that take nothing else: a client's
 lease lock (`LEASE_LOCK_CLASS`, the client's id), taken by `ngw_take_lease` while it
-counts and adds a long-poll lease (core/limits.py).
+counts and adds a long-poll lease (core/limits.py); and `STATISTICS_LOCK`, tried (never
+waited for) by the transaction that renews the tables' statistics (core/statistics.py).
 
 Beside all of these, and waiting for nothing: a feed writer's ticket, a shared lock that
 no one takes exclusively (`FEED_TICKET_CLASSES`; core/feed.py), taken by a trigger before
@@ -194,3 +195,5 @@ async def lock_persons(
 # table, never taken exclusively, so never waited for; each class spans 65,536 first keys
 # (a row number's high 32 bits). Apart from LEASE_LOCK_CLASS and from each other.
 FEED_TICKET_CLASSES = {"vendor_events": 0x46450000, "diary_changes": 0x46430000}
+
+STATISTICS_LOCK = _int64("statistics")
