@@ -88,14 +88,14 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         processes = ProcessRegistry(engine, app.state.client_limits)
         await processes.start()
         purger = asyncio.create_task(_purge_periodically(engine, settings))
-        statistician = asyncio.create_task(statistics.keep_current(engine))
+        stopping = asyncio.Event()
+        statistician = asyncio.create_task(statistics.keep_current(engine, stopping))
         try:
             yield
         finally:
             purger.cancel()
-            statistician.cancel()
-            # ended before the pool closes: a task stopped mid-transaction gives its
-            # connection back first
+            stopping.set()
+            # both ended before the pool closes, their connections given back
             await asyncio.gather(purger, statistician, return_exceptions=True)
             await processes.stop()
             await feed_notifier.stop()

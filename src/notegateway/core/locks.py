@@ -51,6 +51,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 import asyncpg
 
@@ -118,40 +119,49 @@ async def lock_keys(db: asyncpg.Connection, keys: Iterable[str]) -> None:
     await lock_classes(db, keys)
 
 
-async def lock_classes(
-    db: asyncpg.Connection,
-    *classes: Iterable[str],
-    owners_of: Iterable[tuple[int, str]] = (),
-    persons: Sequence[int] = (),
-) -> None:
-    """Take the locks of several classes of keys, given in the documented class order,
-    then the owner locks of `persons` and of the persons holding the identities
-    `owners_of` (whose identity locks the caller holds, or takes here): one round trip,
-    the order of taking kept (`ngw_lock`, core/sql_functions.py)."""
+@dataclass(frozen=True, slots=True)
+class LockPlan:
+    """The arguments of `ngw_lock` (core/sql_functions.py), in the order of taking: lock
+    ids and whether each is shared, then the identities whose holders' owner locks follow."""
+
+    ids: list[int]
+    shared: list[bool]
+    owner_kinds: list[int]
+    owner_identifiers: list[str]
+
+
+def plan_classes(*classes: Iterable[str], owners_of: Iterable[tuple[int, str]] = ()) -> LockPlan:
+    """The locks of several classes of keys, given in the documented class order, then
+    the owner locks of the persons holding the identities `owners_of`."""
     ids: list[int] = []
     shared: list[bool] = []
     for keys in classes:
         class_ids, class_shared = _plan(keys)
         ids += class_ids
         shared += class_shared
-    await _lock(db, ids, shared, owners_of, persons)
-
-
-async def _lock(
-    db: asyncpg.Connection,
-    ids: list[int],
-    shared: list[bool],
-    owners_of: Iterable[tuple[int, str]],
-    persons: Sequence[int],
-) -> None:
     pairs = sorted(set(owners_of))
-    if ids or pairs or persons:
+    return LockPlan(ids, shared, [p[0] for p in pairs], [p[1] for p in pairs])
+
+
+async def lock_classes(
+    db: asyncpg.Connection,
+    *classes: Iterable[str],
+    owners_of: Iterable[tuple[int, str]] = (),
+    persons: Sequence[int] = (),
+) -> None:
+    """Take the locks `plan_classes` plans, and the owner locks of `persons`: one round
+    trip, the order of taking kept (`ngw_lock`, core/sql_functions.py)."""
+    await _lock(db, plan_classes(*classes, owners_of=owners_of), persons)
+
+
+async def _lock(db: asyncpg.Connection, plan: LockPlan, persons: Sequence[int]) -> None:
+    if plan.ids or plan.owner_kinds or persons:
         await db.execute(
             "SELECT ngw_lock($1::bigint[], $2::bool[], $3::int2[], $4::text[], $5::bigint[])",
-            ids,
-            shared,
-            [p[0] for p in pairs],
-            [p[1] for p in pairs],
+            plan.ids,
+            plan.shared,
+            plan.owner_kinds,
+            plan.owner_identifiers,
             list(persons),
         )
 
@@ -187,7 +197,9 @@ async def lock_persons(
     else:
         identities = {(r["identifier_kind"], r["identifier"]) for r in rows} | also
         ids, shared = _plan(identity_key(kind, ident) for kind, ident in identities)
-    await _lock(db, ids, shared, also, person_ids)
+    owners = sorted(also)
+    plan = LockPlan(ids, shared, [o[0] for o in owners], [o[1] for o in owners])
+    await _lock(db, plan, person_ids)
     return {r["person_id"] for r in rows}
 
 

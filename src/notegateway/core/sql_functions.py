@@ -10,6 +10,7 @@ exists in only one of the two. Triggers are written as PostgreSQL prints them ba
 from __future__ import annotations
 
 from notegateway.core.locks import FEED_TICKET_CLASSES, LEASE_LOCK_CLASS
+from notegateway.core.placement_sql import by_diary, placement_runs
 
 FUNCTIONS: dict[str, str] = {}
 TRIGGERS: dict[str, tuple[str, str]] = {}  # name: (table, CREATE TRIGGER as printed back)
@@ -177,6 +178,85 @@ BEGIN
       AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
       AND l.classid::bigint BETWEEN ticket_class AND ticket_class + 65535;
     RETURN least(oldest, numbered + 1);
+END $$
+"""
+
+# Storing a push's notes (notices/repository.py: insert_notes) in one round trip: the
+# push's locks first (`ngw_lock`, core/locks.py), then the notes, in a statement of its
+# own whose snapshot is taken under the locks. Each note is matched to the person whose
+# identifier it is now, or was before (former identifiers match too), inserted in input
+# order ("received first" holds), placed, and audited; existing NRNs are left alone. One
+# row per input item: whether this call created the note, and the payload kept before
+# when it did not.
+# The statement itself ($1 to $12: the function's first twelve arguments); benchmarks.explain
+# explains it on its own.
+INSERT_NOTES = f"""
+WITH input AS (
+    SELECT * FROM unnest($1::text[], $2::text[], $3::int2[], $4::int2[], $5::text[],
+                         $6::text[], $7::date[], $8::date[], $9::timestamp[], $10::text[],
+                         $11::text[]) WITH ORDINALITY
+        AS t(nrn, nrn_examination, identifier_type, identifier_kind, identifier,
+             pmi, from_date, to_date, authored_on, payload, excusal_comment, ord)
+),
+inserted AS (
+    INSERT INTO medical_notices (nrn, nrn_examination, identifier_type, identifier_kind,
+                                 identifier, pmi, from_date, to_date, authored_on, payload,
+                                 excusal_comment, status, person_id, matched_at, cancelled_at)
+    SELECT i.nrn, i.nrn_examination, i.identifier_type, i.identifier_kind, i.identifier,
+           i.pmi, i.from_date, i.to_date, i.authored_on, i.payload::jsonb, i.excusal_comment,
+           CASE WHEN c.nrn IS NULL THEN 'active' ELSE 'cancelled' END,
+           coalesce(p.id, f.person_id),
+           CASE WHEN coalesce(p.id, f.person_id) IS NOT NULL THEN now() END,
+           CASE WHEN c.nrn IS NOT NULL THEN now() END
+    FROM input AS i
+    -- The person whose identifier it is now, or was before (former identifiers match too).
+    LEFT JOIN persons AS p
+           ON p.identifier_kind = i.identifier_kind AND p.identifier = i.identifier
+    LEFT JOIN former_identifiers AS f
+           ON f.identifier_kind = i.identifier_kind AND f.identifier = i.identifier
+    LEFT JOIN notice_cancellations AS c ON c.nrn = i.nrn
+    ORDER BY i.ord  -- ids in input order: "received first" holds
+    ON CONFLICT (nrn) DO NOTHING
+    RETURNING id AS notice_id, nrn, person_id, from_date, to_date, status
+),
+placed AS (
+    INSERT INTO placements (notice_id, institution_id, class_name, section, from_date, to_date)
+    {placement_runs("inserted")}
+    RETURNING *
+),
+for_vendors AS (
+    SELECT DISTINCT notice_id FROM ({by_diary("placed")}) AS cut
+    WHERE cut.diary_client_id IS NOT NULL
+),
+audited AS (
+    INSERT INTO audit_log (actor, action, notice_id, after)
+    SELECT $12, 'note.received', notice_id,
+           jsonb_build_object('status', status,
+                              'match', CASE WHEN person_id IS NULL THEN 'unmatched'
+                                            ELSE 'matched' END)
+    FROM inserted
+)
+SELECT i.nrn, ins.notice_id, ins.person_id, ins.status, ins.from_date, ins.to_date,
+       ins.notice_id IN (SELECT notice_id FROM for_vendors) AS for_vendors,
+       (SELECT existing.payload::text FROM medical_notices AS existing
+        WHERE existing.nrn = i.nrn) AS stored_payload
+FROM input AS i
+LEFT JOIN inserted AS ins ON ins.nrn = i.nrn
+"""
+FUNCTIONS["ngw_insert_notes"] = f"""
+CREATE OR REPLACE FUNCTION ngw_insert_notes(
+    nrns text[], examinations text[], identifier_types int2[], identifier_kinds int2[],
+    identifiers text[], pmis text[], from_dates date[], to_dates date[],
+    authored_ons timestamp[], payloads text[], excusal_comments text[], actor text,
+    lock_ids bigint[], lock_shared boolean[], owner_kinds int2[], owner_identifiers text[])
+RETURNS TABLE (nrn text, notice_id bigint, person_id bigint, status text, from_date date,
+               to_date date, for_vendors boolean, stored_payload text)
+LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+BEGIN
+    PERFORM ngw_lock(lock_ids, lock_shared, owner_kinds, owner_identifiers, '{{}}');
+    RETURN QUERY
+{INSERT_NOTES};
 END $$
 """
 

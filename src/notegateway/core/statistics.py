@@ -21,6 +21,7 @@ which takes nothing else): where autovacuum runs, it finds little to do.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 import asyncpg
@@ -52,10 +53,14 @@ async def analyse_stale(db: asyncpg.Connection) -> list[str]:
     return names
 
 
-async def keep_current(engine: AsyncEngine) -> None:
-    """`analyse_stale` every EVERY_S seconds, for ever (a task of the server's)."""
+async def keep_current(engine: AsyncEngine, stopping: asyncio.Event) -> None:
+    """`analyse_stale` every EVERY_S seconds until `stopping` is set (a task of the
+    server's; it ends between two rounds, never in the middle of a transaction)."""
     while True:
-        await asyncio.sleep(EVERY_S)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stopping.wait(), EVERY_S)
+        if stopping.is_set():
+            return
         try:
             async with transaction(engine) as db:
                 analysed = await analyse_stale(db)

@@ -11,64 +11,11 @@ from typing import Any
 import asyncpg
 
 from notegateway.core.db import row_as
+from notegateway.core.locks import LockPlan
 from notegateway.core.note_wire import HisMedicalNoticeOut, note_of
 from notegateway.core.placement_sql import by_diary, placement_runs, placements_array
 from notegateway.diary.repository import held_absences_sql
 from notegateway.notices.validation import ValidNote
-
-_INSERT_NOTES = f"""
-WITH input AS (
-    SELECT * FROM unnest($1::text[], $2::text[], $3::int2[], $4::int2[], $5::text[],
-                         $6::text[], $7::date[], $8::date[], $9::timestamp[], $10::text[],
-                         $11::text[]) WITH ORDINALITY
-        AS t(nrn, nrn_examination, identifier_type, identifier_kind, identifier,
-             pmi, from_date, to_date, authored_on, payload, excusal_comment, ord)
-),
-inserted AS (
-    INSERT INTO medical_notices (nrn, nrn_examination, identifier_type, identifier_kind,
-                                 identifier, pmi, from_date, to_date, authored_on, payload,
-                                 excusal_comment, status, person_id, matched_at, cancelled_at)
-    SELECT i.nrn, i.nrn_examination, i.identifier_type, i.identifier_kind, i.identifier,
-           i.pmi, i.from_date, i.to_date, i.authored_on, i.payload::jsonb, i.excusal_comment,
-           CASE WHEN c.nrn IS NULL THEN 'active' ELSE 'cancelled' END,
-           coalesce(p.id, f.person_id),
-           CASE WHEN coalesce(p.id, f.person_id) IS NOT NULL THEN now() END,
-           CASE WHEN c.nrn IS NOT NULL THEN now() END
-    FROM input AS i
-    -- The person whose identifier it is now, or was before (former identifiers match too).
-    LEFT JOIN persons AS p
-           ON p.identifier_kind = i.identifier_kind AND p.identifier = i.identifier
-    LEFT JOIN former_identifiers AS f
-           ON f.identifier_kind = i.identifier_kind AND f.identifier = i.identifier
-    LEFT JOIN notice_cancellations AS c ON c.nrn = i.nrn
-    ORDER BY i.ord  -- ids in input order: "received first" holds
-    ON CONFLICT (nrn) DO NOTHING
-    RETURNING id AS notice_id, nrn, person_id, from_date, to_date, status
-),
-placed AS (
-    INSERT INTO placements (notice_id, institution_id, class_name, section, from_date, to_date)
-    {placement_runs("inserted")}
-    RETURNING *
-),
-for_vendors AS (
-    SELECT DISTINCT notice_id FROM ({by_diary("placed")}) AS cut
-    WHERE cut.diary_client_id IS NOT NULL
-),
-audited AS (
-    INSERT INTO audit_log (actor, action, notice_id, after)
-    SELECT $12, 'note.received', notice_id,
-           jsonb_build_object('status', status,
-                              'match', CASE WHEN person_id IS NULL THEN 'unmatched'
-                                            ELSE 'matched' END)
-    FROM inserted
-)
-SELECT i.nrn, ins.notice_id, ins.person_id, ins.status, ins.from_date, ins.to_date,
-       ins.notice_id IN (SELECT notice_id FROM for_vendors) AS for_vendors,
-       (SELECT existing.payload::text FROM medical_notices AS existing
-        WHERE existing.nrn = i.nrn) AS stored_payload
-FROM input AS i
-LEFT JOIN inserted AS ins ON ins.nrn = i.nrn
-"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,11 +31,14 @@ class StoredNote:
 
 
 async def insert_notes(
-    db: asyncpg.Connection, notes: Sequence[ValidNote], actor: str
+    db: asyncpg.Connection, notes: Sequence[ValidNote], actor: str, locks: LockPlan
 ) -> list[StoredNote]:
-    """Insert notes (distinct NRNs) at once, matched and placed; existing NRNs are left alone."""
+    """Take the push's locks, then insert its notes (distinct NRNs) at once, matched and
+    placed; existing NRNs are left alone. One round trip: `ngw_insert_notes`
+    (core/sql_functions.py, where its statement is)."""
     rows = await db.fetch(
-        _INSERT_NOTES,
+        "SELECT * FROM ngw_insert_notes($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, "
+        "$13, $14, $15, $16)",
         [n.nrn for n in notes],
         [n.nrn_examination for n in notes],
         [n.identifier_type for n in notes],
@@ -101,6 +51,10 @@ async def insert_notes(
         [n.payload.model_dump_json(by_alias=True) for n in notes],
         [n.excusal_comment for n in notes],
         actor,
+        locks.ids,
+        locks.shared,
+        locks.owner_kinds,
+        locks.owner_identifiers,
     )
     return [
         StoredNote(

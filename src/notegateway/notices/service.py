@@ -72,13 +72,12 @@ async def push_notes(
         notes = list(first_of_nrn.values())
         await plan_for(db, len(notes))
         identities = [(n.identifier_kind, n.identifier) for n in notes]
-        await locks.lock_classes(
-            db,
+        taken = locks.plan_classes(
             [locks.nrn_key(n.nrn) for n in notes],
             [locks.identity_key(*i) for i in identities],
             owners_of=identities,
         )
-        stored = {s.nrn: s for s in await repository.insert_notes(db, notes, actor)}
+        stored = {s.nrn: s for s in await repository.insert_notes(db, notes, actor, taken)}
         # The new notes excuse what they cover, and reach the vendors whose days they
         # cover (a new note has nothing to tell a vendor unless it placed a day there).
         changes = Changes()
