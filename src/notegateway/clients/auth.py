@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Annotated
 
 import asyncpg
@@ -61,50 +63,62 @@ async def authenticate(
     return client
 
 
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """Who may call an endpoint: `roles` (and operators on GET when `operator_reads`,
+    those limited to a region too when `regional_reads`: the endpoint scopes by region);
+    `records_nzis_call`: an admitted NZIS client's call is recorded whatever the answer
+    (lastHisSyncTime), in the credentials' own statement."""
+
+    roles: tuple[Role, ...]
+    operator_reads: bool = False
+    regional_reads: bool = False
+    records_nzis_call: bool = False
+
+
+@asynccontextmanager
+async def admitted(request: Request, admission: Admission) -> AsyncIterator[Client]:
+    """The client, admitted, holding one of its NOTEGATEWAY_CLIENT_CONCURRENCY requests
+    in progress until the block ends (beyond them: 429).
+
+    Credentials are checked before the request's body is read and before its own
+    transaction, in a statement that is a transaction of its own: no connection is held
+    while a body arrives or a long poll waits."""
+
+    async def admit(db: asyncpg.Connection) -> Client:
+        client = await authenticate(request, db, admission.records_nzis_call)
+        _admit(request, client, admission)
+        return client
+
+    engine = request.app.state.engine
+    client = await idempotent(engine, admit)
+    limits: ClientLimits = request.app.state.client_limits
+    async with limits.request(engine, client.id):
+        yield client
+
+
 def require(
     *roles: Role,
     operator_reads: bool = False,
     regional_reads: bool = False,
     records_nzis_call: bool = False,
 ) -> Callable[..., AsyncIterator[Client]]:
-    """A dependency admitting `roles` (and operators on GET when `operator_reads`, those
-    limited to a region too when `regional_reads`: the endpoint scopes by region).
-
-    Credentials are checked before the request's body is read and before its own
-    transaction, each statement a transaction of its own: no connection is held while a
-    body arrives or a long poll waits. `records_nzis_call`: an admitted NZIS client's call
-    is recorded whatever the answer (lastHisSyncTime), in the credentials' own statement.
-    The client's request then holds one of its NOTEGATEWAY_CLIENT_CONCURRENCY slots
-    until it is answered; beyond them: 429.
-    """
+    """A dependency admitting a client (`Admission`, `admitted`)."""
+    admission = Admission(roles, operator_reads, regional_reads, records_nzis_call)
 
     async def dependency(request: Request) -> AsyncIterator[Client]:
-        async def admit(db: asyncpg.Connection) -> Client:
-            client = await authenticate(request, db, records_nzis_call)
-            _admit(request, client, roles, operator_reads, regional_reads)
-            return client
-
-        engine = request.app.state.engine
-        client = await idempotent(engine, admit)
-        limits: ClientLimits = request.app.state.client_limits
-        async with limits.request(engine, client.id):
+        async with admitted(request, admission) as client:
             yield client
 
     return dependency
 
 
-def _admit(
-    request: Request,
-    client: Client,
-    roles: tuple[Role, ...],
-    operator_reads: bool,
-    regional_reads: bool,
-) -> None:
+def _admit(request: Request, client: Client, admission: Admission) -> None:
     """The role table: `client` may call this endpoint, or 403."""
-    if client.role in roles:
+    if client.role in admission.roles:
         return
-    if operator_reads and client.role is Role.OPERATOR and request.method in READ_METHODS:
-        if client.region is not None and not regional_reads:  # core/scope.py
+    if admission.operator_reads and client.role is Role.OPERATOR and request.method in READ_METHODS:
+        if client.region is not None and not admission.regional_reads:  # core/scope.py
             raise Forbidden(
                 "an operator limited to a region may use the operators' API and its region's "
                 "monthly figures only"

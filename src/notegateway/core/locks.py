@@ -38,7 +38,8 @@ no one takes exclusively (`FEED_TICKET_CLASSES`; core/feed.py), taken by a trigg
 a statement numbers feed rows. No writer waits for another to write a feed.
 
 Who takes what:
-- a push: its notes' NRNs and identities, then the owners of those identities;
+- a push: its notes' NRNs and identities, then the owners of those identities (in
+  `ngw_insert_notes`, the same round trip as its notes);
 - a cancellation: the NRN, then the note's identity, then the note's person's owner;
 - an absence, a registry write, a diary switch: `lock_persons`: the persons, then every
   identity they hold and (a registry write) every identity its items name, then the
