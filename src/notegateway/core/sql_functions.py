@@ -143,7 +143,10 @@ END $$
 # shared lock, held to commit, on the number after the feed's last one; every row the
 # transaction numbers later is at least that. Shared: no writer waits for another.
 # Arguments: the feed's sequence, its ticket lock class (two-key locks: the class plus
-# the number's high 32 bits, then its low 32 bits).
+# the number's high 32 bits, then its low 32 bits). The sequences must keep CACHE 1 (their
+# default): with a cache, a session could number rows below its ticket. The trigger fires
+# for a statement that inserts nothing too (the excusal statement's change-feed CTE):
+# such a ticket only holds readers back until that transaction ends.
 FUNCTIONS["ngw_feed_ticket"] = """
 CREATE OR REPLACE FUNCTION ngw_feed_ticket() RETURNS trigger
 LANGUAGE plpgsql AS $$

@@ -12,10 +12,14 @@ touched 1,028 buffers a push and ran 3.5 ms; after ANALYZE, 175 and 0.8 ms
 (pg_stat_statements, 2026-12-06). A plan made from a large table's statistics reads
 it by index, so only growth needs this.
 
-PostgreSQL's autovacuum analyses a table once 50 rows plus a tenth of it have changed
-since the last time. The gateway does the same, for the tables past that mark, every
-`EVERY_S` seconds, in one process at a time (a try-lock held by this transaction only,
-which takes nothing else): where autovacuum runs, it finds little to do.
+What plans need is a table's size, so the gateway analyses the tables whose number of
+rows moved from what the statistics say by more than autovacuum's own mark (50 rows plus
+a tenth), every `EVERY_S` seconds, in one process at a time (a try-lock held by this
+transaction only, which takes nothing else). A table updated in place (`nzis_sync`, the
+absences) keeps its size and is left to autovacuum. `SKIP_LOCKED`: a table autovacuum is
+working on is skipped, not waited for (the wait would cancel autovacuum after
+deadlock_timeout); each table in a savepoint of its own, so that one that fails undoes
+only itself.
 """
 
 from __future__ import annotations
@@ -33,12 +37,13 @@ from notegateway.core.locks import STATISTICS_LOCK
 log = logging.getLogger(__name__)
 EVERY_S = 2.0
 
-# The gateway's tables whose rows changed past autovacuum's default mark for ANALYZE.
+# The gateway's tables whose size moved past autovacuum's default mark for ANALYZE.
 _STALE = """
 SELECT format('%I.%I', s.schemaname, s.relname)
 FROM pg_stat_user_tables AS s JOIN pg_class AS c ON c.oid = s.relid
 WHERE s.schemaname = current_schema()
-  AND s.n_mod_since_analyze > 50 + 0.1 * greatest(c.reltuples, 0)
+  AND s.n_mod_since_analyze > 0
+  AND abs(s.n_live_tup - greatest(c.reltuples, 0)) > 50 + 0.1 * greatest(c.reltuples, 0)
 ORDER BY 1
 """
 
@@ -47,10 +52,16 @@ async def analyse_stale(db: asyncpg.Connection) -> list[str]:
     """ANALYZE the tables past the mark, unless another process is at it; their names."""
     if not await db.fetchval("SELECT pg_try_advisory_xact_lock($1)", STATISTICS_LOCK):
         return []
-    names: list[str] = [row[0] for row in await db.fetch(_STALE)]
-    for name in names:
-        await db.execute(f"ANALYZE {name}")
-    return names
+    analysed: list[str] = []
+    for name in [row[0] for row in await db.fetch(_STALE)]:
+        try:
+            async with db.transaction():  # a savepoint
+                await db.execute(f"ANALYZE (SKIP_LOCKED) {name}")
+        except asyncpg.PostgresError as exc:
+            log.warning("ANALYZE failed: %s", type(exc).__name__)
+            continue
+        analysed.append(name)
+    return analysed
 
 
 async def keep_current(engine: AsyncEngine, stopping: asyncio.Event) -> None:

@@ -121,6 +121,7 @@ async def redeliver(db: asyncpg.Connection, pairs: Sequence[tuple[int, int]]) ->
             SELECT s.* FROM vendor_note_state AS s
             JOIN wanted AS w ON w.vendor_id = s.vendor_id AND w.notice_id = s.notice_id
             WHERE s.state = 'issued'
+            FOR UPDATE OF s  -- as _SYNC_FEED's `told`: concurrent writers of it wait
         ),
         unread AS (
             DELETE FROM vendor_reads AS r USING issued AS i
@@ -141,14 +142,17 @@ async def redeliver(db: asyncpg.Connection, pairs: Sequence[tuple[int, int]]) ->
 
 
 async def told_issued(db: asyncpg.Connection, vendor_id: int, notice_id: int) -> bool:
-    """Whether the vendor's feed holds this note as issued (its days reach the vendor)."""
-    value: bool = await db.fetchval(
-        "SELECT EXISTS (SELECT 1 FROM vendor_note_state WHERE vendor_id = $1 "
-        "AND notice_id = $2 AND state = 'issued')",
+    """Whether the vendor's feed holds this note as issued (its days reach the vendor),
+    the row locked until the transaction ends: a write that is changing what the vendor
+    was told (a registry write, a diary switch: they take no NRN lock) is waited for, and
+    its outcome read. No lock held to commit orders the feed writers any more (core/feed.py)."""
+    found = await db.fetchval(
+        "SELECT 1 FROM vendor_note_state WHERE vendor_id = $1 AND notice_id = $2 "
+        "AND state = 'issued' FOR UPDATE",
         vendor_id,
         notice_id,
     )
-    return value
+    return found is not None
 
 
 @dataclass(frozen=True, slots=True)
