@@ -97,20 +97,21 @@ async def admitted(request: Request, admission: Admission) -> AsyncIterator[Clie
         yield client
 
 
-def require(
-    *roles: Role,
-    operator_reads: bool = False,
-    regional_reads: bool = False,
-    records_nzis_call: bool = False,
-) -> Callable[..., AsyncIterator[Client]]:
-    """A dependency admitting a client (`Admission`, `admitted`)."""
-    admission = Admission(roles, operator_reads, regional_reads, records_nzis_call)
+def admitting(admission: Admission) -> Callable[..., AsyncIterator[Client]]:
+    """A dependency admitting a client (`admitted`)."""
 
     async def dependency(request: Request) -> AsyncIterator[Client]:
         async with admitted(request, admission) as client:
             yield client
 
     return dependency
+
+
+def require(
+    *roles: Role, operator_reads: bool = False, regional_reads: bool = False
+) -> Callable[..., AsyncIterator[Client]]:
+    """A dependency admitting `roles` (`Admission`)."""
+    return admitting(Admission(roles, operator_reads, regional_reads))
 
 
 def _admit(request: Request, client: Client, admission: Admission) -> None:

@@ -51,7 +51,7 @@ from notegateway.core import feed_cursor
 from notegateway.core.db import transaction
 from notegateway.core.errors import BadRequest, DomainError
 from notegateway.core.limits import ClientLimits
-from notegateway.core.locks import FEED_TICKET_CLASSES
+from notegateway.core.locks import FEED_TICKET_CLASSES, feed_sequence
 from notegateway.core.notifier import FeedNotifier, wait_for
 
 
@@ -71,11 +71,6 @@ class Feed:
     table: str
     scope: str | None
     at: str
-
-    @property
-    def sequence(self) -> str:
-        """The sequence that numbers the rows (the identity column `seq`)."""
-        return f"public.{self.table}_seq_seq"
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,7 +147,7 @@ async def watermark(db: asyncpg.Connection, feed: Feed) -> int:
     the module's docstring); a statement of its own, before the rows are read."""
     value: int = await db.fetchval(
         "SELECT ngw_feed_watermark($1::regclass, $2)",
-        feed.sequence,
+        feed_sequence(feed.table),
         FEED_TICKET_CLASSES[feed.table],
     )
     return value

@@ -209,4 +209,10 @@ async def lock_persons(
 # (a row number's high 32 bits). Apart from LEASE_LOCK_CLASS and from each other.
 FEED_TICKET_CLASSES = {"vendor_events": 0x46450000, "diary_changes": 0x46430000}
 
+
+def feed_sequence(table: str) -> str:
+    """The sequence that numbers a feed table's rows (its identity column `seq`)."""
+    return f"public.{table}_seq_seq"
+
+
 STATISTICS_LOCK = _int64("statistics")

@@ -9,7 +9,7 @@ exists in only one of the two. Triggers are written as PostgreSQL prints them ba
 
 from __future__ import annotations
 
-from notegateway.core.locks import FEED_TICKET_CLASSES, LEASE_LOCK_CLASS
+from notegateway.core.locks import FEED_TICKET_CLASSES, LEASE_LOCK_CLASS, feed_sequence
 from notegateway.core.placement_sql import by_diary, placement_runs
 
 FUNCTIONS: dict[str, str] = {}
@@ -162,7 +162,7 @@ for _table, _class in FEED_TICKET_CLASSES.items():
     TRIGGERS[f"{_table}_ticket"] = (
         _table,
         f"CREATE TRIGGER {_table}_ticket BEFORE INSERT ON public.{_table} FOR EACH STATEMENT "
-        f"EXECUTE FUNCTION ngw_feed_ticket('public.{_table}_seq_seq', '{_class}')",
+        f"EXECUTE FUNCTION ngw_feed_ticket('{feed_sequence(_table)}', '{_class}')",
     )
 
 # How far a feed's readers may go: below the oldest ticket still held, and past nothing

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
-from notegateway.clients.auth import Admission, NzisClient, admitted, require
+from notegateway.clients.auth import Admission, NzisClient, admitted, admitting, require
 from notegateway.clients.schemas import Client, Role
 from notegateway.core.db import transaction
 from notegateway.core.deps import Db
@@ -44,7 +44,7 @@ _CANCEL_NAMES = known_names(CancelIn)
 # NZIS calling push or cancel: lastHisSyncTime moves whatever the answer, so the call is
 # recorded in the credentials' own statement, before the request's transaction.
 NZIS_CALLER = Admission((Role.NZIS,), records_nzis_call=True)
-NzisCaller = Annotated[Client, Depends(require(Role.NZIS, records_nzis_call=True))]
+NzisCaller = Annotated[Client, Depends(admitting(NZIS_CALLER))]
 
 
 @dataclass(frozen=True, slots=True)
