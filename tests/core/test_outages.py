@@ -14,6 +14,7 @@ import pytest
 
 from notegateway.app import create_app
 from notegateway.core.config import Settings
+from notegateway.ops import scrape
 from tests.conftest import TEST_SECRET_KEY, plain
 from tests.factories import Api, make_egn, note
 from tests.tcp_proxy import TcpProxy, for_database_url, through
@@ -128,3 +129,18 @@ async def test_held_table_lock_is_503_within_the_statement_timeout(
     # Nothing of it was kept; the same push now succeeds.
     assert (await api.view(nrn(1))).status_code == 404
     assert (await api.push(a_note(1))).status_code == 200
+
+
+async def test_metrics_say_when_the_database_is_away(
+    proxied_api: Api, proxy: TcpProxy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """/metrics still answers with the database away, and says so (an alert rule reads it)."""
+    monkeypatch.setattr(scrape, "FEED_METRICS_EVERY_S", 0.0)
+    api = proxied_api
+    assert "notegateway_database_up 1.0" in (await api.http.get("/metrics")).text
+    await proxy.cut()
+    away = await api.http.get("/metrics")
+    assert away.status_code == 200
+    assert "notegateway_database_up 0.0" in away.text
+    await proxy.restore()
+    assert "notegateway_database_up 1.0" in (await api.http.get("/metrics")).text

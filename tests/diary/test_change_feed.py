@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -316,3 +317,29 @@ async def test_a_registry_change_alters_the_month_and_the_feed_says_so(
         4,
         False,
     )
+
+
+async def test_metrics_tell_how_far_each_reader_is_behind(api: Api, reported: None) -> None:
+    """Per NEISPUO client, as for the vendors' feeds: the changes past the position it was
+    last answered up to, their age, and when it last read."""
+    late = note(
+        "25336A000001", PUPIL, "2026-11-18", "2026-11-20", authored_on="2026-12-01T09:00:00"
+    )
+    assert (await api.push(late)).status_code == 200
+    assert len((await page(api, limit=1))["changes"]) == 1  # read one of the three
+    await api.token("neispuo", "never-read")
+    text = (await api.http.get("/metrics")).text
+
+    def figure(name: str, reader: str) -> float | None:
+        match = re.search(rf'^{name}{{reader="{reader}"}} (\S+)$', text, re.M)
+        return float(match.group(1)) if match else None
+
+    assert figure("notegateway_change_feed_lag_events", "test-neispuo") == 2
+    assert figure("notegateway_change_feed_lag_events", "never-read") == 3
+    lag = figure("notegateway_change_feed_lag_seconds", "test-neispuo")
+    assert lag is not None
+    assert 0 < lag < 60
+    assert figure("notegateway_change_feed_last_read_timestamp_seconds", "test-neispuo")
+    assert figure("notegateway_change_feed_last_read_timestamp_seconds", "never-read") is None
+    assert "notegateway_database_up 1.0" in text
+    assert PUPIL not in text

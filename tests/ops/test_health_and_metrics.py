@@ -53,3 +53,21 @@ async def test_metrics_count_notes_by_outcome_and_latency(api: Api) -> None:
         re.M,
     )
     assert egn not in after
+
+
+async def test_metrics_count_the_notes_waiting_for_their_pupil(
+    api: Api, db: asyncpg.Connection
+) -> None:
+    """Unmatched notes piling up is worth an alert: how many wait, and the oldest's age."""
+    stranger = make_egn(dt.date(2015, 5, 5))
+    await api.push(note("25317A000601", stranger), note("25317A000602", stranger))
+    await db.execute(
+        "UPDATE medical_notices SET received_at = now() - interval '2 days' WHERE nrn = $1",
+        "25317A000601",
+    )
+    text = (await api.http.get("/metrics")).text
+    assert sample(text, "notegateway_notes_unmatched") == 2
+    assert (
+        2 * 86400 - 60 < sample(text, "notegateway_notes_unmatched_oldest_seconds") < 2 * 86400 + 60
+    )
+    assert stranger not in text

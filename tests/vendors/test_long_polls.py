@@ -46,12 +46,12 @@ async def test_a_waiting_poll_writes_nothing_until_it_answers(
     api: Api, acme: Vendor, schools: None, db: asyncpg.Connection
 ) -> None:
     cursor = (await acme.feed())["nextCursor"]
-    first = await db.fetchval("SELECT polled_at FROM vendor_polls")
+    first = await db.fetchval("SELECT read_at FROM feed_reads")
     poll = asyncio.create_task(acme.get("/events", after=cursor, wait=2.5))
     await asyncio.sleep(1.8)
-    assert await db.fetchval("SELECT polled_at FROM vendor_polls") == first
+    assert await db.fetchval("SELECT read_at FROM feed_reads") == first
     assert (await poll).status_code == 200
-    assert await db.fetchval("SELECT polled_at FROM vendor_polls") > first
+    assert await db.fetchval("SELECT read_at FROM feed_reads") > first
 
 
 async def test_a_client_disabled_mid_poll_gets_401_within_a_second(

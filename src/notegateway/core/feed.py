@@ -216,6 +216,58 @@ async def purge(db: asyncpg.Connection, feed: Feed, older_than: dt.datetime) -> 
     return count
 
 
+async def record_read(db: asyncpg.Connection, feed: Feed, client_id: int, seq: int | None) -> None:
+    """The client read the feed now and was answered up to `seq` (None: a read that gives
+    no position, a vendor's /next, keeps the last one)."""
+    await db.execute(
+        """
+        INSERT INTO feed_reads (feed, client_id, read_at, seq) VALUES ($1, $2, now(), $3)
+        ON CONFLICT (feed, client_id) DO UPDATE
+           SET read_at = excluded.read_at, seq = coalesce(excluded.seq, feed_reads.seq)
+        """,
+        feed.name,
+        client_id,
+        seq,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ReaderLag:
+    """How far one reader is behind a feed."""
+
+    reader: str  # the client's name
+    read_at: dt.datetime | None  # its last read
+    behind: int  # rows past the position it was last answered up to
+    oldest: dt.datetime | None  # when the oldest of them was made
+
+    def seconds_behind(self, now: dt.datetime) -> float:
+        """The age of the oldest row it has not been answered yet (0 when caught up)."""
+        return max((now - self.oldest).total_seconds(), 0.0) if self.oldest else 0.0
+
+
+async def lags(db: asyncpg.Connection, feed: Feed, role: str) -> list[ReaderLag]:
+    """Every client of `role`, as a reader of `feed` (its own part of it, for a scoped
+    feed): its last read, and the rows it has not been answered yet."""
+    own = f"e.{feed.scope} = c.id AND" if feed.scope else ""
+    rows = await db.fetch(
+        f"""
+        SELECT c.name AS reader, r.read_at, lag.behind, lag.oldest
+        FROM clients AS c
+        LEFT JOIN feed_reads AS r ON r.feed = $1 AND r.client_id = c.id
+        CROSS JOIN LATERAL (
+            SELECT count(*) AS behind, min(e.{feed.at}) AS oldest
+            FROM {feed.table} AS e
+            WHERE {own} e.seq > coalesce(r.seq, 0)
+        ) AS lag
+        WHERE c.role = $2
+        ORDER BY c.name
+        """,
+        feed.name,
+        role,
+    )
+    return [ReaderLag(r["reader"], r["read_at"], r["behind"], r["oldest"]) for r in rows]
+
+
 Look = Callable[[asyncpg.Connection], Awaitable[Answer]]
 Answered = Callable[[asyncpg.Connection, int], Awaitable[None]]
 

@@ -25,6 +25,8 @@ if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):  # the metrics below are kept in 
     os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
 
 NOTES_RECEIVED = Counter("notegateway_notes_received", "Pushed notes by outcome", ["outcome"])
+for _outcome in ("created", "duplicate", "conflict", "invalid"):  # 0 from the start: an
+    NOTES_RECEIVED.labels(_outcome)  # alert's increase() then counts the first of each too
 NOTES_MATCHED = Counter(
     "notegateway_notes_matched",
     "Notes stored, by whether their person was found (matched) or not yet (unmatched)",
@@ -58,6 +60,39 @@ VENDOR_FEED_LAG_SECONDS = Gauge(
     "notegateway_vendor_feed_lag_seconds",
     "Age of the oldest event past the vendor's last cursor (0 when caught up)",
     ["vendor"],
+    multiprocess_mode="mostrecent",
+)
+CHANGE_FEED_LAST_READ = Gauge(
+    "notegateway_change_feed_last_read_timestamp_seconds",
+    "When the NEISPUO client last read the diary change feed",
+    ["reader"],
+    multiprocess_mode="mostrecent",
+)
+CHANGE_FEED_LAG_EVENTS = Gauge(
+    "notegateway_change_feed_lag_events",
+    "Changes past the NEISPUO client's last position in the diary change feed",
+    ["reader"],
+    multiprocess_mode="mostrecent",
+)
+CHANGE_FEED_LAG_SECONDS = Gauge(
+    "notegateway_change_feed_lag_seconds",
+    "Age of the oldest change past the NEISPUO client's last position (0 when caught up)",
+    ["reader"],
+    multiprocess_mode="mostrecent",
+)
+NOTES_UNMATCHED = Gauge(
+    "notegateway_notes_unmatched",
+    "Active notes still waiting for their pupil to appear in the registry",
+    multiprocess_mode="mostrecent",
+)
+NOTES_UNMATCHED_OLDEST_SECONDS = Gauge(
+    "notegateway_notes_unmatched_oldest_seconds",
+    "How long the oldest active unmatched note has waited (0 when none waits)",
+    multiprocess_mode="mostrecent",
+)
+DATABASE_UP = Gauge(
+    "notegateway_database_up",
+    "1 when the last read of the figures above from the database succeeded, else 0",
     multiprocess_mode="mostrecent",
 )
 VENDOR_ACKS = Counter("notegateway_vendor_acks", "Feed acks by outcome", ["vendor", "outcome"])

@@ -341,13 +341,15 @@ nzis_sync = Table(
     CheckConstraint("slot BETWEEN 0 AND 1023", name="slot"),
 )
 
-vendor_polls = Table(
-    "vendor_polls",
+feed_reads = Table(
+    "feed_reads",
     metadata,
-    # A vendor's last poll (feed or /next) and the feed position it had then: for metrics.
-    Column("vendor_id", BigInteger, ForeignKey("clients.id"), primary_key=True),
-    Column("polled_at", DateTime(timezone=True), nullable=False),
-    Column("feed_seq", BigInteger, nullable=True),
+    # A reader's last read of a feed (a vendor's /next too, with no position) and the
+    # position it was answered up to: the readers' lag, for metrics (core/feed.py).
+    Column("feed", Text, primary_key=True),
+    Column("client_id", BigInteger, ForeignKey("clients.id"), primary_key=True),
+    Column("read_at", DateTime(timezone=True), nullable=False),
+    Column("seq", BigInteger, nullable=True),
 )
 
 vendor_reads = Table(
@@ -448,4 +450,14 @@ server_processes = Table(
     # Live server processes (a heartbeat each): a client's request limit is shared among them.
     Column("id", UUID, primary_key=True),
     Column("seen_at", DateTime(timezone=True), nullable=False),
+)
+
+retention_purges = Table(
+    "retention_purges",
+    metadata,
+    # A school year past retention, purged (ops/retention.py): when, and how many rows of
+    # each kind went (counts only).
+    Column("school_year", Integer, primary_key=True, autoincrement=False),
+    Column("purged_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("removed", JSONB, nullable=False),
 )

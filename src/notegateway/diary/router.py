@@ -255,5 +255,8 @@ async def changes(
     async def look(db: asyncpg.Connection) -> feed.Answer:
         return await service.change_page(db, reader, position, limit)
 
+    async def answered(db: asyncpg.Connection, reached: int) -> None:
+        await service.record_change_read(db, client.id, reached)
+
     recheck = functools.partial(authenticate, request)
-    return JSONResponse(await feed.long_poll(request, client.id, wait, look, recheck))
+    return JSONResponse(await feed.long_poll(request, client.id, wait, look, recheck, answered))

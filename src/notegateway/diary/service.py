@@ -9,7 +9,7 @@ from typing import Any
 
 import asyncpg
 
-from notegateway.core import feed, locks, paging
+from notegateway.core import feed, locks, metrics, paging
 from notegateway.core.errors import BadRequest, Conflict, NotFound, Unprocessable
 from notegateway.core.note_wire import note_of, placements_of
 from notegateway.core.settling import Changes, settle
@@ -216,3 +216,19 @@ def _change(changes: feed.Reader, row: asyncpg.Record) -> dict[str, Any]:
 async def purge_changes(db: asyncpg.Connection, retention_days: int) -> int:
     older_than = dt.datetime.now(dt.UTC) - dt.timedelta(days=retention_days)
     return await feed.purge(db, changes_repository.CHANGES, older_than)
+
+
+async def refresh_change_feed_metrics(db: asyncpg.Connection) -> None:
+    """Per NEISPUO client, from the database: its last read of the change feed, the changes
+    past its last position, and the age of the oldest of them."""
+    now = dt.datetime.now(dt.UTC)
+    for lag in await feed.lags(db, changes_repository.CHANGES, "neispuo"):
+        if lag.read_at is not None:
+            metrics.CHANGE_FEED_LAST_READ.labels(lag.reader).set(lag.read_at.timestamp())
+        metrics.CHANGE_FEED_LAG_EVENTS.labels(lag.reader).set(lag.behind)
+        metrics.CHANGE_FEED_LAG_SECONDS.labels(lag.reader).set(lag.seconds_behind(now))
+
+
+async def record_change_read(db: asyncpg.Connection, client_id: int, position: int) -> None:
+    """The client was answered the change feed up to `position` (once per answer)."""
+    await feed.record_read(db, changes_repository.CHANGES, client_id, position)

@@ -336,3 +336,20 @@ async def notice_view_row(db: asyncpg.Connection, nrn: str) -> NoteRow | None:
         nrn,
     )
     return row_as(NoteRow, row)
+
+
+@dataclass(frozen=True, slots=True)
+class Waiting:
+    """The active notes still waiting for their pupil: how many, and since when."""
+
+    count: int
+    oldest: dt.datetime | None
+
+
+async def unmatched_waiting(db: asyncpg.Connection) -> Waiting:
+    row = await db.fetchrow(
+        "SELECT count(*) AS count, min(received_at) AS oldest FROM medical_notices "
+        "WHERE person_id IS NULL AND status = 'active'"
+    )
+    assert row is not None
+    return Waiting(row["count"], row["oldest"])

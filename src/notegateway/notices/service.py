@@ -268,3 +268,13 @@ async def delivery_view(db: asyncpg.Connection, nrn: str) -> NoticeView:
     # NoticeView has no field for the person, the placements or a vendor's name: the
     # whole note's other fields are dropped, not copied.
     return NoticeView.model_validate(dict(view) | {"vendor_acks": acks})
+
+
+async def refresh_unmatched_metrics(db: asyncpg.Connection) -> None:
+    """The queue of notes waiting for their pupil, from the database: its length and how
+    long its oldest has waited."""
+    waiting = await repository.unmatched_waiting(db)
+    metrics.NOTES_UNMATCHED.set(waiting.count)
+    oldest = waiting.oldest
+    age = (dt.datetime.now(dt.UTC) - oldest).total_seconds() if oldest else 0.0
+    metrics.NOTES_UNMATCHED_OLDEST_SECONDS.set(max(age, 0.0))

@@ -1,7 +1,7 @@
-"""What an anonymous /metrics scrape may cost: at most one database query per process
-every FEED_METRICS_EVERY_S (scrapes in between, or while one is reading, serve the last
-figures), bounded by FEED_METRICS_TIMEOUT_S. A scraper hammering /metrics thus never
-turns into load on the database, nor waits on it."""
+"""What an anonymous /metrics scrape may cost: at most one read of the database (one
+transaction) per process every FEED_METRICS_EVERY_S (scrapes in between, or while one is
+reading, serve the last figures), bounded by FEED_METRICS_TIMEOUT_S. A scraper hammering
+/metrics thus never turns into load on the database, nor waits on it."""
 
 from __future__ import annotations
 
@@ -11,7 +11,10 @@ import time
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from notegateway.core import metrics
 from notegateway.core.db import transaction
+from notegateway.diary import service as diary_service
+from notegateway.notices import service as notices_service
 from notegateway.vendors import service as vendors_service
 
 FEED_METRICS_EVERY_S = 10.0
@@ -25,7 +28,8 @@ class FeedMetrics:
         self._reading = asyncio.Lock()
 
     async def refresh(self, engine: AsyncEngine) -> None:
-        """Read the vendors' feed figures from the database, unless read lately."""
+        """Read the figures kept in the database (the feeds' readers' lag, the unmatched
+        notes), unless read lately; whether that read succeeded is itself a figure."""
         if self._reading.locked() or time.monotonic() - self._read_at < FEED_METRICS_EVERY_S:
             return
         async with self._reading:
@@ -33,5 +37,10 @@ class FeedMetrics:
             try:
                 async with asyncio.timeout(FEED_METRICS_TIMEOUT_S), transaction(engine) as db:
                     await vendors_service.refresh_feed_metrics(db)
+                    await diary_service.refresh_change_feed_metrics(db)
+                    await notices_service.refresh_unmatched_metrics(db)
             except Exception as exc:  # the process's own metrics are still worth serving
-                log.warning("could not refresh the vendor feed metrics: %s", type(exc).__name__)
+                metrics.DATABASE_UP.set(0)
+                log.warning("could not refresh the database's figures: %s", type(exc).__name__)
+            else:
+                metrics.DATABASE_UP.set(1)

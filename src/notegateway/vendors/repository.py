@@ -233,46 +233,6 @@ async def feed_page(
     return rows
 
 
-async def record_poll(db: asyncpg.Connection, vendor_id: int, feed_seq: int | None) -> None:
-    """The vendor's last poll (and the feed position it has, when it read the feed)."""
-    await db.execute(
-        """
-        INSERT INTO vendor_polls (vendor_id, polled_at, feed_seq) VALUES ($1, now(), $2)
-        ON CONFLICT (vendor_id) DO UPDATE
-           SET polled_at = excluded.polled_at,
-               feed_seq = coalesce(excluded.feed_seq, vendor_polls.feed_seq)
-        """,
-        vendor_id,
-        feed_seq,
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class FeedStatus:
-    vendor: str
-    polled_at: dt.datetime | None  # its last poll
-    behind: int  # events past its last feed position
-    oldest: dt.datetime | None  # when the oldest of them occurred
-
-
-async def vendor_feed_status(db: asyncpg.Connection) -> list[FeedStatus]:
-    """Per vendor: last poll, events past its last position, age of the oldest of them."""
-    rows = await db.fetch(
-        """
-        SELECT c.name AS vendor, p.polled_at, lag.behind, lag.oldest
-        FROM clients AS c
-        LEFT JOIN vendor_polls AS p ON p.vendor_id = c.id
-        CROSS JOIN LATERAL (
-            SELECT count(*) AS behind, min(e.occurred_at) AS oldest
-            FROM vendor_events AS e
-            WHERE e.vendor_id = c.id AND e.seq > coalesce(p.feed_seq, 0)
-        ) AS lag
-        WHERE c.role = 'vendor'
-        """
-    )
-    return rows_as(FeedStatus, rows)
-
-
 async def event_of_vendor(db: asyncpg.Connection, vendor_id: int, seq: int) -> int | None:
     """The note of this vendor's event `seq`, if it is still kept."""
     value: int | None = await db.fetchval(

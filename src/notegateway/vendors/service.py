@@ -12,6 +12,7 @@ import asyncpg
 
 from notegateway.core import feed, metrics
 from notegateway.core.errors import NotFound
+from notegateway.core.feed import ReaderLag
 from notegateway.core.note_wire import note_of, placements_of
 from notegateway.core.scope import refuse_regional
 from notegateway.core.timeutil import SOFIA, neispuo_datetime
@@ -46,7 +47,7 @@ async def told_issued(db: asyncpg.Connection, vendor_id: int, notice_id: int) ->
 async def next_notices(db: asyncpg.Connection, vendor_id: int, count: int) -> NextNotices:
     rows = await repository.next_notices(db, vendor_id, count + 1)
     last_push = await repository.last_push_time(db)
-    await repository.record_poll(db, vendor_id, None)
+    await feed.record_read(db, repository.EVENTS, vendor_id, None)
     served = rows[:count]
     await delivery_repository.record_served(db, vendor_id, [n.notice_id for n in served])
     return NextNotices(
@@ -84,7 +85,7 @@ async def feed_page(
 
 async def record_poll(db: asyncpg.Connection, vendor_id: int, position: int) -> None:
     """The vendor polled and was answered up to `position` (once per answer, not per look)."""
-    await repository.record_poll(db, vendor_id, position)
+    await feed.record_read(db, repository.EVENTS, vendor_id, position)
 
 
 def _event(events: feed.Reader, row: asyncpg.Record) -> dict[str, Any]:
@@ -155,22 +156,18 @@ async def refresh_feed_metrics(db: asyncpg.Connection) -> None:
     """Per vendor, from the database (so every process reports the same): last poll, events
     past its last feed position, and the age of the oldest of them."""
     now = dt.datetime.now(dt.UTC)
-    for status in await repository.vendor_feed_status(db):
-        name = status.vendor
-        if status.polled_at is not None:
-            metrics.VENDOR_LAST_POLL.labels(name).set(status.polled_at.timestamp())
-        metrics.VENDOR_FEED_LAG_EVENTS.labels(name).set(status.behind)
-        oldest = status.oldest
-        metrics.VENDOR_FEED_LAG_SECONDS.labels(name).set(
-            max((now - oldest).total_seconds(), 0.0) if oldest else 0.0
-        )
+    for lag in await feed.lags(db, repository.EVENTS, "vendor"):
+        if lag.read_at is not None:
+            metrics.VENDOR_LAST_POLL.labels(lag.reader).set(lag.read_at.timestamp())
+        metrics.VENDOR_FEED_LAG_EVENTS.labels(lag.reader).set(lag.behind)
+        metrics.VENDOR_FEED_LAG_SECONDS.labels(lag.reader).set(lag.seconds_behind(now))
 
 
 @dataclass(frozen=True, slots=True)
 class VendorStatus:
     """For operators, one vendor: its feed (last poll, lag) and its acks by outcome."""
 
-    feed: repository.FeedStatus
+    feed: ReaderLag
     acks: dict[str, int]
 
 
@@ -178,5 +175,5 @@ async def vendors_status(db: asyncpg.Connection, region: str | None) -> list[Ven
     """Per vendor, the whole country's: refused to an operator limited to a region."""
     refuse_regional(region, "vendors")
     acks = await delivery_repository.ack_counts(db)
-    statuses = sorted(await repository.vendor_feed_status(db), key=lambda s: s.vendor)
-    return [VendorStatus(s, acks.get(s.vendor, {})) for s in statuses]
+    lags = await feed.lags(db, repository.EVENTS, "vendor")
+    return [VendorStatus(lag, acks.get(lag.reader, {})) for lag in lags]
