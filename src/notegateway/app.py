@@ -26,10 +26,12 @@ from notegateway.core.limits import ClientLimits, ProcessRegistry
 from notegateway.core.middleware import EdgeMiddleware
 from notegateway.core.notifier import FeedNotifier
 from notegateway.core.openapi import install_openapi
+from notegateway.core.timeutil import today_in_sofia
 from notegateway.diary import service as diary_service
 from notegateway.diary.router import router as diary_router
 from notegateway.notices import service as notices_service
 from notegateway.notices.router import router as notices_router
+from notegateway.ops import retention
 from notegateway.ops.router import api_router as ops_api_router
 from notegateway.ops.router import router as ops_router
 from notegateway.ops.scrape import FeedMetrics
@@ -50,8 +52,8 @@ PURGE_EVERY_SECONDS = 3600
 
 
 async def _purge_periodically(engine: AsyncEngine, settings: Settings) -> None:
-    """Drop feed events, diary changes and rejections past retention, hourly (several
-    processes may do it: harmless)."""
+    """Drop feed events, diary changes and rejections past retention, and school years
+    past theirs (ops/retention.py), hourly (several processes may do it: harmless)."""
     while True:
         try:
             async with transaction(engine) as db:
@@ -62,6 +64,10 @@ async def _purge_periodically(engine: AsyncEngine, settings: Settings) -> None:
                 )
             if purged or dropped:
                 log.info("purged %d feed rows and %d rejections past retention", purged, dropped)
+            for year in await retention.purge(
+                engine, today_in_sofia(), settings.retention_school_years, only_when_due=True
+            ):
+                log.info("purged school year %d: %s", year.school_year, year.removed)
         except Exception as exc:  # keep purging later; never take the server down
             log.warning("purge failed: %s", type(exc).__name__)
         await asyncio.sleep(PURGE_EVERY_SECONDS)

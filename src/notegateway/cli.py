@@ -53,6 +53,10 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--port", type=int, default=8000, help="the port the printed addresses use")
     commands.add_parser("openapi", help="print the OpenAPI document")
     commands.add_parser(
+        "purge",
+        help="remove the school years past NOTEGATEWAY_RETENTION_SCHOOL_YEARS (prints counts)",
+    )
+    commands.add_parser(
         "stop-embedded", help="stop an embedded PostgreSQL a killed server left running"
     )
     return parser
@@ -114,6 +118,8 @@ def _dispatch(args: argparse.Namespace, settings: Settings, out: IO[str]) -> int
 
         print(json.dumps(create_app(settings).openapi(), indent=2, ensure_ascii=False), file=out)
         return 0
+    if args.command == "purge":
+        return asyncio.run(_purge(settings, out))
     if args.command == "demo":
         from notegateway.core.migrate import upgrade
         from notegateway.demo import load_demo
@@ -124,6 +130,26 @@ def _dispatch(args: argparse.Namespace, settings: Settings, out: IO[str]) -> int
         print("\n".join(lines), file=out)
         return 0
     return _clients(args, settings, out)
+
+
+async def _purge(settings: Settings, out: IO[str]) -> int:
+    """Every school year past retention, late arrivals included (ops/retention.py)."""
+    from notegateway.core.timeutil import today_in_sofia
+    from notegateway.ops import retention
+
+    engine = create_engine(resolve_database_url(settings), settings)
+    try:
+        purged = await retention.purge(
+            engine, today_in_sofia(), settings.retention_school_years, only_when_due=False
+        )
+    finally:
+        await engine.dispose()
+    for year in purged:
+        counts = ", ".join(f"{kind} {count}" for kind, count in year.removed.items())
+        print(f"school year {year.school_year}/{year.school_year + 1}: {counts}", file=out)
+    if not purged:
+        print("nothing to purge (or another process is purging)", file=out)
+    return 0
 
 
 def _clients(args: argparse.Namespace, settings: Settings, out: IO[str]) -> int:

@@ -28,6 +28,8 @@ class Settings(BaseSettings):
     late_weight: float = Field(default=0.5, ge=0, le=1)
     # Rejected pushed items (invalid, conflict) are kept this long for the helpdesk.
     rejection_retention_days: int = Field(default=30, ge=1)
+    # School years kept after each one (ops/retention.py: why 5); older ones are purged.
+    retention_school_years: int = Field(default=5, ge=1)
     log_level: str = "INFO"
     pool_size: int = 32
     # The database URL is a PgBouncer in transaction mode: nothing kept in the session.

@@ -30,8 +30,11 @@ FOR SHARE.
 
 Outside all of these, in transactions of their own that take nothing else: a client's
 lease lock (`LEASE_LOCK_CLASS`, the client's id), taken by `ngw_take_lease` while it
-counts and adds a long-poll lease (core/limits.py); and `STATISTICS_LOCK`, tried (never
-waited for) by the transaction that renews the tables' statistics (core/statistics.py).
+counts and adds a long-poll lease (core/limits.py); `STATISTICS_LOCK`, tried (never
+waited for) by the transaction that renews the tables' statistics (core/statistics.py); and
+`RETENTION_LOCK`, tried by each transaction of the retention purge (ops/retention.py), which
+takes no other lock: it removes only school years long closed (a write that still reaches
+one waits for the purge's row locks, then finds its rows gone).
 
 Beside all of these, and waiting for nothing: a feed writer's ticket, a shared lock that
 no one takes exclusively (`FEED_TICKET_CLASSES`; core/feed.py), taken by a trigger before
@@ -216,3 +219,4 @@ def feed_sequence(table: str) -> str:
 
 
 STATISTICS_LOCK = _int64("statistics")
+RETENTION_LOCK = _int64("retention")

@@ -1,0 +1,172 @@
+"""The retention purge's SQL (ops/retention.py says what goes and why)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import asyncpg
+
+from notegateway.core.locks import RETENTION_LOCK
+
+
+async def take_the_purge(db: asyncpg.Connection) -> bool:
+    """Whether this transaction is the one purging (another process may be at it)."""
+    taken: bool = await db.fetchval("SELECT pg_try_advisory_xact_lock($1)", RETENTION_LOCK)
+    return taken
+
+
+async def purged_through(db: asyncpg.Connection) -> int | None:
+    """The newest school year purged so far."""
+    year: int | None = await db.fetchval("SELECT max(school_year) FROM retention_purges")
+    return year
+
+
+async def oldest_day(db: asyncpg.Connection) -> dt.date | None:
+    """The oldest day anything purgeable belongs to (a table scan each: run only when a
+    school year has newly passed retention, or by hand)."""
+    day: dt.date | None = await db.fetchval(
+        """
+        SELECT least(
+            (SELECT min(to_date) FROM medical_notices),
+            (SELECT min(date) FROM absences),
+            (SELECT min(month) FROM month_reports),
+            (SELECT (min(until) AT TIME ZONE 'Europe/Sofia')::date FROM former_identifiers),
+            (SELECT (min(received_at) AT TIME ZONE 'Europe/Sofia')::date
+             FROM notice_cancellations),
+            (SELECT (at AT TIME ZONE 'Europe/Sofia')::date FROM audit_log
+             WHERE action <> 'retention.purged' ORDER BY id LIMIT 1))
+        """
+    )
+    return day
+
+
+# Everything of the days before $1 (the next school year's first day; $2 its first moment
+# in Sofia), children before parents, counted; then the count in the audit and in
+# retention_purges ($3 the school year). One statement: all of it or nothing.
+_PURGE = """
+WITH notes AS (
+    SELECT id, nrn FROM medical_notices WHERE to_date < $1
+),
+absences_of AS (
+    SELECT id FROM absences
+    WHERE date < $1 OR excused_by_notice_id IN (SELECT id FROM notes)
+),
+audits AS (
+    SELECT id FROM audit_log
+    WHERE notice_id IN (SELECT id FROM notes)
+       OR absence_id IN (SELECT id FROM absences_of)
+       OR (notice_id IS NULL AND absence_id IS NULL AND at < $2
+           AND action <> 'retention.purged')
+),
+placed AS (
+    SELECT count(*) AS n FROM placements WHERE notice_id IN (SELECT id FROM notes)
+),
+changes_gone AS (
+    DELETE FROM diary_changes WHERE audit_id IN (SELECT id FROM audits) RETURNING 1
+),
+reviews_gone AS (
+    DELETE FROM review_items
+    WHERE absence_id IN (SELECT id FROM absences_of) OR notice_id IN (SELECT id FROM notes)
+    RETURNING 1
+),
+events_gone AS (
+    DELETE FROM vendor_events WHERE notice_id IN (SELECT id FROM notes) RETURNING 1
+),
+told_gone AS (
+    DELETE FROM vendor_note_state WHERE notice_id IN (SELECT id FROM notes) RETURNING 1
+),
+reads_gone AS (
+    DELETE FROM vendor_reads WHERE notice_id IN (SELECT id FROM notes) RETURNING 1
+),
+acks_gone AS (
+    DELETE FROM vendor_acks WHERE notice_id IN (SELECT id FROM notes) RETURNING 1
+),
+served_gone AS (
+    DELETE FROM vendor_deliveries WHERE notice_id IN (SELECT id FROM notes) RETURNING 1
+),
+absences_gone AS (
+    DELETE FROM absences WHERE id IN (SELECT id FROM absences_of) RETURNING 1
+),
+audit_gone AS (
+    DELETE FROM audit_log WHERE id IN (SELECT id FROM audits) RETURNING 1
+),
+notes_gone AS (  -- their placements with them (ON DELETE CASCADE)
+    DELETE FROM medical_notices WHERE id IN (SELECT id FROM notes) RETURNING 1
+),
+cancellations_gone AS (
+    DELETE FROM notice_cancellations AS c
+    WHERE c.nrn IN (SELECT nrn FROM notes)
+       OR (c.received_at < $2
+           AND NOT EXISTS (SELECT 1 FROM medical_notices AS m WHERE m.nrn = c.nrn))
+    RETURNING 1
+),
+former_gone AS (
+    DELETE FROM former_identifiers WHERE until < $2 RETURNING 1
+),
+reports_gone AS (
+    DELETE FROM month_reports WHERE month < $1 RETURNING 1
+),
+removed AS (
+    SELECT jsonb_build_object(
+        'schoolYear', $3::integer,
+        'notes', (SELECT count(*) FROM notes_gone),
+        'placements', (SELECT n FROM placed),
+        'absences', (SELECT count(*) FROM absences_gone),
+        'auditEntries', (SELECT count(*) FROM audit_gone),
+        'formerIdentifiers', (SELECT count(*) FROM former_gone),
+        'cancellations', (SELECT count(*) FROM cancellations_gone),
+        'monthReports', (SELECT count(*) FROM reports_gone),
+        'reviewItems', (SELECT count(*) FROM reviews_gone),
+        'changeFeedRows', (SELECT count(*) FROM changes_gone),
+        'vendorRows', (SELECT count(*) FROM events_gone) + (SELECT count(*) FROM told_gone)
+                      + (SELECT count(*) FROM reads_gone) + (SELECT count(*) FROM acks_gone)
+                      + (SELECT count(*) FROM served_gone)
+    ) AS counts
+),
+audited AS (
+    INSERT INTO audit_log (actor, action, after)
+    SELECT 'retention', 'retention.purged', counts FROM removed
+),
+marked AS (
+    INSERT INTO retention_purges (school_year, removed)
+    SELECT $3, counts FROM removed
+    ON CONFLICT (school_year) DO UPDATE
+       SET purged_at = now(), removed = excluded.removed
+)
+SELECT counts FROM removed
+"""
+
+
+KINDS = (  # what a purge counts, in the order it is told
+    "notes",
+    "placements",
+    "absences",
+    "auditEntries",
+    "formerIdentifiers",
+    "cancellations",
+    "monthReports",
+    "reviewItems",
+    "changeFeedRows",
+    "vendorRows",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Purged:
+    """What the purge of one school year removed: counts by kind, nothing else."""
+
+    school_year: int
+    removed: dict[str, int]
+
+
+async def purge_year(
+    db: asyncpg.Connection, school_year: int, next_year_starts: dt.date, at: dt.datetime
+) -> Purged:
+    """Remove every row of the days before `next_year_starts` (`at`: its first moment)."""
+    await db.execute("SELECT set_config('notegateway.retention_purge', 'on', true)")
+    counts: dict[str, int] = await db.fetchval(  # jsonb arrives decoded (core/db.py's pool)
+        _PURGE, next_year_starts, at, school_year
+    )
+    await db.execute("SELECT set_config('notegateway.retention_purge', 'off', true)")
+    return Purged(school_year, {kind: counts[kind] for kind in KINDS})
