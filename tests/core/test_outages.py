@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import socket
 import time
 from collections.abc import AsyncIterator
 
 import asyncpg
 import httpx
 import pytest
+from sqlalchemy.engine import make_url
 
 from notegateway.app import create_app
 from notegateway.core.config import Settings
@@ -144,3 +146,28 @@ async def test_metrics_say_when_the_database_is_away(
     assert "notegateway_database_up 0.0" in away.text
     await proxy.restore()
     assert "notegateway_database_up 1.0" in (await api.http.get("/metrics")).text
+
+
+async def test_a_url_listing_a_primary_and_its_standby_reaches_the_one_that_answers(
+    database_url: str, proxy: TcpProxy
+) -> None:
+    """NOTEGATEWAY_DATABASE_URL as libpq lists a primary and its standby, with
+    target_session_attrs=read-write: the first host is down, so requests and the LISTEN
+    connection go to the next (make deploy-check does it with a real failover)."""
+    reachable = make_url(through(database_url, proxy))
+    with socket.socket() as dead:  # a port nothing listens on
+        dead.bind(("127.0.0.1", 0))
+        dead_port = dead.getsockname()[1]
+    url = (
+        f"postgresql://{reachable.username}@127.0.0.1:{dead_port},127.0.0.1:{reachable.port}"
+        f"/{reachable.database}?target_session_attrs=read-write"
+    )
+    app = create_app(Settings(secret_key=TEST_SECRET_KEY, pool_size=4), database_url=url)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 40000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as http:
+            api = Api(http, app, database_url)
+            await api.token("nzis")
+            assert (await api.push(a_note(1))).status_code == 200
+            assert (await http.get("/health/ready")).status_code == 200
+            assert app.state.feed_notifier.listening  # LISTEN, through the same hosts

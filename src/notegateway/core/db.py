@@ -12,6 +12,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import asyncpg
 from fastapi import Request
@@ -27,15 +28,38 @@ T = TypeVar("T")
 
 
 def to_asyncpg_url(url: str) -> str:
-    """Accept `postgresql://`, `postgres://` or `postgresql+asyncpg://` (Unix-socket URLs too)."""
+    """Accept `postgresql://`, `postgres://` or `postgresql+asyncpg://` (Unix-socket URLs
+    too), with several hosts as libpq writes them (`h1:5432,h2:5432`, for a primary and
+    its standby, with `?target_session_attrs=read-write`): SQLAlchemy takes those as
+    `host` query parameters."""
     for prefix in ("postgresql+asyncpg://", "postgresql://", "postgres://"):
         if url.startswith(prefix):
-            return "postgresql+asyncpg://" + url[len(prefix) :]
-    raise ValueError("NOTEGATEWAY_DATABASE_URL must be a postgresql:// URL")
+            rest = url[len(prefix) :]
+            break
+    else:
+        raise ValueError("NOTEGATEWAY_DATABASE_URL must be a postgresql:// URL")
+    netloc, _, path = rest.partition("/")
+    user, at, hosts = netloc.rpartition("@")
+    if "," in hosts:
+        database, question, query = path.partition("?")
+        listed = "&".join(f"host={host}" for host in hosts.split(","))
+        rest = f"{user}{at}/{database}?{listed}{'&' + query if question and query else ''}"
+    return "postgresql+asyncpg://" + rest
 
 
 def to_libpq_url(url: str) -> str:
-    """The same URL in the plain form asyncpg.connect() takes."""
+    """The same URL in the plain form asyncpg.connect() takes (several hosts listed as
+    libpq lists them)."""
+    parsed = make_url(to_asyncpg_url(url))
+    hosts = parsed.query.get("host")
+    if isinstance(hosts, tuple):
+        query = {k: v for k, v in parsed.query.items() if k != "host"}
+        secret = f":{quote(parsed.password, safe='')}" if parsed.password else ""
+        user = f"{quote(parsed.username or '', safe='')}{secret}@" if parsed.username else ""
+        suffix = "&".join(f"{k}={v}" for k, v in query.items() if isinstance(v, str))
+        return f"postgresql://{user}{','.join(hosts)}/{parsed.database or ''}" + (
+            f"?{suffix}" if suffix else ""
+        )
     return "postgresql://" + to_asyncpg_url(url)[len("postgresql+asyncpg://") :]
 
 
