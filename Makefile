@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 PORT ?= 8000
 
-.PHONY: install run stop test smoke lint format openapi bench clean
+.PHONY: install run stop test smoke lint format openapi bench clean deploy-check
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed"'
@@ -42,14 +42,15 @@ smoke: install
 	$(BIN)/python -m pytest -m smoke $(PYTEST_ARGS)
 
 lint: install
-	$(BIN)/ruff check src tests migrations benchmarks
-	$(BIN)/ruff format --check src tests migrations benchmarks
+	$(BIN)/ruff check src tests migrations benchmarks deploy
+	$(BIN)/ruff format --check src tests migrations benchmarks deploy
 	$(BIN)/mypy
+	$(BIN)/mypy --strict deploy/check/common.py deploy/check/proxy.py deploy/check/failover.py
 	$(BIN)/lint-imports --no-cache
 
 format: install
-	$(BIN)/ruff format src tests migrations
-	$(BIN)/ruff check --fix src tests migrations
+	$(BIN)/ruff format src tests migrations benchmarks deploy
+	$(BIN)/ruff check --fix src tests migrations benchmarks deploy
 
 ## Regenerate the committed OpenAPI document (a test fails when it drifts).
 openapi: install
@@ -65,3 +66,19 @@ bench: install
 
 clean:
 	rm -rf $(VENV) .notegateway-test .pytest_cache .mypy_cache .ruff_cache
+
+## What deploy/ ships, proved on this machine (README, "Deployment"): the alert rules'
+## tests (promtool), the nginx site in front of two gateway processes (certificates, a
+## forged header, slow and oversized requests), a failover to a synchronous standby under
+## load. Installs Debian's nginx, prometheus and postgresql when missing; runs as root
+## (the clusters belong to the postgres user); a scratch database on DEPLOY_CHECK_ADMIN_URL.
+deploy-check: install
+	@for tool in nginx:nginx promtool:prometheus pg_createcluster:postgresql; do \
+		command -v $${tool%%:*} >/dev/null 2>&1 || apt-get install -y -q $${tool##*:} >/dev/null 2>&1 \
+		|| (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q $${tool##*:} >/dev/null 2>&1) \
+		|| echo "$${tool##*:} could not be installed"; \
+	done
+	cd deploy/prometheus && promtool check rules notegateway.rules.yml \
+		&& promtool test rules notegateway.rules.test.yml
+	$(BIN)/python deploy/check/proxy.py
+	$(BIN)/python deploy/check/failover.py
