@@ -136,6 +136,23 @@ async def push_until(ports: list[int], token: str, stop_at: float, load: Load) -
     await asyncio.gather(*(client(i) for i in range(CLIENTS)))
 
 
+async def cancel_sync_waits(port: int) -> int:
+    """Cancel the backends waiting for the synchronous standby, as an operator would."""
+    conn = await asyncpg.connect(f"postgresql://postgres@127.0.0.1:{port}/postgres")
+    try:
+        for _ in range(40):
+            cancelled: int = await conn.fetchval(
+                "SELECT count(*) FILTER (WHERE pg_cancel_backend(pid)) FROM pg_stat_activity "
+                "WHERE wait_event = 'SyncRep'"
+            )
+            if cancelled:
+                return cancelled
+            await asyncio.sleep(0.05)
+        return 0
+    finally:
+        await conn.close()
+
+
 async def sync_state(port: int) -> str:
     conn = await asyncpg.connect(f"postgresql://postgres@127.0.0.1:{port}/postgres")
     try:
@@ -162,6 +179,60 @@ async def stored(port: int, nrns: list[str]) -> int:
         await conn.close()
 
 
+async def standby_away(major: str, report: Report, primary: int, port: int, token: str) -> None:
+    """The synchronous standby stops: a commit then waits for it until the statement
+    timeout cancels the wait, PostgreSQL keeps it on the primary alone and only warns. No
+    such note may be answered created; once the standby is back, their retries are
+    duplicates (nothing applied twice)."""
+    await asyncio.to_thread(ctl, major, STANDBY, "stop")
+    serials = {f"26341C{i:06d}": 900 + i for i in range(1, 4)}
+    headers = {"Authorization": f"Bearer {token}"}
+    started = time.monotonic()
+    async with httpx.AsyncClient(
+        base_url=f"http://127.0.0.1:{port}", headers=headers, timeout=30
+    ) as http:
+        answers = await asyncio.gather(
+            *(
+                http.post("/api/v1/hisMedicalNotices", json=[note(nrn, serial)])
+                for nrn, serial in serials.items()
+            )
+        )
+        took = time.monotonic() - started
+        statuses = [a.status_code for a in answers]
+        report.check(
+            "with the synchronous standby away, no note is answered created",
+            statuses == [503] * 3 and all(a.headers.get("retry-after") for a in answers),
+            f"{statuses} with Retry-After, in {took:.1f} s (statement timeout 2 s)",
+        )
+        # An operator cancelling the stuck commits: PostgreSQL keeps them and only warns.
+        pushed = asyncio.create_task(
+            http.post("/api/v1/hisMedicalNotices", json=[note("26341C000004", 904)])
+        )
+        cancelled = await cancel_sync_waits(primary)
+        answer = await pushed
+        serials["26341C000004"] = 904
+        report.check(
+            "a commit an operator cancels (pg_cancel_backend) is not answered created either",
+            cancelled >= 1 and answer.status_code == 503,
+            f"{cancelled} waiting commit(s) cancelled: {answer.status_code}",
+        )
+        await asyncio.to_thread(ctl, major, STANDBY, "start")
+        await sync_state(primary)
+        retried = [
+            (await http.post("/api/v1/hisMedicalNotices", json=[note(nrn, serial)]))
+            for nrn, serial in serials.items()
+        ]
+        outcomes = [
+            r.json()["results"][0]["outcome"] if r.status_code == 200 else r.status_code
+            for r in retried
+        ]
+        report.check(
+            "once it is back, their retries find them stored: duplicates",
+            outcomes == ["duplicate"] * len(serials),
+            f"{outcomes}",
+        )
+
+
 async def scenario(major: str, report: Report, primary: int, standby: int) -> None:
     report.check(
         "the standby replicates synchronously",
@@ -178,7 +249,8 @@ async def scenario(major: str, report: Report, primary: int, standby: int) -> No
     cli(url, "migrate")
     token = cli(url, "clients", "add", "nzis", "--role", "nzis").splitlines()[-1]
     ports = [free_port(), free_port()]
-    with gateways(url, ports):
+    with gateways(url, ports, statement_timeout_ms="2000"):
+        await standby_away(major, report, primary, ports[0], token)
         load = Load()
         started = time.monotonic()
         stop_at = started + BEFORE_S + 1 + AFTER_S

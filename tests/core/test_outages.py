@@ -171,3 +171,26 @@ async def test_a_url_listing_a_primary_and_its_standby_reaches_the_one_that_answ
             assert (await api.push(a_note(1))).status_code == 200
             assert (await http.get("/health/ready")).status_code == 200
             assert app.state.feed_notifier.listening  # LISTEN, through the same hosts
+
+
+async def test_a_commit_that_hangs_is_503_within_the_bound(
+    proxied_api: Api, db: asyncpg.Connection
+) -> None:
+    """PostgreSQL does not bound a commit's own work by statement_timeout (a commit waiting
+    for an absent synchronous standby hangs; so does a deferred trigger, which stands in
+    for it here): the client's bound cuts it, 503, and nothing is kept."""
+    api = proxied_api
+    await db.execute(
+        """
+        CREATE FUNCTION test_slow_commit() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN PERFORM pg_sleep(30); RETURN NULL; END $$;
+        CREATE CONSTRAINT TRIGGER test_slow_commit AFTER INSERT ON medical_notices
+            DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION test_slow_commit();
+        """
+    )
+    started = time.monotonic()
+    assert_unavailable(await api.push(a_note(1)))
+    assert time.monotonic() - started < 5  # statement timeout 1 s, the client's 2 s
+    await db.execute("DROP TRIGGER test_slow_commit ON medical_notices")
+    assert (await api.view(nrn(1))).status_code == 404  # cancelled: nothing kept
+    assert (await api.push(a_note(2))).status_code == 200

@@ -16,6 +16,7 @@ from urllib.parse import quote
 
 import asyncpg
 from fastapi import Request
+from sqlalchemy import event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -170,6 +171,25 @@ _LOST = (
 )
 
 
+# A commit the synchronous standby did not confirm. With the standby away, a commit waits
+# for it; when the wait is cancelled (our command_timeout, or an operator's
+# pg_cancel_backend), PostgreSQL keeps the commit, on the primary alone, and only warns.
+# That is never answered as a success: 503, and the client's retry finds what was committed
+# (a duplicate), or, after a failover that lost it, makes it again. Connections are watched
+# from the moment they are made (create_engine).
+_UNREPLICATED: weakref.WeakSet[asyncpg.Connection] = weakref.WeakSet()
+_NOT_REPLICATED = "canceling wait for synchronous replication"
+
+
+def _watch_replication(connection: Any, message: Any) -> None:
+    if str(getattr(message, "message", "")).startswith(_NOT_REPLICATED):
+        _UNREPLICATED.add(connection)
+
+
+class NotReplicated(ServiceUnavailable):
+    """Committed on the primary, but not confirmed by its synchronous standby."""
+
+
 @dataclass(frozen=True, slots=True)
 class _Session:
     """How transactions begin on an engine's connections."""
@@ -206,7 +226,13 @@ def create_engine(url: str, settings: Settings | None = None) -> AsyncEngine:
         # per connection, they save a millisecond or two each time.
         "plan_cache_mode": "force_generic_plan",
     }
-    connect_args: dict[str, Any] = {"timeout": CONNECT_TIMEOUT_S}
+    # The client's own bound, a second past the server's: PostgreSQL does not apply
+    # statement_timeout to a commit's work (deferred triggers, the wait for a synchronous
+    # standby), so a commit could otherwise hang for as long as the standby is away.
+    connect_args: dict[str, Any] = {
+        "timeout": CONNECT_TIMEOUT_S,
+        "command_timeout": timeout_ms / 1000 + 1,
+    }
     sa_url = make_url(to_asyncpg_url(url))
     if settings.pgbouncer:
         connect_args["statement_cache_size"] = 0
@@ -226,6 +252,11 @@ def create_engine(url: str, settings: Settings | None = None) -> AsyncEngine:
         connect_args=connect_args,
     )
     _SESSIONS[engine] = session
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _watch(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.driver_connection.add_log_listener(_watch_replication)
+
     return engine
 
 
@@ -308,6 +339,7 @@ async def transaction(engine: AsyncEngine, begin: bool = True) -> AsyncIterator[
         conn, db = await _begin(engine, session.begin if begin else None)
     except _NO_CONNECTION as exc:
         raise ServiceUnavailable("the database is unavailable; try again shortly") from exc
+    _UNREPLICATED.discard(db)  # a warning of an earlier transaction, answered already
     try:
         try:
             yield db
@@ -319,6 +351,9 @@ async def transaction(engine: AsyncEngine, begin: bool = True) -> AsyncIterator[
         if begin and await db.execute("COMMIT") != "COMMIT":
             # PostgreSQL answers COMMIT of a failed transaction with ROLLBACK.
             raise RuntimeError("the transaction had failed and was rolled back")
+        if db in _UNREPLICATED:
+            _UNREPLICATED.discard(db)
+            raise NotReplicated("the standby did not confirm the write; try again shortly")
     except UNAVAILABLE as exc:
         if isinstance(exc, _LOST) or db.is_closed():
             await _drop(engine, conn)

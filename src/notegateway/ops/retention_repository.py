@@ -138,6 +138,7 @@ SELECT counts FROM removed
 """
 
 
+PURGE_TIMEOUT_S = 1800  # one school year's statement
 KINDS = (  # what a purge counts, in the order it is told
     "notes",
     "placements",
@@ -163,10 +164,14 @@ class Purged:
 async def purge_year(
     db: asyncpg.Connection, school_year: int, next_year_starts: dt.date, at: dt.datetime
 ) -> Purged:
-    """Remove every row of the days before `next_year_starts` (`at`: its first moment)."""
-    await db.execute("SELECT set_config('notegateway.retention_purge', 'on', true)")
+    """Remove every row of the days before `next_year_starts` (`at`: its first moment).
+    A whole school year may take longer than a request's bounds: this one has its own."""
+    await db.execute(
+        "SELECT set_config('notegateway.retention_purge', 'on', true),"
+        f" set_config('statement_timeout', '{PURGE_TIMEOUT_S * 1000}', true)"
+    )
     counts: dict[str, int] = await db.fetchval(  # jsonb arrives decoded (core/db.py's pool)
-        _PURGE, next_year_starts, at, school_year
+        _PURGE, next_year_starts, at, school_year, timeout=PURGE_TIMEOUT_S + 1
     )
     await db.execute("SELECT set_config('notegateway.retention_purge', 'off', true)")
     return Purged(school_year, {kind: counts[kind] for kind in KINDS})
