@@ -45,7 +45,7 @@ lint: install
 	$(BIN)/ruff check src tests migrations benchmarks deploy
 	$(BIN)/ruff format --check src tests migrations benchmarks deploy
 	$(BIN)/mypy
-	$(BIN)/mypy --strict deploy/check/common.py deploy/check/proxy.py deploy/check/failover.py
+	$(BIN)/mypy --strict -p deploy
 	$(BIN)/lint-imports --no-cache
 
 format: install
@@ -80,5 +80,5 @@ deploy-check: install
 	done
 	cd deploy/prometheus && promtool check rules notegateway.rules.yml \
 		&& promtool test rules notegateway.rules.test.yml
-	$(BIN)/python deploy/check/proxy.py
-	$(BIN)/python deploy/check/failover.py
+	$(BIN)/python -m deploy.check.proxy
+	$(BIN)/python -m deploy.check.failover

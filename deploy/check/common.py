@@ -4,11 +4,8 @@ operator starts them (`notegateway serve`), the command line, test certificates.
 from __future__ import annotations
 
 import datetime as dt
-import os
-import socket
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,14 +14,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from benchmarks import common as bench
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-from stdnum.bg import egn
+from tests import factories
 
 SECRET_KEY = "deploy-check-secret-key-of-at-least-32-bytes"
-LOGS = Path(tempfile.gettempdir()) / "notegateway-deploy-check.log"
 
 
 @dataclass
@@ -46,20 +43,9 @@ class Report:
         return 0
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 def gateway_env(database_url: str, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NOTEGATEWAY_")}
-    env |= {
-        "NOTEGATEWAY_DATABASE_URL": database_url,
-        "NOTEGATEWAY_SECRET_KEY": SECRET_KEY,
-        "NOTEGATEWAY_LOG_LEVEL": "WARNING",
-    }
+    """The benchmarks' environment (benchmarks/common.py), with `extra` NOTEGATEWAY_*."""
+    env = bench.gateway_env(database_url) | {"NOTEGATEWAY_SECRET_KEY": SECRET_KEY}
     return env | {f"NOTEGATEWAY_{k.upper()}": v for k, v in extra.items()}
 
 
@@ -80,31 +66,17 @@ def cli(database_url: str, *args: str) -> str:
 @contextmanager
 def gateways(database_url: str, ports: list[int], **extra: str) -> Iterator[list[Any]]:
     """Gateway processes on these ports, ready when this yields; stopped after. Their
-    logs go to a file, named in the output (the outage's warnings would drown the checks)."""
-    log = open(LOGS, "a")  # noqa: SIM115 (closed below)
-    print(f"     (the gateway processes log to {LOGS})", flush=True)
-    processes = [
-        subprocess.Popen(
-            [sys.executable, "-m", "notegateway", "serve", "--port", str(port), "--workers", "1"],
-            env=gateway_env(database_url, **extra),
-            stdout=subprocess.DEVNULL,
-            stderr=log,
-        )
-        for port in ports
-    ]
+    logs go to /tmp/bench-PORT.log (benchmarks/common.py: start)."""
+    env = gateway_env(database_url, **extra)
+    serve = [sys.executable, "-m", "notegateway", "serve", "--workers", "1", "--port"]
+    processes = [bench.start([*serve, str(port)], env, port) for port in ports]
+    print(f"     (the gateways log to /tmp/bench-{{{','.join(map(str, ports))}}}.log)")
     try:
         for port in ports:
             wait_ready(f"http://127.0.0.1:{port}")
         yield processes
     finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-        log.close()
+        bench.stop(processes)
 
 
 def wait_ready(base: str, within_s: float = 60.0) -> None:
@@ -121,23 +93,9 @@ def wait_ready(base: str, within_s: float = 60.0) -> None:
 
 def note(nrn: str, serial: int) -> dict[str, Any]:
     """A note for a pupil the registry does not hold (stored, waiting for the pupil)."""
-    body = f"1443{15 + serial // 1000 % 10:02d}{serial % 1000:03d}"
-    return {
-        "nrnMedicalNotice": nrn,
-        "nrnExamination": "26317A000077",
-        "patient": {
-            "identifierType": 1,
-            "identifier": body + egn.calc_check_digit(body),
-            "givenName": "ИВАН",
-            "familyName": "ТОДОРОВ",
-        },
-        "practitioner": {"pmi": "2300011922"},
-        "medicalNotice": {
-            "fromDate": "2026-11-18",
-            "toDate": "2026-11-20",
-            "authoredOn": "2026-11-20T10:31:00",
-        },
-    }
+    return factories.note(
+        nrn, factories.make_egn(dt.date(2014, 3, 15 + serial // 1000 % 10), serial % 1000)
+    )
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,9 @@ from pathlib import Path
 
 import asyncpg
 import httpx
-from common import Report, cli, free_port, gateways, note
+from benchmarks.common import free_port
+
+from deploy.check.common import Report, cli, gateways, note
 
 PRIMARY, STANDBY = "ngwprimary", "ngwstandby"
 CLIENTS = 16

@@ -7,6 +7,7 @@ database in (DEPLOY_CHECK_ADMIN_URL, default the machine's PostgreSQL on 5432).
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import shutil
@@ -18,15 +19,12 @@ import tempfile
 import time
 from pathlib import Path
 
-import asyncpg
 import httpx
-from common import Authority, Issued, Report, cli, free_port, gateways, note
+from benchmarks.common import choose_server, free_port, fresh_database
+
+from deploy.check.common import Authority, Issued, Report, cli, gateways, note
 
 SITE = Path(__file__).resolve().parents[1] / "nginx" / "notegateway.conf"
-ADMIN_URL = os.environ.get(
-    "DEPLOY_CHECK_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-)
-DATABASE = "ngw_deploy_check_proxy"
 
 
 def render_site(work: Path, port: int, upstreams: list[int]) -> Path:
@@ -88,6 +86,17 @@ def slow_headers_cut_after(port: int, ca: Path) -> float:
 
 def main() -> int:
     report = Report()
+
+    async def on_a_scratch_database() -> None:
+        server = await choose_server(os.environ.get("DEPLOY_CHECK_SERVER_URL"))
+        async with fresh_database(server, "deploy_proxy") as database_url:
+            await asyncio.to_thread(check, report, database_url)
+
+    asyncio.run(on_a_scratch_database())
+    return report.exit_code()
+
+
+def check(report: Report, database_url: str) -> None:
     work = Path(tempfile.mkdtemp(prefix="ngw-deploy-proxy-"))
     os.chmod(work, 0o755)
     (work / "tls").mkdir()
@@ -99,10 +108,7 @@ def main() -> int:
     unregistered = clients_ca.issue("stranger")
     foreign = foreign_ca.issue("nzis-lookalike")
     expired = clients_ca.issue("nzis-expired", expired=True)
-    database_url = ADMIN_URL.rsplit("/", 1)[0] + f"/{DATABASE}"
-    _recreate_database()
     try:
-        cli(database_url, "migrate")
         cli(
             database_url,
             "clients",
@@ -172,9 +178,7 @@ def main() -> int:
                 nginx.terminate()
                 nginx.wait(timeout=15)
     finally:
-        _drop_database()
         shutil.rmtree(work, ignore_errors=True)
-    return report.exit_code()
 
 
 def _client(base: str, ca: Path, cert: Issued | None) -> httpx.Client:
@@ -211,39 +215,32 @@ def _checks(
         )
         hsts = answer.headers.get("strict-transport-security", "")
         report.check("HSTS on every answer", "max-age=31536000" in hsts, hsts or "missing")
-    for what, cert in (
-        ("an unknown issuer's certificate", foreign),
-        ("an expired certificate (of a registered client)", expired),
-    ):
-        with _client(base, ca, cert) as http:
-            answer = http.post(push, json=[note("26340A000002", 2)])
-            report.check(
-                f"{what} is refused at the proxy",
-                answer.status_code == 400,
-                f"{answer.status_code} {_title(answer.text)}",
-            )
-    with _client(base, ca, unregistered) as http:
-        answer = http.post(push, json=[note("26340A000003", 3)])
-        report.check(
-            "a valid certificate of no client is refused by the gateway",
-            answer.status_code == 401,
-            str(answer.status_code),
-        )
     forged = {"X-Client-Cert": registered.escaped_pem()}
-    with _client(base, ca, None) as http:
-        answer = http.post(push, json=[note("26340A000004", 4)], headers=forged)
-        report.check(
-            "a forged X-Client-Cert (no certificate) is ignored",
-            answer.status_code == 401,
-            str(answer.status_code),
-        )
-    with _client(base, ca, unregistered) as http:
-        answer = http.post(push, json=[note("26340A000005", 5)], headers=forged)
-        report.check(
+    refusals: list[tuple[str, Issued | None, dict[str, str], int]] = [
+        ("an unknown issuer's certificate is refused at the proxy", foreign, {}, 400),
+        (
+            "an expired certificate (of a registered client) is refused at the proxy",
+            expired,
+            {},
+            400,
+        ),
+        ("a valid certificate of no client is refused by the gateway", unregistered, {}, 401),
+        ("a forged X-Client-Cert (no certificate) is ignored", None, forged, 401),
+        (
             "a forged X-Client-Cert beside another certificate is replaced",
-            answer.status_code == 401,
-            str(answer.status_code),
-        )
+            unregistered,
+            forged,
+            401,
+        ),
+    ]
+    for number, (what, cert, headers, refused) in enumerate(refusals, start=2):
+        with _client(base, ca, cert) as http:
+            answer = http.post(push, json=[note(f"26340A{number:06d}", number)], headers=headers)
+            report.check(
+                what,
+                answer.status_code == refused,
+                f"{answer.status_code} {_title(answer.text)}".strip(),
+            )
     with _client(base, ca, None) as http:
         answer = http.get(
             "/api/v1/medicalNotices/events", headers={"Authorization": f"Bearer {vendor_token}"}
@@ -276,7 +273,7 @@ def _checks(
 
 
 def _title(html: str) -> str:
-    found = re.search(r"<title>(.*?)</title>", html)
+    found = re.search(r"<title>\d* ?(.*?)</title>", html)
     return found.group(1) if found else ""
 
 
@@ -288,28 +285,6 @@ def _wait_port(port: int) -> None:
         except OSError:
             time.sleep(0.1)
     raise RuntimeError("nginx did not start")
-
-
-def _admin(statement: str) -> None:
-    import asyncio
-
-    async def run() -> None:
-        conn = await asyncpg.connect(ADMIN_URL)
-        try:
-            await conn.execute(statement)
-        finally:
-            await conn.close()
-
-    asyncio.run(run())
-
-
-def _recreate_database() -> None:
-    _drop_database()
-    _admin(f"CREATE DATABASE {DATABASE}")
-
-
-def _drop_database() -> None:
-    _admin(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
 
 
 if __name__ == "__main__":

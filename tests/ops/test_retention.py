@@ -140,7 +140,7 @@ async def test_a_purged_year_leaves_nothing_and_a_kept_year_is_untouched(
     assert all(before.values()), before  # the fixture made rows of every kind
     kept = await kept_rows(db)
 
-    [purged] = await retention.purge(api.app.state.engine, TODAY, KEEP, only_when_due=True)
+    [purged] = await retention.purge(api.app.state.engine, TODAY, KEEP, only_when_due=False)
 
     assert purged.school_year == 2025
     assert await old_rows(db) == dict.fromkeys(before, 0)
@@ -167,7 +167,7 @@ async def test_a_purged_year_leaves_nothing_and_a_kept_year_is_untouched(
     assert [a["absenceId"] for a in await api.absences(institutionId=SCHOOL)] == [3, 4]
 
     # The hourly job sees the year purged and looks no further; a second purge of
-    # everything finds nothing more, and the first purge's entry stays.
+    # everything finds nothing more (and says nothing), and the first purge's entry stays.
     assert await retention.purge(api.app.state.engine, TODAY, KEEP, only_when_due=True) == []
     [again] = await retention.purge(api.app.state.engine, TODAY, KEEP, only_when_due=False)
     assert set(again.removed.values()) == {0}
@@ -176,7 +176,7 @@ async def test_a_purged_year_leaves_nothing_and_a_kept_year_is_untouched(
             "SELECT count(*) FROM audit_log "
             "WHERE action = 'retention.purged' AND after->>'schoolYear' = '2025'"
         )
-        == 2
+        == 1
     )
 
 
@@ -187,7 +187,7 @@ async def test_a_purge_that_fails_midway_removes_nothing(
     kept = await kept_rows(db)
     await fail_on(db, "month_reports", "DELETE")
     with pytest.raises(asyncpg.RaiseError, match="injected failure"):
-        await retention.purge(api.app.state.engine, TODAY, KEEP, only_when_due=True)
+        await retention.purge(api.app.state.engine, TODAY, KEEP, only_when_due=False)
     assert await old_rows(db) == before
     assert await kept_rows(db) == kept
     assert await db.fetchval("SELECT count(*) FROM retention_purges WHERE school_year = 2025") == 0

@@ -46,6 +46,7 @@ from typing import Annotated, Any
 
 import asyncpg
 from fastapi import Query, Request
+from prometheus_client import Gauge
 
 from notegateway.core import feed_cursor
 from notegateway.core.db import transaction
@@ -243,6 +244,23 @@ class ReaderLag:
     def seconds_behind(self, now: dt.datetime) -> float:
         """The age of the oldest row it has not been answered yet (0 when caught up)."""
         return max((now - self.oldest).total_seconds(), 0.0) if self.oldest else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class LagGauges:
+    """The metrics one feed's readers are reported in, each labelled by reader."""
+
+    last_read: Gauge
+    behind: Gauge
+    seconds: Gauge
+
+    def report(self, lags: Sequence[ReaderLag]) -> None:
+        now = dt.datetime.now(dt.UTC)
+        for lag in lags:
+            if lag.read_at is not None:
+                self.last_read.labels(lag.reader).set(lag.read_at.timestamp())
+            self.behind.labels(lag.reader).set(lag.behind)
+            self.seconds.labels(lag.reader).set(lag.seconds_behind(now))
 
 
 async def lags(db: asyncpg.Connection, feed: Feed, role: str) -> list[ReaderLag]:

@@ -221,12 +221,12 @@ async def purge_changes(db: asyncpg.Connection, retention_days: int) -> int:
 async def refresh_change_feed_metrics(db: asyncpg.Connection) -> None:
     """Per NEISPUO client, from the database: its last read of the change feed, the changes
     past its last position, and the age of the oldest of them."""
-    now = dt.datetime.now(dt.UTC)
-    for lag in await feed.lags(db, changes_repository.CHANGES, "neispuo"):
-        if lag.read_at is not None:
-            metrics.CHANGE_FEED_LAST_READ.labels(lag.reader).set(lag.read_at.timestamp())
-        metrics.CHANGE_FEED_LAG_EVENTS.labels(lag.reader).set(lag.behind)
-        metrics.CHANGE_FEED_LAG_SECONDS.labels(lag.reader).set(lag.seconds_behind(now))
+    CHANGE_FEED_GAUGES.report(await feed.lags(db, changes_repository.CHANGES, "neispuo"))
+
+
+CHANGE_FEED_GAUGES = feed.LagGauges(
+    metrics.CHANGE_FEED_LAST_READ, metrics.CHANGE_FEED_LAG_EVENTS, metrics.CHANGE_FEED_LAG_SECONDS
+)
 
 
 async def record_change_read(db: asyncpg.Connection, client_id: int, position: int) -> None:

@@ -14,7 +14,8 @@ year after those, everything of it is removed, one transaction per school year:
 A day belongs to the school year `core/timeutil.school_year_of` gives (from 1 September).
 Persons and enrolments are NEISPUO's registry, kept as NEISPUO sends them.
 
-Each purge writes its counts (never content) to the audit log and to `retention_purges`.
+Each purge writes its counts (never content) to `retention_purges`, and to the audit log
+when anything went.
 The hourly job purges only when a school year has newly passed retention (a look at
 `retention_purges`); `notegateway purge` looks at every year, late arrivals included.
 """
@@ -41,11 +42,12 @@ async def purge(
 ) -> list[Purged]:
     """Purge every school year past retention that still holds anything, oldest first,
     each in a transaction of its own (the job that owns these transactions). With
-    `only_when_due`, nothing is looked at unless the newest purgeable year is not yet
-    purged. Another process purging meanwhile: this one leaves it."""
+    `only_when_due` (the hourly job), nothing is looked at unless the newest purgeable
+    year is not yet purged, and a purge another process is at is left to it; without,
+    this one waits its turn."""
     newest = newest_purgeable(today, keep_school_years)
     async with transaction(engine) as db:
-        if not await retention_repository.take_the_purge(db):
+        if not await retention_repository.take_the_purge(db, wait=not only_when_due):
             return []
         done = await retention_repository.purged_through(db)
         if only_when_due and done is not None and done >= newest:
@@ -58,7 +60,7 @@ async def purge(
     for year in range(first, newest + 1):
         starts = dt.date(year + 1, *SCHOOL_YEAR_START)
         async with transaction(engine) as db:
-            if not await retention_repository.take_the_purge(db):
+            if not await retention_repository.take_the_purge(db, wait=not only_when_due):
                 break
             at = dt.datetime.combine(starts, dt.time(), SOFIA)
             purged.append(await retention_repository.purge_year(db, year, starts, at))

@@ -10,8 +10,12 @@ import asyncpg
 from notegateway.core.locks import RETENTION_LOCK
 
 
-async def take_the_purge(db: asyncpg.Connection) -> bool:
-    """Whether this transaction is the one purging (another process may be at it)."""
+async def take_the_purge(db: asyncpg.Connection, wait: bool) -> bool:
+    """Whether this transaction is the one purging: another process may be at it (with
+    `wait`, this one waits its turn, within the lock timeout)."""
+    if wait:
+        await db.execute("SELECT pg_advisory_xact_lock($1)", RETENTION_LOCK)
+        return True
     taken: bool = await db.fetchval("SELECT pg_try_advisory_xact_lock($1)", RETENTION_LOCK)
     return taken
 
@@ -42,8 +46,16 @@ async def oldest_day(db: asyncpg.Connection) -> dt.date | None:
 
 
 # Everything of the days before $1 (the next school year's first day; $2 its first moment
-# in Sofia), children before parents, counted; then the count in the audit and in
-# retention_purges ($3 the school year). One statement: all of it or nothing.
+# in Sofia), children before parents, counted; then the counts in retention_purges ($3 the
+# school year) and, when anything went, in the audit. One statement: all of it or nothing.
+# What vendors were told and served of a note, and their acks.
+_VENDOR_TABLES = (
+    "vendor_events",
+    "vendor_note_state",
+    "vendor_reads",
+    "vendor_acks",
+    "vendor_deliveries",
+)
 _PURGE = """
 WITH notes AS (
     SELECT id, nrn FROM medical_notices WHERE to_date < $1
@@ -70,21 +82,7 @@ reviews_gone AS (
     WHERE absence_id IN (SELECT id FROM absences_of) OR notice_id IN (SELECT id FROM notes)
     RETURNING 1
 ),
-events_gone AS (
-    DELETE FROM vendor_events WHERE notice_id IN (SELECT id FROM notes) RETURNING 1
-),
-told_gone AS (
-    DELETE FROM vendor_note_state WHERE notice_id IN (SELECT id FROM notes) RETURNING 1
-),
-reads_gone AS (
-    DELETE FROM vendor_reads WHERE notice_id IN (SELECT id FROM notes) RETURNING 1
-),
-acks_gone AS (
-    DELETE FROM vendor_acks WHERE notice_id IN (SELECT id FROM notes) RETURNING 1
-),
-served_gone AS (
-    DELETE FROM vendor_deliveries WHERE notice_id IN (SELECT id FROM notes) RETURNING 1
-),
+{vendor_rows_gone}
 absences_gone AS (
     DELETE FROM absences WHERE id IN (SELECT id FROM absences_of) RETURNING 1
 ),
@@ -119,14 +117,14 @@ removed AS (
         'monthReports', (SELECT count(*) FROM reports_gone),
         'reviewItems', (SELECT count(*) FROM reviews_gone),
         'changeFeedRows', (SELECT count(*) FROM changes_gone),
-        'vendorRows', (SELECT count(*) FROM events_gone) + (SELECT count(*) FROM told_gone)
-                      + (SELECT count(*) FROM reads_gone) + (SELECT count(*) FROM acks_gone)
-                      + (SELECT count(*) FROM served_gone)
+        'vendorRows', {vendor_rows}
     ) AS counts
 ),
-audited AS (
+audited AS (  -- when anything went
     INSERT INTO audit_log (actor, action, after)
     SELECT 'retention', 'retention.purged', counts FROM removed
+    WHERE EXISTS (SELECT 1 FROM jsonb_each_text(counts) AS c
+                  WHERE c.key <> 'schoolYear' AND c.value <> '0')
 ),
 marked AS (
     INSERT INTO retention_purges (school_year, removed)
@@ -135,7 +133,14 @@ marked AS (
        SET purged_at = now(), removed = excluded.removed
 )
 SELECT counts FROM removed
-"""
+""".format(
+    vendor_rows_gone="".join(
+        f"{table}_gone AS (\n    DELETE FROM {table} WHERE notice_id IN (SELECT id FROM notes)"
+        " RETURNING 1\n),\n"
+        for table in _VENDOR_TABLES
+    ).rstrip("\n"),
+    vendor_rows=" + ".join(f"(SELECT count(*) FROM {table}_gone)" for table in _VENDOR_TABLES),
+)
 
 
 PURGE_TIMEOUT_S = 1800  # one school year's statement

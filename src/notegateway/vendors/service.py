@@ -155,12 +155,12 @@ async def acks_of_note(db: asyncpg.Connection, notice_id: int) -> list[AckRow]:
 async def refresh_feed_metrics(db: asyncpg.Connection) -> None:
     """Per vendor, from the database (so every process reports the same): last poll, events
     past its last feed position, and the age of the oldest of them."""
-    now = dt.datetime.now(dt.UTC)
-    for lag in await feed.lags(db, repository.EVENTS, "vendor"):
-        if lag.read_at is not None:
-            metrics.VENDOR_LAST_POLL.labels(lag.reader).set(lag.read_at.timestamp())
-        metrics.VENDOR_FEED_LAG_EVENTS.labels(lag.reader).set(lag.behind)
-        metrics.VENDOR_FEED_LAG_SECONDS.labels(lag.reader).set(lag.seconds_behind(now))
+    FEED_GAUGES.report(await feed.lags(db, repository.EVENTS, "vendor"))
+
+
+FEED_GAUGES = feed.LagGauges(
+    metrics.VENDOR_LAST_POLL, metrics.VENDOR_FEED_LAG_EVENTS, metrics.VENDOR_FEED_LAG_SECONDS
+)
 
 
 @dataclass(frozen=True, slots=True)
