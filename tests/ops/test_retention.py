@@ -45,6 +45,7 @@ async def two_years(api: Api) -> None:
         (3, "2026-09-01"),  # kept: the first day of 2026/27
         (4, "2026-11-18"),  # kept
         (5, "2025-12-01"),  # old, excused by a note then cancelled
+        (6, "2025-10-01"),  # old, deleted by the diary: only its audit entries remain
     ):
         assert (await api.post_absence(absence(days[0], 1, SCHOOL, days[1]))).status_code == 201
     pushed = await api.push(
@@ -56,6 +57,10 @@ async def two_years(api: Api) -> None:
     )
     assert [r["outcome"] for r in pushed.json()["results"]] == ["created"] * 5, pushed.text
     assert (await api.cancel("25317A000002", {"reason": "грешка"})).status_code == 200
+    deleted = await api.http.delete(
+        "/api/v1/diary/absences/6", headers=await api.as_role("neispuo")
+    )
+    assert deleted.status_code == 204
     assert (await acme.feed())["events"]  # the vendor was served its old note
     # Person 3 gave up two identifiers: one in 2025/26 (old), one now (kept).
     await api.put_person(3, person(FIRST_LNCH, enrollment(SCHOOL), identifier_type=2))
@@ -91,7 +96,7 @@ async def kept_rows(db: asyncpg.Connection) -> dict[str, list[Any]]:
         "audit": (
             "SELECT to_jsonb(l) FROM audit_log AS l "
             "WHERE (notice_id = ANY($1) OR absence_id IN (3, 4))"
-            " AND coalesce(absence_id, 0) NOT IN (1, 2, 5)",  # a kept note's, of an old day: gone
+            " AND coalesce(absence_id, 0) NOT IN (1, 2, 5, 6)",  # a kept note's, of an old day: gone
             (notes,),
         ),
         "former": (
@@ -118,7 +123,7 @@ async def old_rows(db: asyncpg.Connection) -> dict[str, int]:
     for name, query in {
         "notes": "SELECT count(*) FROM medical_notices WHERE nrn = ANY($1)",
         "absences": "SELECT count(*) FROM absences WHERE id IN (1, 2, 5) AND $1::text[] IS NOT NULL",
-        "audit": f"SELECT count(*) FROM audit_log WHERE notice_id IN {old} OR absence_id IN (1, 2, 5)",
+        "audit": f"SELECT count(*) FROM audit_log WHERE notice_id IN {old} OR absence_id IN (1, 2, 5, 6)",
         "cancellations": "SELECT count(*) FROM notice_cancellations WHERE nrn = ANY($1)",
         "vendor_events": f"SELECT count(*) FROM vendor_events WHERE notice_id IN {old}",
         "vendor_note_state": f"SELECT count(*) FROM vendor_note_state WHERE notice_id IN {old}",

@@ -41,9 +41,11 @@ def to_asyncpg_url(url: str) -> str:
         raise ValueError("NOTEGATEWAY_DATABASE_URL must be a postgresql:// URL")
     netloc, _, path = rest.partition("/")
     user, at, hosts = netloc.rpartition("@")
-    if "," in hosts:
+    if "," in hosts:  # SQLAlchemy wants every host's port (IPv6 literals: not supported)
         database, question, query = path.partition("?")
-        listed = "&".join(f"host={host}" for host in hosts.split(","))
+        listed = "&".join(
+            f"host={host if ':' in host else host + ':5432'}" for host in hosts.split(",")
+        )
         rest = f"{user}{at}/{database}?{listed}{'&' + query if question and query else ''}"
     return "postgresql+asyncpg://" + rest
 
@@ -324,14 +326,17 @@ async def _begin(
 
 
 @asynccontextmanager
-async def transaction(engine: AsyncEngine, begin: bool = True) -> AsyncIterator[asyncpg.Connection]:
+async def transaction(
+    engine: AsyncEngine, begin: bool = True, commit_timeout_s: float | None = None
+) -> AsyncIterator[asyncpg.Connection]:
     """One transaction on a pooled connection: committed on exit, rolled back on error.
 
     With `begin=False`, no transaction is begun where the engine allows it: each
     statement is a transaction of its own (one round trip instead of three, for a single
     statement or a few independent ones). A database that is away, a lost connection, or
     a statement or lock wait past its bound raise ServiceUnavailable (503 with
-    Retry-After), the transaction rolled back.
+    Retry-After), the transaction rolled back. `commit_timeout_s`: the COMMIT's own bound
+    (a long job's commit may wait longer for the standby than a request's).
     """
     session = _SESSIONS[engine]
     begin = begin or not session.autocommit
@@ -348,7 +353,7 @@ async def transaction(engine: AsyncEngine, begin: bool = True) -> AsyncIterator[
                 with contextlib.suppress(Exception):
                     await db.execute("ROLLBACK")
             raise
-        if begin and await db.execute("COMMIT") != "COMMIT":
+        if begin and await db.execute("COMMIT", timeout=commit_timeout_s) != "COMMIT":
             # PostgreSQL answers COMMIT of a failed transaction with ROLLBACK.
             raise RuntimeError("the transaction had failed and was rolled back")
         if db in _UNREPLICATED:
@@ -357,6 +362,9 @@ async def transaction(engine: AsyncEngine, begin: bool = True) -> AsyncIterator[
     except UNAVAILABLE as exc:
         if isinstance(exc, _LOST) or db.is_closed():
             await _drop(engine, conn)
+        elif isinstance(exc, TimeoutError):  # cut by the client: what the server still
+            with contextlib.suppress(Exception):  # sends (a commit's warning) is not for
+                await conn.invalidate()  # the next transaction on this connection
         raise ServiceUnavailable("the database is unavailable; try again shortly") from exc
     finally:
         with contextlib.suppress(Exception):

@@ -263,21 +263,25 @@ class LagGauges:
             self.seconds.labels(lag.reader).set(lag.seconds_behind(now))
 
 
+LAG_COUNT_CAP = 100_000  # rows counted past a reader's position, at most: a bounded scan
+
+
 async def lags(db: asyncpg.Connection, feed: Feed, role: str) -> list[ReaderLag]:
-    """Every client of `role`, as a reader of `feed` (its own part of it, for a scoped
-    feed): its last read, and the rows it has not been answered yet."""
+    """Every enabled client of `role`, as a reader of `feed` (its own part of it, for a
+    scoped feed): its last read, and the rows it has not been answered yet (counted up to
+    LAG_COUNT_CAP; the oldest is the first of them by number)."""
     own = f"e.{feed.scope} = c.id AND" if feed.scope else ""
     rows = await db.fetch(
         f"""
-        SELECT c.name AS reader, r.read_at, lag.behind, lag.oldest
+        SELECT c.name AS reader, r.read_at,
+               (SELECT count(*) FROM (SELECT 1 FROM {feed.table} AS e
+                                      WHERE {own} e.seq > coalesce(r.seq, 0)
+                                      LIMIT {LAG_COUNT_CAP}) AS capped) AS behind,
+               (SELECT e.{feed.at} FROM {feed.table} AS e
+                WHERE {own} e.seq > coalesce(r.seq, 0) ORDER BY e.seq LIMIT 1) AS oldest
         FROM clients AS c
         LEFT JOIN feed_reads AS r ON r.feed = $1 AND r.client_id = c.id
-        CROSS JOIN LATERAL (
-            SELECT count(*) AS behind, min(e.{feed.at}) AS oldest
-            FROM {feed.table} AS e
-            WHERE {own} e.seq > coalesce(r.seq, 0)
-        ) AS lag
-        WHERE c.role = $2
+        WHERE c.role = $2 AND c.disabled_at IS NULL
         ORDER BY c.name
         """,
         feed.name,

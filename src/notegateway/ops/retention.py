@@ -8,8 +8,9 @@ year after those, everything of it is removed, one transaction per school year:
 - notes whose last day is in it (with their placements, what vendors were told and served,
   their acks, review items and cancellations), and every absence of its days or excused by
   such a note;
-- audit entries about those notes or absences, and the others written in its days (the
-  purges' own entries stay);
+- audit entries about those notes or absences (or about absences of its days that the
+  diary deleted), and those written in its days about nothing that stays (the purges'
+  own entries stay);
 - former identifiers given up in it, and month reports of its months.
 A day belongs to the school year `core/timeutil.school_year_of` gives (from 1 September).
 Persons and enrolments are NEISPUO's registry, kept as NEISPUO sends them.
@@ -29,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from notegateway.core.db import transaction
 from notegateway.core.timeutil import SCHOOL_YEAR_START, SOFIA, school_year_of
 from notegateway.ops import retention_repository
-from notegateway.ops.retention_repository import Purged
+from notegateway.ops.retention_repository import PURGE_TIMEOUT_S, Purged
 
 
 def newest_purgeable(today: dt.date, keep_school_years: int) -> int:
@@ -59,7 +60,7 @@ async def purge(
     purged = []
     for year in range(first, newest + 1):
         starts = dt.date(year + 1, *SCHOOL_YEAR_START)
-        async with transaction(engine) as db:
+        async with transaction(engine, commit_timeout_s=PURGE_TIMEOUT_S) as db:
             if not await retention_repository.take_the_purge(db, wait=not only_when_due):
                 break
             at = dt.datetime.combine(starts, dt.time(), SOFIA)

@@ -9,12 +9,22 @@ import asyncpg
 
 from notegateway.core.locks import RETENTION_LOCK
 
+PURGE_TIMEOUT_S = 1800  # a purge transaction's statements, lock waits and commit
+
 
 async def take_the_purge(db: asyncpg.Connection, wait: bool) -> bool:
     """Whether this transaction is the one purging: another process may be at it (with
-    `wait`, this one waits its turn, within the lock timeout)."""
+    `wait`, this one waits its turn). A whole school year takes longer than a request's
+    bounds: the transaction gets the purge's own."""
+    bound = str(PURGE_TIMEOUT_S * 1000)
+    await db.execute(
+        "SELECT set_config('statement_timeout', $1, true), set_config('lock_timeout', $1, true)",
+        bound,
+    )
     if wait:
-        await db.execute("SELECT pg_advisory_xact_lock($1)", RETENTION_LOCK)
+        await db.execute(
+            "SELECT pg_advisory_xact_lock($1)", RETENTION_LOCK, timeout=PURGE_TIMEOUT_S
+        )
         return True
     taken: bool = await db.fetchval("SELECT pg_try_advisory_xact_lock($1)", RETENTION_LOCK)
     return taken
@@ -30,7 +40,8 @@ async def oldest_day(db: asyncpg.Connection) -> dt.date | None:
     """The oldest day anything purgeable belongs to (a table scan each: run only when a
     school year has newly passed retention, or by hand)."""
     day: dt.date | None = await db.fetchval(
-        """
+        timeout=PURGE_TIMEOUT_S,
+        query="""
         SELECT least(
             (SELECT min(to_date) FROM medical_notices),
             (SELECT min(date) FROM absences),
@@ -40,7 +51,7 @@ async def oldest_day(db: asyncpg.Connection) -> dt.date | None:
              FROM notice_cancellations),
             (SELECT (at AT TIME ZONE 'Europe/Sofia')::date FROM audit_log
              WHERE action <> 'retention.purged' ORDER BY id LIMIT 1))
-        """
+        """,
     )
     return day
 
@@ -64,12 +75,19 @@ absences_of AS (
     SELECT id FROM absences
     WHERE date < $1 OR excused_by_notice_id IN (SELECT id FROM notes)
 ),
-audits AS (
-    SELECT id FROM audit_log
-    WHERE notice_id IN (SELECT id FROM notes)
-       OR absence_id IN (SELECT id FROM absences_of)
-       OR (notice_id IS NULL AND absence_id IS NULL AND at < $2
-           AND action <> 'retention.purged')
+deleted_of AS (  -- absences of its days the diary deleted: their audit entries remain
+    SELECT absence_id AS id FROM audit_log
+    WHERE action = 'absence.deleted' AND (before->>'date')::date < $1
+),
+audits AS (  -- about what goes, or written in its days about nothing that stays
+    SELECT id FROM audit_log AS l
+    WHERE l.notice_id IN (SELECT id FROM notes)
+       OR l.absence_id IN (SELECT id FROM absences_of)
+       OR (l.absence_id IN (SELECT id FROM deleted_of)
+           AND NOT EXISTS (SELECT 1 FROM absences AS a WHERE a.id = l.absence_id))
+       OR (l.at < $2 AND l.action <> 'retention.purged'
+           AND NOT EXISTS (SELECT 1 FROM medical_notices AS n WHERE n.id = l.notice_id)
+           AND NOT EXISTS (SELECT 1 FROM absences AS a WHERE a.id = l.absence_id))
 ),
 placed AS (
     SELECT count(*) AS n FROM placements WHERE notice_id IN (SELECT id FROM notes)
@@ -129,8 +147,15 @@ audited AS (  -- when anything went
 marked AS (
     INSERT INTO retention_purges (school_year, removed)
     SELECT $3, counts FROM removed
-    ON CONFLICT (school_year) DO UPDATE
-       SET purged_at = now(), removed = excluded.removed
+    ON CONFLICT (school_year) DO UPDATE  -- purged again (late arrivals): the sums
+       SET purged_at = now(),
+           removed = (SELECT jsonb_object_agg(c.key, CASE WHEN c.key = 'schoolYear'
+                                                          THEN c.value::bigint
+                                                          ELSE c.value::bigint
+                                                               + coalesce((retention_purges.removed
+                                                                           ->> c.key)::bigint, 0)
+                                                     END)
+                      FROM jsonb_each_text(excluded.removed) AS c)
 )
 SELECT counts FROM removed
 """.format(
@@ -143,7 +168,6 @@ SELECT counts FROM removed
 )
 
 
-PURGE_TIMEOUT_S = 1800  # one school year's statement
 KINDS = (  # what a purge counts, in the order it is told
     "notes",
     "placements",
@@ -169,12 +193,9 @@ class Purged:
 async def purge_year(
     db: asyncpg.Connection, school_year: int, next_year_starts: dt.date, at: dt.datetime
 ) -> Purged:
-    """Remove every row of the days before `next_year_starts` (`at`: its first moment).
-    A whole school year may take longer than a request's bounds: this one has its own."""
-    await db.execute(
-        "SELECT set_config('notegateway.retention_purge', 'on', true),"
-        f" set_config('statement_timeout', '{PURGE_TIMEOUT_S * 1000}', true)"
-    )
+    """Remove every row of the days before `next_year_starts` (`at`: its first moment),
+    in a transaction that `take_the_purge` gave the purge's bounds."""
+    await db.execute("SELECT set_config('notegateway.retention_purge', 'on', true)")
     counts: dict[str, int] = await db.fetchval(  # jsonb arrives decoded (core/db.py's pool)
         _PURGE, next_year_starts, at, school_year, timeout=PURGE_TIMEOUT_S + 1
     )

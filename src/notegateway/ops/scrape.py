@@ -34,13 +34,13 @@ class FeedMetrics:
             return
         async with self._reading:
             self._read_at = time.monotonic()
+            answered = False  # database_up: whether it answers at all, not the figures' cost
             try:
                 async with asyncio.timeout(FEED_METRICS_TIMEOUT_S), transaction(engine) as db:
+                    answered = await db.fetchval("SELECT true")
                     await vendors_service.refresh_feed_metrics(db)
                     await diary_service.refresh_change_feed_metrics(db)
                     await notices_service.refresh_unmatched_metrics(db)
             except Exception as exc:  # the process's own metrics are still worth serving
-                metrics.DATABASE_UP.set(0)
                 log.warning("could not refresh the database's figures: %s", type(exc).__name__)
-            else:
-                metrics.DATABASE_UP.set(1)
+            metrics.DATABASE_UP.set(1 if answered else 0)
