@@ -59,29 +59,30 @@ http {{
     return main
 
 
-def slow_headers_cut_after(port: int, ca: Path) -> float:
-    """Send a request head one header line a second; how long until the proxy hangs up."""
+def trickle(port: int, ca: Path, head: bytes, piece: bytes) -> tuple[float, bytes]:
+    """Send `head`, then `piece` once a second; how long until the other side answered or
+    hung up, and what it answered."""
     context = ssl.create_default_context(cafile=str(ca))
-    started = time.monotonic()
+    started, answered = time.monotonic(), b""
     with (
         socket.create_connection(("127.0.0.1", port)) as raw,
         context.wrap_socket(raw, server_hostname="localhost") as tls,
     ):
         tls.settimeout(1.0)
-        tls.sendall(b"GET /health/live HTTP/1.1\r\nHost: localhost\r\n")
-        for line in range(60):
+        tls.sendall(head)
+        for _ in range(60):
             try:
-                if tls.recv(4096) == b"":
-                    break
+                answered = tls.recv(4096)
+                break  # an answer, or b"": hung up
             except TimeoutError:
                 pass
             except (ssl.SSLError, OSError):
                 break
             try:
-                tls.sendall(f"X-Slow-{line}: a\r\n".encode())
+                tls.sendall(piece)
             except (ssl.SSLError, OSError):
                 break
-    return time.monotonic() - started
+    return time.monotonic() - started, answered
 
 
 def main() -> int:
@@ -129,9 +130,8 @@ def check(report: Report, database_url: str) -> None:
             "--cert-thumbprint",
             expired.thumbprint(),
         )
-        vendor_token = cli(database_url, "clients", "add", "acme", "--role", "vendor").splitlines()[
-            -1
-        ]
+        vendor_token = cli(database_url, "clients", "add", "acme", "--role", "vendor")
+        nzis_token = cli(database_url, "clients", "add", "nzis-token", "--role", "nzis")
         ports = [free_port(), free_port()]
         proxy_port = free_port()
         with gateways(database_url, ports, trusted_proxies="127.0.0.1") as processes:
@@ -160,7 +160,8 @@ def check(report: Report, database_url: str) -> None:
                     unregistered,
                     foreign,
                     expired,
-                    vendor_token,
+                    vendor_token.splitlines()[-1],
+                    nzis_token.splitlines()[-1],
                 )
                 # One of the two gateway processes stops: the other serves every request.
                 processes[0].terminate()
@@ -199,6 +200,7 @@ def _checks(
     foreign: Issued,
     expired: Issued,
     vendor_token: str,
+    nzis_token: str,
 ) -> None:
     push = "/api/v1/hisMedicalNotices"
     with _client(base, ca, registered) as http:
@@ -264,11 +266,25 @@ def _checks(
             answer.status_code == 400,
             f"{answer.status_code} {_title(answer.text)}",
         )
-    cut = slow_headers_cut_after(port, ca)
+    cut, _ = trickle(
+        port, ca, b"GET /health/live HTTP/1.1\r\nHost: localhost\r\n", b"X-Slow: a\r\n"
+    )
     report.check(
         "slow headers are cut at the proxy (client_header_timeout 10s)",
         9 <= cut <= 13,
         f"the connection was closed after {cut:.1f} s",
+    )
+    head = (
+        "POST /api/v1/hisMedicalNotices HTTP/1.1\r\nHost: localhost\r\n"
+        f"Authorization: Bearer {nzis_token}\r\nContent-Type: application/json\r\n"
+        "Content-Length: 200\r\n\r\n"
+    )
+    took, answered = trickle(port, ca, head.encode(), b" ")
+    status = answered.split(b"\r\n", 1)[0].decode(errors="replace")
+    report.check(
+        "a body sent a byte a second is cut at 10 s in all (the gateway's 408, through the proxy)",
+        status.endswith("408 Request Timeout") and took < 13,
+        f"{status or 'no answer'} after {took:.1f} s",
     )
 
 
