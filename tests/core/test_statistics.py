@@ -6,9 +6,22 @@ from __future__ import annotations
 
 import asyncpg
 
+from notegateway.core.config import Settings
+from notegateway.core.db import create_engine, transaction
 from notegateway.core.locks import STATISTICS_LOCK
 from notegateway.core.statistics import analyse_stale
 from tests.conftest import plain
+
+
+async def _analysed(database_url: str) -> list[str]:
+    """`analyse_stale` as the server runs it: in a transaction begun by core/db.py."""
+    engine = create_engine(database_url, Settings(pool_size=1))
+    try:
+        async with transaction(engine) as db:
+            return await analyse_stale(db)
+    finally:
+        await engine.dispose()
+
 
 LOOKUP = "SELECT actor FROM audit_log WHERE id = $1"
 
@@ -42,14 +55,14 @@ async def test_stale_tables_are_analysed_and_cached_plans_follow(
         await _write(db, 20_000)
         # Made while the table was empty, the plan still reads it all.
         assert "Seq Scan on audit_log" in await _plan(server)
-        assert await analyse_stale(db) == ["public.audit_log"]
+        assert await _analysed(database_url) == ["public.audit_log"]
         assert "Index Scan using pk_audit_log" in await _plan(server)
         # Nothing changed since: nothing to analyse.
         await db.execute("SELECT pg_stat_force_next_flush()")
-        assert await analyse_stale(db) == []
+        assert await _analysed(database_url) == []
         # Below the mark (50 rows and a tenth of the table), left alone.
         await _write(db, 100)
-        assert await analyse_stale(db) == []
+        assert await _analysed(database_url) == []
     finally:
         await server.close()
 
@@ -63,7 +76,7 @@ async def test_one_process_at_a_time(db: asyncpg.Connection, database_url: str) 
                 "SELECT pg_advisory_xact_lock($1)",
                 STATISTICS_LOCK,
             )
-            assert await analyse_stale(db) == []
-        assert await analyse_stale(db) == ["public.audit_log"]
+            assert await _analysed(database_url) == []
+        assert await _analysed(database_url) == ["public.audit_log"]
     finally:
         await other.close()

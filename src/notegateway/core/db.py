@@ -360,11 +360,15 @@ async def transaction(
             _UNREPLICATED.discard(db)
             raise NotReplicated("the standby did not confirm the write; try again shortly")
     except UNAVAILABLE as exc:
-        if isinstance(exc, _LOST) or db.is_closed():
+        # An InterfaceError on a connection still open is a misuse of that connection, not
+        # an outage: throwing the whole pool away for it (every 2 s, once) leaked
+        # connections until PostgreSQL refused more.
+        misuse = isinstance(exc, asyncpg.InterfaceError) and not db.is_closed()
+        if db.is_closed() or (isinstance(exc, _LOST) and not misuse):
             await _drop(engine, conn)
-        elif isinstance(exc, TimeoutError):  # cut by the client: what the server still
-            with contextlib.suppress(Exception):  # sends (a commit's warning) is not for
-                await conn.invalidate()  # the next transaction on this connection
+        elif misuse or isinstance(exc, TimeoutError):  # cut by the client: what the server
+            with contextlib.suppress(Exception):  # still sends (a commit's warning) is not
+                await conn.invalidate()  # for the next transaction on this connection
         raise ServiceUnavailable("the database is unavailable; try again shortly") from exc
     finally:
         with contextlib.suppress(Exception):

@@ -54,12 +54,17 @@ async def analyse_stale(db: asyncpg.Connection) -> list[str]:
         return []
     analysed: list[str] = []
     for name in [row[0] for row in await db.fetch(_STALE)]:
+        # A savepoint in SQL: the transaction was begun in SQL (core/db.py), and asyncpg's
+        # own transaction() refuses to nest in one.
+        await db.execute("SAVEPOINT ngw_analyse")
         try:
-            async with db.transaction():  # a savepoint
-                await db.execute(f"ANALYZE (SKIP_LOCKED) {name}")
+            await db.execute(f"ANALYZE (SKIP_LOCKED) {name}")
         except asyncpg.PostgresError as exc:
+            await db.execute("ROLLBACK TO SAVEPOINT ngw_analyse")
             log.warning("ANALYZE failed: %s", type(exc).__name__)
             continue
+        finally:
+            await db.execute("RELEASE SAVEPOINT ngw_analyse")
         analysed.append(name)
     return analysed
 
