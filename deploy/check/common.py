@@ -4,6 +4,7 @@ operator starts them (`notegateway serve`), the command line, test certificates.
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import subprocess
 import sys
 import time
@@ -156,7 +157,7 @@ class Authority:
         if server:
             builder = builder.add_extension(
                 x509.SubjectAlternativeName(
-                    [x509.DNSName("localhost"), x509.IPAddress(_loopback())]
+                    [x509.DNSName("localhost"), x509.IPAddress(ipaddress.IPv4Address("127.0.0.1"))]
                 ),
                 critical=False,
             ).add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), False)
@@ -175,9 +176,3 @@ class Authority:
             )
         )
         return issued
-
-
-def _loopback() -> Any:
-    import ipaddress
-
-    return ipaddress.IPv4Address("127.0.0.1")

@@ -54,6 +54,7 @@ from notegateway.core.errors import BadRequest, DomainError
 from notegateway.core.limits import ClientLimits
 from notegateway.core.locks import FEED_TICKET_CLASSES, feed_sequence
 from notegateway.core.notifier import FeedNotifier, wait_for
+from notegateway.core.timeutil import age_seconds
 
 
 class CursorExpired(DomainError):
@@ -239,11 +240,7 @@ class ReaderLag:
     reader: str  # the client's name
     read_at: dt.datetime | None  # its last read
     behind: int  # rows past the position it was last answered up to
-    oldest: dt.datetime | None  # when the oldest of them was made
-
-    def seconds_behind(self, now: dt.datetime) -> float:
-        """The age of the oldest row it has not been answered yet (0 when caught up)."""
-        return max((now - self.oldest).total_seconds(), 0.0) if self.oldest else 0.0
+    oldest: dt.datetime | None  # when the oldest of them was made (None: caught up)
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,7 +257,7 @@ class LagGauges:
             if lag.read_at is not None:
                 self.last_read.labels(lag.reader).set(lag.read_at.timestamp())
             self.behind.labels(lag.reader).set(lag.behind)
-            self.seconds.labels(lag.reader).set(lag.seconds_behind(now))
+            self.seconds.labels(lag.reader).set(age_seconds(lag.oldest, now))
 
 
 LAG_COUNT_CAP = 100_000  # rows counted past a reader's position, at most: a bounded scan

@@ -72,6 +72,13 @@ def today_in_sofia() -> dt.date:
     return dt.datetime.now(SOFIA).date()
 
 
+def age_seconds(moment: dt.datetime | None, now: dt.datetime | None = None) -> float:
+    """How long ago `moment` was, in seconds (0 for none, or one not yet past)."""
+    if moment is None:
+        return 0.0
+    return max(((now or dt.datetime.now(dt.UTC)) - moment).total_seconds(), 0.0)
+
+
 def open_end(value: Any) -> Any:
     """NEISPUO writes an open-ended enrollment as 9999-12-31: read it as no end date."""
     if isinstance(value, str) and value.strip().startswith("9999-"):

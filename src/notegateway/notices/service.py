@@ -23,7 +23,7 @@ from notegateway.core.errors import (
 )
 from notegateway.core.note_wire import note_of, placements_of
 from notegateway.core.settling import Changes, Settled, settle
-from notegateway.core.timeutil import today_in_sofia
+from notegateway.core.timeutil import age_seconds, today_in_sofia
 from notegateway.notices import doctors_repository, repository
 from notegateway.notices.doctors_repository import DoctorDigest
 from notegateway.notices.rejections import kept_of_item, masked_errors, masked_text
@@ -275,6 +275,4 @@ async def refresh_unmatched_metrics(db: asyncpg.Connection) -> None:
     long its oldest has waited."""
     waiting = await repository.unmatched_waiting(db)
     metrics.NOTES_UNMATCHED.set(waiting.count)
-    oldest = waiting.oldest
-    age = (dt.datetime.now(dt.UTC) - oldest).total_seconds() if oldest else 0.0
-    metrics.NOTES_UNMATCHED_OLDEST_SECONDS.set(max(age, 0.0))
+    metrics.NOTES_UNMATCHED_OLDEST_SECONDS.set(age_seconds(waiting.oldest))

@@ -28,7 +28,7 @@ import datetime as dt
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from notegateway.core.db import transaction
-from notegateway.core.timeutil import SCHOOL_YEAR_START, SOFIA, school_year_of
+from notegateway.core.timeutil import school_year_of
 from notegateway.ops import retention_repository
 from notegateway.ops.retention_repository import PURGE_TIMEOUT_S, Purged
 
@@ -59,10 +59,8 @@ async def purge(
     first = newest if oldest is None else min(school_year_of(oldest), newest)
     purged = []
     for year in range(first, newest + 1):
-        starts = dt.date(year + 1, *SCHOOL_YEAR_START)
         async with transaction(engine, commit_timeout_s=PURGE_TIMEOUT_S) as db:
             if not await retention_repository.take_the_purge(db, wait=not only_when_due):
                 break
-            at = dt.datetime.combine(starts, dt.time(), SOFIA)
-            purged.append(await retention_repository.purge_year(db, year, starts, at))
+            purged.append(await retention_repository.purge_year(db, year))
     return purged

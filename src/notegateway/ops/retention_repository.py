@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import asyncpg
 
 from notegateway.core.locks import RETENTION_LOCK
+from notegateway.core.timeutil import SOFIA, school_year_days
 
 PURGE_TIMEOUT_S = 1800  # a purge transaction's statements, lock waits and commit
 
@@ -190,11 +191,11 @@ class Purged:
     removed: dict[str, int]
 
 
-async def purge_year(
-    db: asyncpg.Connection, school_year: int, next_year_starts: dt.date, at: dt.datetime
-) -> Purged:
-    """Remove every row of the days before `next_year_starts` (`at`: its first moment),
-    in a transaction that `take_the_purge` gave the purge's bounds."""
+async def purge_year(db: asyncpg.Connection, school_year: int) -> Purged:
+    """Remove every row of the days before the next school year (and of older ones), in a
+    transaction that `take_the_purge` gave the purge's bounds."""
+    next_year_starts, _ = school_year_days(school_year + 1)
+    at = dt.datetime.combine(next_year_starts, dt.time(), SOFIA)  # its first moment
     await db.execute("SELECT set_config('notegateway.retention_purge', 'on', true)")
     counts: dict[str, int] = await db.fetchval(  # jsonb arrives decoded (core/db.py's pool)
         _PURGE, next_year_starts, at, school_year, timeout=PURGE_TIMEOUT_S + 1
