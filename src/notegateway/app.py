@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from notegateway import __version__, settle
 from notegateway.clients import service as clients_service
+from notegateway.clients.auth import KnownCallers
 from notegateway.console.router import install as install_console
 from notegateway.core import statistics
 from notegateway.core.config import Settings
@@ -121,6 +122,7 @@ def create_app(settings: Settings | None = None, database_url: str | None = None
         settings.client_concurrency, settings.vendor_long_polls, settings.request_leases
     )
     app.state.feed_metrics = FeedMetrics()
+    app.state.known_callers = KnownCallers()
     install_error_handlers(app)
     install_openapi(app)
     install_docs(app)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import ipaddress
+import re
+import time
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -14,7 +16,7 @@ from fastapi import Depends, Request
 from notegateway.clients import service
 from notegateway.clients.schemas import Client, Role
 from notegateway.core.config import Settings
-from notegateway.core.db import idempotent
+from notegateway.core.db import idempotent, transaction
 from notegateway.core.errors import Forbidden, Unauthorized
 from notegateway.core.limits import ClientLimits
 
@@ -43,21 +45,29 @@ def _bearer_token(request: Request) -> str | None:
     return token.strip()
 
 
+def _thumbprint(request: Request) -> str | None:
+    """The thumbprint of the certificate the proxy verified, if any."""
+    settings: Settings = request.app.state.settings
+    cert_headers = request.headers.getlist("x-client-cert")
+    # The header is the proxy's word; from anyone else it is ignored.
+    if not cert_headers or not peer_is_trusted_proxy(request, settings):
+        return None
+    # Given twice, or two values joined by a comma (how a proxy may merge two header
+    # lines; a URL-encoded PEM holds no comma): refused, never the first let through.
+    if len(cert_headers) > 1 or "," in cert_headers[0]:
+        raise Unauthorized("X-Client-Cert was given more than once")
+    return service.certificate_thumbprint(cert_headers[0])
+
+
 async def authenticate(
     request: Request, db: asyncpg.Connection, record_nzis_call: bool = False
 ) -> Client:
-    settings: Settings = request.app.state.settings
-    thumbprint = None
-    cert_headers = request.headers.getlist("x-client-cert")
-    # The header is the proxy's word; from anyone else it is ignored.
-    if cert_headers and peer_is_trusted_proxy(request, settings):
-        # Given twice, or two values joined by a comma (how a proxy may merge two header
-        # lines; a URL-encoded PEM holds no comma): refused, never the first let through.
-        if len(cert_headers) > 1 or "," in cert_headers[0]:
-            raise Unauthorized("X-Client-Cert was given more than once")
-        thumbprint = service.certificate_thumbprint(cert_headers[0])
     client = await service.authenticate(
-        db, request.app.state.token_key, _bearer_token(request), thumbprint, record_nzis_call
+        db,
+        request.app.state.token_key,
+        _bearer_token(request),
+        _thumbprint(request),
+        record_nzis_call,
     )
     request.state.client_name = client.name
     return client
@@ -85,16 +95,114 @@ async def admitted(request: Request, admission: Admission) -> AsyncIterator[Clie
     transaction, in a statement that is a transaction of its own: no connection is held
     while a body arrives or a long poll waits."""
 
+    client = await _checked(request, admission)
+    async with _in_progress(request, client):
+        yield client
+
+
+async def _checked(request: Request, admission: Admission) -> Client:
+    """The credentials checked in a statement that is a transaction of its own."""
+
     async def admit(db: asyncpg.Connection) -> Client:
         client = await authenticate(request, db, admission.records_nzis_call)
         _admit(request, client, admission)
         return client
 
-    engine = request.app.state.engine
-    client = await idempotent(engine, admit)
+    return await idempotent(request.app.state.engine, admit)
+
+
+def _in_progress(request: Request, client: Client) -> AbstractAsyncContextManager[None]:
+    """One of the client's requests in progress (beyond its share: 429)."""
     limits: ClientLimits = request.app.state.client_limits
-    async with limits.request(engine, client.id):
-        yield client
+    return limits.request(request.app.state.engine, client.id)
+
+
+CallerKey = tuple[str | None, str | None]  # (token hash, certificate thumbprint)
+_HEX = re.compile(r"[0-9a-f]{1,128}")
+
+
+class KnownCallers:
+    """NZIS clients whose credentials were checked in full lately, by their token hash and
+    certificate thumbprint: a push by one skips the credentials' own statement (a round
+    trip and a pooled connection) and has them checked again, and its call recorded, in
+    the round trip that begins its transaction (`caller_transaction`; the check is
+    `ngw_nzis_call`, core/sql_functions.py). A client disabled or a token rotated is so
+    refused at once, as by the full check. One per app; an entry lasts TTL_S."""
+
+    TTL_S = 60.0
+    MOST = 64  # NZIS has a client or two; past this many, all are checked in full again
+
+    def __init__(self) -> None:
+        self._known: dict[CallerKey, tuple[float, Client]] = {}
+
+    def get(self, key: CallerKey) -> Client | None:
+        entry = self._known.get(key)
+        if entry is None or entry[0] < time.monotonic():
+            return None
+        return entry[1]
+
+    def remember(self, key: CallerKey, client: Client) -> None:
+        if len(self._known) >= self.MOST:
+            self._known.clear()
+        self._known[key] = (time.monotonic() + self.TTL_S, client)
+
+    def forget(self, key: CallerKey) -> None:
+        self._known.pop(key, None)
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """An NZIS client admitted to push. `recheck`: when it was a known caller, the SQL that
+    checks its credentials again and records its call, in the round trip that begins the
+    push's transaction (None: checked in full, and recorded, already)."""
+
+    client: Client
+    key: CallerKey
+    recheck: str | None = None
+
+
+def _literal(value: str | None) -> str:
+    if value is None:
+        return "NULL"
+    if not _HEX.fullmatch(value):  # a hash and a thumbprint are hexadecimal, nothing else
+        raise ValueError("not a hexadecimal digest")
+    return f"'{value}'"
+
+
+@asynccontextmanager
+async def admitted_caller(request: Request, admission: Admission) -> AsyncIterator[Caller]:
+    """`admitted` for the push (issue 21): an NZIS client, from the process's known callers
+    when it is one, its credentials then checked again by `caller_transaction`."""
+    token = _bearer_token(request)
+    token_hash = None if token is None else service.hash_token(request.app.state.token_key, token)
+    key: CallerKey = (token_hash, _thumbprint(request))
+    known: KnownCallers = request.app.state.known_callers
+    client = known.get(key)
+    if client is None:
+        client = await _checked(request, admission)
+        caller = Caller(client, key)
+        if client.role is Role.NZIS and admission.records_nzis_call:
+            known.remember(key, client)
+    else:
+        _admit(request, client, admission)
+        request.state.client_name = client.name
+        recheck = f"SELECT ngw_nzis_call({client.id}, {_literal(key[0])}, {_literal(key[1])})"
+        caller = Caller(client, key, recheck)
+    async with _in_progress(request, client):
+        yield caller
+
+
+@asynccontextmanager
+async def caller_transaction(request: Request, caller: Caller) -> AsyncIterator[asyncpg.Connection]:
+    """The push's one transaction, begun with its known caller's check (`Caller.recheck`);
+    credentials that no longer admit the client: 401, nothing written, and it is known no
+    more."""
+    try:
+        async with transaction(request.app.state.engine, also=caller.recheck) as db:
+            yield db
+    except asyncpg.InvalidAuthorizationSpecificationError:
+        request.app.state.known_callers.forget(caller.key)
+        raise Unauthorized("these credentials no longer admit this client") from None
 
 
 def admitting(admission: Admission) -> Callable[..., AsyncIterator[Client]]:

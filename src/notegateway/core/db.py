@@ -310,6 +310,7 @@ async def _begin(
     are dropped with it, so the next try gets a fresh one (three tries in all)."""
     for attempt in (1, 2, 3):
         conn = await engine.connect()
+        db: asyncpg.Connection | None = None
         try:
             db = await raw_connection(conn)
             if begin is not None:
@@ -321,13 +322,23 @@ async def _begin(
             if attempt == 3:
                 raise
             continue
+        except BaseException:  # the begin query's own statements refused (`transaction`'s
+            if db is not None:  # `also`): nothing is kept
+                with contextlib.suppress(Exception):
+                    await db.execute("ROLLBACK")
+            with contextlib.suppress(Exception):
+                await conn.close()
+            raise
         return conn, db
     raise AssertionError("unreachable")
 
 
 @asynccontextmanager
 async def transaction(
-    engine: AsyncEngine, begin: bool = True, commit_timeout_s: float | None = None
+    engine: AsyncEngine,
+    begin: bool = True,
+    commit_timeout_s: float | None = None,
+    also: str | None = None,
 ) -> AsyncIterator[asyncpg.Connection]:
     """One transaction on a pooled connection: committed on exit, rolled back on error.
 
@@ -336,12 +347,15 @@ async def transaction(
     statement or a few independent ones). A database that is away, a lost connection, or
     a statement or lock wait past its bound raise ServiceUnavailable (503 with
     Retry-After), the transaction rolled back. `commit_timeout_s`: the COMMIT's own bound
-    (a long job's commit may wait longer for the standby than a request's).
+    (a long job's commit may wait longer for the standby than a request's). `also`: SQL
+    (no parameters: literals the caller made safe) run in the round trip that begins the
+    transaction, inside it; its error ends the transaction and is raised as it is.
     """
     session = _SESSIONS[engine]
-    begin = begin or not session.autocommit
+    begin = begin or not session.autocommit or also is not None
+    begins = session.begin if also is None else f"{session.begin.rstrip('; ')}; {also}"
     try:
-        conn, db = await _begin(engine, session.begin if begin else None)
+        conn, db = await _begin(engine, begins if begin else None)
     except _NO_CONNECTION as exc:
         raise ServiceUnavailable("the database is unavailable; try again shortly") from exc
     _UNREPLICATED.discard(db)  # a warning of an earlier transaction, answered already

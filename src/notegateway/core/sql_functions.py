@@ -270,6 +270,31 @@ BEGIN
 END $$
 """
 
+# An NZIS caller whose credentials were checked in full lately (clients/auth.py: the
+# process's known callers) is checked again here, in the round trip that begins its push's
+# transaction: these credentials still name this client, of the role nzis and enabled.
+# Then its call is recorded (lastHisSyncTime), in that transaction; else nothing is
+# written and SQLSTATE 28000 ends the transaction: the caller is answered 401, as the
+# full check would. (Token and certificate columns are unique: a token or certificate that
+# is this client's names no other.)
+FUNCTIONS["ngw_nzis_call"] = """
+CREATE OR REPLACE FUNCTION ngw_nzis_call(caller bigint, token text, thumbprint text)
+RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    IF NOT EXISTS (
+        SELECT 1 FROM clients AS c
+        WHERE c.id = caller AND c.role = 'nzis' AND c.disabled_at IS NULL
+          AND (token IS NOT NULL OR thumbprint IS NOT NULL)
+          AND (token IS NULL OR c.token_hash = token)
+          AND (thumbprint IS NULL OR c.cert_thumbprint = thumbprint)) THEN
+        RAISE EXCEPTION 'these credentials no longer admit this NZIS client'
+            USING ERRCODE = '28000';
+    END IF;
+    INSERT INTO nzis_sync (slot, called_at) VALUES (pg_backend_pid() % 1024, now())
+    ON CONFLICT (slot) DO UPDATE SET called_at = excluded.called_at;
+END $$
+"""
+
 # A lease of a client's long polls (or requests) in the whole service (core/limits.py):
 # the client's lock, expired leases dropped, count, add; one round trip.
 FUNCTIONS["ngw_take_lease"] = f"""

@@ -7,9 +7,15 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
-from notegateway.clients.auth import Admission, NzisClient, admitted, admitting, require
+from notegateway.clients.auth import (
+    Admission,
+    NzisClient,
+    admitted_caller,
+    admitting,
+    caller_transaction,
+    require,
+)
 from notegateway.clients.schemas import Client, Role
-from notegateway.core.db import transaction
 from notegateway.core.deps import Db
 from notegateway.core.errors import (
     BadRequest,
@@ -42,7 +48,9 @@ router = APIRouter(prefix="/api/v1/hisMedicalNotices", tags=["NZIS"])
 MAX_BATCH = 1000
 _CANCEL_NAMES = known_names(CancelIn)
 # NZIS calling push or cancel: lastHisSyncTime moves whatever the answer, so the call is
-# recorded in the credentials' own statement, before the request's transaction.
+# recorded in the credentials' own statement, before the request's transaction; a push by
+# a known caller (clients/auth.py: KnownCallers), in the round trip that begins its
+# transaction: every answer but a 5xx commits it.
 NZIS_CALLER = Admission((Role.NZIS,), records_nzis_call=True)
 NzisCaller = Annotated[Client, Depends(admitting(NZIS_CALLER))]
 
@@ -90,13 +98,15 @@ async def _cancel_body(request: Request) -> NzisBody:
 )
 async def push_notes(request: Request) -> Response:
     # The hot path, written out without FastAPI's dependencies (issue 21): the client
-    # admitted, then the body read, then one transaction; the answer serialised once (the
+    # admitted (a known caller's credentials are checked again as its transaction begins),
+    # then the body read, then one transaction; the answer serialised once (the
     # decorator's response model documents it). The same steps, in the same order, as
     # the dependencies of the other endpoints (`NzisCaller`, `_push_body`, `Db`). A
     # comment, not a docstring: the OpenAPI document would take it as the description.
-    async with admitted(request, NZIS_CALLER) as client:
+    async with admitted_caller(request, NZIS_CALLER) as caller:
+        client = caller.client
         body = await _push_body(request)
-        async with transaction(request.app.state.engine) as db:
+        async with caller_transaction(request, caller) as db:
             refusal = body.refusal
             batch = body.value if isinstance(body.value, list) else []
             if refusal is None and not 1 <= len(batch) <= MAX_BATCH:
