@@ -15,16 +15,20 @@ from notegateway.diary import changes_repository
 from notegateway.diary.excusal import MEDICAL_REASON, Action, Kind, Why
 
 # The oldest active note of absence `h` covering its institution-day (rules 2 and 3):
-# from the person's few active notes, oldest first (OFFSET 0 keeps it that way round: the
-# planner would otherwise start from every placement of the school).
+# from the person's few active notes, oldest first, each note's placements read by the
+# note (OFFSET 0 and the LATERAL LIMIT keep it that way round). Written as EXISTS, the
+# planner made it a semi-join that read, for every absence, every placement of the school
+# up to that day and only then compared notes: 53 rows an absence after three 1000-note
+# batches, more with every note the school gets.
 _COVERING = """
         SELECT n.id
         FROM (SELECT id FROM medical_notices
               WHERE person_id = {h}.person_id AND status = 'active'
               ORDER BY id OFFSET 0) AS n
-        WHERE EXISTS (SELECT 1 FROM placements AS p
-                      WHERE p.notice_id = n.id AND p.institution_id = {h}.institution_id
-                        AND {h}.date BETWEEN p.from_date AND p.to_date)
+        CROSS JOIN LATERAL (SELECT 1 FROM placements AS p
+                            WHERE p.notice_id = n.id AND p.institution_id = {h}.institution_id
+                              AND {h}.date BETWEEN p.from_date AND p.to_date
+                            LIMIT 1) AS placed
         LIMIT 1"""
 
 
