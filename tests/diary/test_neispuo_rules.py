@@ -135,6 +135,28 @@ async def test_a_teacher_override_is_listed_and_counted(api: Api, pupil: None) -
     assert (await month(api))["unexcusedUnderNotes"] == 0
 
 
+async def test_every_overridden_lesson_on_a_covered_day_counts_under_a_note(
+    api: Api, pupil: None
+) -> None:
+    """The monthly figure counts absences, not days: two lessons of a covered day that the
+    teacher kept unexcused are two; a lesson the day after the note is none; the note
+    cancelled, none at all."""
+    for absence_id, day, lesson in (
+        (10, "2026-11-18", 1),
+        (11, "2026-11-18", 2),
+        (12, "2026-11-19", 1),
+    ):
+        await api.post_absence(absence(absence_id, 1, SCHOOL, day, lesson=lesson))
+    await api.push(note("25317A000001", PUPIL, "2026-11-18", "2026-11-18"))
+    for absence_id in (10, 11):
+        await api.patch_absence(absence_id, {"kind": "unexcused"})
+    figures = await month(api)
+    assert (figures["unexcusedLessons"], figures["unexcusedUnderNotes"]) == (3, 2)
+    await api.cancel("25317A000001")
+    figures = await month(api)
+    assert (figures["unexcusedLessons"], figures["unexcusedUnderNotes"]) == (3, 0)
+
+
 async def test_a_locked_month_stays_excused_through_a_cancellation_until_an_operator_decides(
     api: Api, pupil: None
 ) -> None:

@@ -30,16 +30,7 @@ enrolled AS (
     ORDER BY e.person_id, e.from_date DESC
 ),
 kept AS (
-    SELECT a.person_id, a.date, a.lesson, a.kind, a.excused_by_notice_id,
-           -- From the pupil's few active notes (OFFSET 0 keeps it that way round: the
-           -- planner would otherwise start from every placement of the school).
-           a.kind = 'unexcused' AND EXISTS (
-               SELECT 1
-               FROM (SELECT id FROM medical_notices
-                     WHERE person_id = a.person_id AND status = 'active' OFFSET 0) AS n
-               WHERE EXISTS (SELECT 1 FROM placements AS p
-                             WHERE p.notice_id = n.id AND p.institution_id = a.institution_id
-                               AND a.date BETWEEN p.from_date AND p.to_date)) AS under_note
+    SELECT a.person_id, a.date, a.lesson, a.kind, a.excused_by_notice_id
     FROM absences AS a CROSS JOIN month AS m
     JOIN institution_diaries AS d
       ON d.institution_id = a.institution_id AND a.date BETWEEN d.from_date AND d.to_date
@@ -53,16 +44,36 @@ counted AS (
            count(*) FILTER (WHERE kind = 'late') AS late,
            count(*) FILTER (WHERE excused_by_notice_id IS NOT NULL
                             AND kind = 'excused') AS by_notes,
-           count(*) FILTER (WHERE under_note) AS under_notes,
+           array_agg(date) FILTER (WHERE kind = 'unexcused') AS unexcused_each,
            array_agg(DISTINCT date ORDER BY date) FILTER (WHERE kind = 'unexcused')
                AS unexcused_dates
     FROM kept GROUP BY person_id
 )
 SELECT e.person_id, e.class_name, e.section, coalesce(c.lessons, 0) AS lessons,
        coalesce(c.days, 0) AS days, coalesce(c.late, 0) AS late,
-       coalesce(c.by_notes, 0) AS by_notes, coalesce(c.under_notes, 0) AS under_notes,
+       coalesce(c.by_notes, 0) AS by_notes,
+       coalesce((SELECT count(*) FROM unnest(c.unexcused_each) AS day
+                 WHERE day = ANY (covered.days)), 0) AS under_notes,
        coalesce(c.unexcused_dates, '{}') AS unexcused_dates
 FROM enrolled AS e LEFT JOIN counted AS c USING (person_id)
+-- The days of the month here that the pupil's active notes cover (an unexcused absence
+-- on one is "under a note": a person's override, a locked day): looked up once per pupil
+-- with unexcused absences, from the pupil's few notes, each note's placements by the note
+-- (OFFSET 0 keeps both that way round). Once per absence, 1,500 pupils with 8,000 notes
+-- and 21,521 unexcused absences took 398,734 buffers and 178 ms.
+CROSS JOIN LATERAL (
+    SELECT array_agg(day::date) AS days
+    FROM (SELECT id FROM medical_notices
+          WHERE person_id = e.person_id AND status = 'active' AND c.unexcused_each IS NOT NULL
+          OFFSET 0) AS n
+    CROSS JOIN month AS m
+    CROSS JOIN LATERAL (SELECT p.from_date, p.to_date FROM placements AS p
+                        WHERE p.notice_id = n.id AND p.institution_id = $1
+                          AND p.from_date <= m.last AND p.to_date >= m.first
+                        OFFSET 0) AS p
+    CROSS JOIN LATERAL generate_series(greatest(p.from_date, m.first),
+                                       least(p.to_date, m.last), interval '1 day') AS day
+) AS covered
 ORDER BY e.person_id
 """
 
