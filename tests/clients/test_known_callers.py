@@ -10,7 +10,7 @@ import datetime as dt
 import asyncpg
 
 from notegateway.clients import service as clients_service
-from tests.factories import Api, bearer, make_egn, note
+from tests.factories import Api, bearer, fail_on, make_egn, note
 
 NOTES = "/api/v1/hisMedicalNotices"
 PUPIL = make_egn(dt.date(2014, 3, 3), 1)
@@ -79,3 +79,17 @@ async def test_a_known_callers_call_is_recorded_in_its_push_transaction(
     first_call, first_note, second_call, second_note = (xact for _, xact in writes)
     assert first_call != first_note
     assert second_call == second_note
+
+
+async def test_a_known_callers_failed_push_is_still_recorded(
+    api: Api, db: asyncpg.Connection
+) -> None:
+    """lastHisSyncTime moves whatever the answer: a known caller's push whose transaction
+    fails (500, rolled back with the record in it) has its call recorded on its own."""
+    assert (await api.push(note("25317A000001", PUPIL))).status_code == 200
+    called = await db.fetchval("SELECT max(called_at) FROM nzis_sync")
+    await fail_on(db, "medical_notices")
+    failed = await api.push(note("25317A000002", PUPIL))
+    assert failed.status_code == 500
+    assert not await _stored(db, "25317A000002")
+    assert await db.fetchval("SELECT max(called_at) FROM nzis_sync") > called

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import re
 import time
@@ -150,15 +151,17 @@ class KnownCallers:
         self._known.pop(key, None)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Caller:
     """An NZIS client admitted to push. `recheck`: when it was a known caller, the SQL that
     checks its credentials again and records its call, in the round trip that begins the
-    push's transaction (None: checked in full, and recorded, already)."""
+    push's transaction (None: checked in full, and recorded, already). `recorded`: its
+    call is recorded (committed)."""
 
     client: Client
     key: CallerKey
     recheck: str | None = None
+    recorded: bool = True
 
 
 def _literal(value: str | None) -> str:
@@ -187,9 +190,17 @@ async def admitted_caller(request: Request, admission: Admission) -> AsyncIterat
         _admit(request, client, admission)
         request.state.client_name = client.name
         recheck = f"SELECT ngw_nzis_call({client.id}, {_literal(key[0])}, {_literal(key[1])})"
-        caller = Caller(client, key, recheck)
-    async with _in_progress(request, client):
-        yield caller
+        caller = Caller(client, key, recheck, recorded=False)
+    try:
+        async with _in_progress(request, client):
+            yield caller
+    finally:
+        if not caller.recorded:
+            # Answered without its transaction committing (429, 408, a failure midway):
+            # lastHisSyncTime moves whatever the answer, so the call is recorded as the
+            # full check records it, if the credentials still admit the client.
+            with contextlib.suppress(Exception):
+                await _checked(request, admission)
 
 
 @asynccontextmanager
@@ -200,6 +211,7 @@ async def caller_transaction(request: Request, caller: Caller) -> AsyncIterator[
     try:
         async with transaction(request.app.state.engine, also=caller.recheck) as db:
             yield db
+        caller.recorded = True
     except asyncpg.InvalidAuthorizationSpecificationError:
         request.app.state.known_callers.forget(caller.key)
         raise Unauthorized("these credentials no longer admit this client") from None

@@ -50,7 +50,7 @@ _CANCEL_NAMES = known_names(CancelIn)
 # NZIS calling push or cancel: lastHisSyncTime moves whatever the answer, so the call is
 # recorded in the credentials' own statement, before the request's transaction; a push by
 # a known caller (clients/auth.py: KnownCallers), in the round trip that begins its
-# transaction: every answer but a 5xx commits it.
+# transaction, or after it when that does not commit.
 NZIS_CALLER = Admission((Role.NZIS,), records_nzis_call=True)
 NzisCaller = Annotated[Client, Depends(admitting(NZIS_CALLER))]
 
