@@ -18,7 +18,7 @@ from notegateway.clients import service
 from notegateway.clients.schemas import Client, Role
 from notegateway.core.config import Settings
 from notegateway.core.db import idempotent, transaction
-from notegateway.core.errors import Forbidden, Unauthorized
+from notegateway.core.errors import Forbidden, ServiceUnavailable, Unauthorized
 from notegateway.core.limits import ClientLimits
 
 READ_METHODS = frozenset({"GET", "HEAD"})
@@ -194,13 +194,16 @@ async def admitted_caller(request: Request, admission: Admission) -> AsyncIterat
     try:
         async with _in_progress(request, client):
             yield caller
-    finally:
+    except ServiceUnavailable:
+        raise  # the database is away: nothing can be recorded, and the answer is due now
+    except BaseException:
         if not caller.recorded:
             # Answered without its transaction committing (429, 408, a failure midway):
             # lastHisSyncTime moves whatever the answer, so the call is recorded as the
             # full check records it, if the credentials still admit the client.
             with contextlib.suppress(Exception):
                 await _checked(request, admission)
+        raise
 
 
 @asynccontextmanager
