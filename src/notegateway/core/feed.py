@@ -49,7 +49,7 @@ from fastapi import Query, Request
 from prometheus_client import Gauge
 
 from notegateway.core import feed_cursor
-from notegateway.core.db import transaction
+from notegateway.core.db import rows_as, transaction
 from notegateway.core.errors import BadRequest, DomainError
 from notegateway.core.limits import ClientLimits
 from notegateway.core.locks import FEED_TICKET_CLASSES, feed_sequence
@@ -284,7 +284,7 @@ async def lags(db: asyncpg.Connection, feed: Feed, role: str) -> list[ReaderLag]
         feed.name,
         role,
     )
-    return [ReaderLag(r["reader"], r["read_at"], r["behind"], r["oldest"]) for r in rows]
+    return rows_as(ReaderLag, rows)
 
 
 Look = Callable[[asyncpg.Connection], Awaitable[Answer]]

@@ -125,19 +125,7 @@ reports_gone AS (
     DELETE FROM month_reports WHERE month < $1 RETURNING 1
 ),
 removed AS (
-    SELECT jsonb_build_object(
-        'schoolYear', $3::integer,
-        'notes', (SELECT count(*) FROM notes_gone),
-        'placements', (SELECT n FROM placed),
-        'absences', (SELECT count(*) FROM absences_gone),
-        'auditEntries', (SELECT count(*) FROM audit_gone),
-        'formerIdentifiers', (SELECT count(*) FROM former_gone),
-        'cancellations', (SELECT count(*) FROM cancellations_gone),
-        'monthReports', (SELECT count(*) FROM reports_gone),
-        'reviewItems', (SELECT count(*) FROM reviews_gone),
-        'changeFeedRows', (SELECT count(*) FROM changes_gone),
-        'vendorRows', {vendor_rows}
-    ) AS counts
+    SELECT jsonb_build_object('schoolYear', $3::integer, {counted}) AS counts
 ),
 audited AS (  -- when anything went
     INSERT INTO audit_log (actor, action, after)
@@ -159,27 +147,28 @@ marked AS (
                       FROM jsonb_each_text(excluded.removed) AS c)
 )
 SELECT counts FROM removed
-""".format(
+"""
+# What a purge counts, in the order it is told, and the SQL that counts each.
+_COUNTED = {
+    "notes": "(SELECT count(*) FROM notes_gone)",
+    "placements": "(SELECT n FROM placed)",
+    "absences": "(SELECT count(*) FROM absences_gone)",
+    "auditEntries": "(SELECT count(*) FROM audit_gone)",
+    "formerIdentifiers": "(SELECT count(*) FROM former_gone)",
+    "cancellations": "(SELECT count(*) FROM cancellations_gone)",
+    "monthReports": "(SELECT count(*) FROM reports_gone)",
+    "reviewItems": "(SELECT count(*) FROM reviews_gone)",
+    "changeFeedRows": "(SELECT count(*) FROM changes_gone)",
+    "vendorRows": " + ".join(f"(SELECT count(*) FROM {table}_gone)" for table in _VENDOR_TABLES),
+}
+KINDS = tuple(_COUNTED)
+_PURGE = _PURGE.format(
     vendor_rows_gone="".join(
         f"{table}_gone AS (\n    DELETE FROM {table} WHERE notice_id IN (SELECT id FROM notes)"
         " RETURNING 1\n),\n"
         for table in _VENDOR_TABLES
     ).rstrip("\n"),
-    vendor_rows=" + ".join(f"(SELECT count(*) FROM {table}_gone)" for table in _VENDOR_TABLES),
-)
-
-
-KINDS = (  # what a purge counts, in the order it is told
-    "notes",
-    "placements",
-    "absences",
-    "auditEntries",
-    "formerIdentifiers",
-    "cancellations",
-    "monthReports",
-    "reviewItems",
-    "changeFeedRows",
-    "vendorRows",
+    counted=", ".join(f"'{kind}', {sql}" for kind, sql in _COUNTED.items()),
 )
 
 
